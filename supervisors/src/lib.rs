@@ -1,0 +1,1 @@
+//! The pure supervision policy of reactree (work in progress).
