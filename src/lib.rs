@@ -1,1 +1,117 @@
-//! placeholder
+//! A supervision tree of reactors: the runtime discipline of Eclipse Vert.x (single-threaded
+//! event loops, components, an event bus with publish / send / request-reply) and the fault
+//! tolerance of Erlang/OTP, on the smol family of crates.
+//!
+//! An application is a set of [`Component`]s deployed on a [`Runtime`]. Each component
+//! instance lives on one reactor thread, keeps its state without locks, and talks to the
+//! others through the [`Bus`] by typed string [`Address`]es.
+//!
+//! # Examples
+//!
+//! ```
+//! use reactree::prelude::*;
+//!
+//! struct Ping(u32);
+//! impl Message for Ping { type Reply = u32; }
+//! const PING: Address<Ping> = Address::new("demo.ping");
+//!
+//! struct Ponger { seen: u32 }
+//!
+//! impl Component for Ponger {
+//!     async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+//!         ctx.consume(&PING)?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! impl Handler<Ping> for Ponger {
+//!     async fn handle(&mut self, Ping(n): Ping, _ctx: &mut Context<Self>) -> u32 {
+//!         self.seen += 1;
+//!         n + 1
+//!     }
+//! }
+//!
+//! let runtime = Runtime::builder().reactors(2).build()?;
+//! runtime.block_on(async {
+//!     runtime.deploy(ChildSpec::new("ponger", || Ponger { seen: 0 })).await?;
+//!     let answer = runtime.bus().request(&PING, Ping(41)).await.ok();
+//!     assert_eq!(answer, Some(42));
+//!     Ok::<_, DeployError>(())
+//! })?;
+//! runtime.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Guarantees
+//!
+//! - **Placement.** Every hook (`start`, `stop`), handler and timer callback of a component
+//!   instance runs on that instance's reactor thread (`reactree-reactor-N`), never on the
+//!   sender's thread. Calls into one instance never overlap: while a handler awaits, the
+//!   instance's other messages and timers wait.
+//! - **Ordering.** Messages from one sender to one consumer are handled in the order they
+//!   were sent. There is no ordering across senders or across consumers.
+//! - **Delivery.** `publish` gives every consumer of the address a clone; `send` and
+//!   `request` give exactly one consumer the message, round-robin. Delivery is local and
+//!   in memory: a message accepted into a mailbox is handled, unless its component stops
+//!   or fails first, in which case every queued request fails with
+//!   [`RequestError::RecipientFailure`] at once.
+//! - **Backpressure.** Every mailbox is bounded. The awaiting forms (`send`, `publish`,
+//!   `request`) wait for room without blocking a thread; the `try_` forms refuse at once
+//!   with a full-mailbox error that hands the message back. A refused `try_publish` copy
+//!   is counted on its address. Nothing is dropped silently.
+//! - **Timeouts.** A request resolves exactly once: to the reply, or to a typed error
+//!   within its timeout (default 5 s; per runtime and per call). A reply that comes after
+//!   the timeout is discarded. A request still queued when its deadline passes is not
+//!   handled at all, so an overloaded component sheds work nobody waits for.
+//! - **Panics.** A panic in a factory, `start`, `stop`, a handler or a timer callback is
+//!   caught on the reactor. The process and the reactor thread live on; the other
+//!   components of that reactor keep serving; the failed instance is stopped and the
+//!   requester of the message being handled gets [`RequestError::RecipientFailure`].
+//! - **Shutdown.** [`Runtime::shutdown`] (or dropping the runtime) stops every component,
+//!   the latest deployed first, each `stop` within its spec's shutdown timeout, then joins
+//!   every reactor thread. The runtime starts no thread after [`RuntimeBuilder::build`]:
+//!   the thread count is fixed by the number of reactors, whatever the load.
+//!
+//! # Implementation
+//!
+//! A reactor is an OS thread running an `async_executor::LocalExecutor` under
+//! `async_io::block_on`, fed by a bounded `flume` command channel. A component instance
+//! is one task on it; its mailbox is a bounded `flume` channel of boxed envelopes, each
+//! carrying the typed message, its reply slot, its deadline and its correlation id. The
+//! bus resolves an address through a registry of typed, copy-on-write consumer lists, so
+//! a sender never holds a lock while it waits for room. A component's timers live in a
+//! deadline-ordered map inside its task, which waits on the earliest one alongside its
+//! mailbox. See `docs/semantics.md` for the full statement of the semantics.
+
+#![doc(test(attr(deny(warnings))))]
+
+mod bus;
+mod component;
+mod context;
+mod failure;
+mod oneshot;
+mod reactor;
+mod rt;
+mod runtime;
+
+pub use bus::{
+    Address, Bus, ConsumeError, CorrelationId, Message, PublishError, PublishReport, RequestError,
+    SendError,
+};
+pub use component::{
+    BoxError, ChildSpec, Component, ComponentState, DEFAULT_SHUTDOWN_TIMEOUT, Handler, TimerId,
+};
+pub use context::Context;
+pub use failure::{Failure, FailureKind, Hook};
+pub use runtime::{
+    BuildError, DEFAULT_MAILBOX_CAPACITY, DEFAULT_REQUEST_TIMEOUT, DeployError, DeploymentId,
+    DeploymentInfo, Handle, InstanceInfo, Runtime, RuntimeBuilder, SpecError, UndeployError,
+};
+
+/// The types most programs need, for a glob import.
+pub mod prelude {
+    pub use crate::{
+        Address, BoxError, Bus, ChildSpec, Component, Context, DeployError, DeploymentId, Handler,
+        Message, RequestError, Runtime, SendError,
+    };
+}

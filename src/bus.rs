@@ -1,0 +1,499 @@
+//! The event bus: typed string addresses, `publish`, `send` and `request`.
+//!
+//! Semantics (Vert.x's, with backpressure that holds):
+//! - [`publish`](Bus::publish) gives every consumer of the address a clone;
+//! - [`send`](Bus::send) gives exactly one consumer the message, round-robin among the
+//!   address's consumers;
+//! - [`request`](Bus::request) is a send whose future resolves to the reply, or to a typed
+//!   error within its timeout.
+//!
+//! Every mailbox is bounded. The awaiting forms wait for room without blocking a thread;
+//! the `try_` forms refuse at once with a full-mailbox error that hands the message back.
+//! Handlers always run on the consumer's reactor thread, never on the sender's.
+
+mod delivery;
+mod error;
+mod registry;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub(crate) use delivery::{Consumer, DeliverFuture, Delivery, Refused};
+pub use error::{ConsumeError, PublishError, RequestError, SendError};
+pub(crate) use registry::{AddressCounters, ConsumerId, Registry};
+
+use crate::oneshot;
+use registry::{TypedSlot, WrongType};
+
+/// A message type of the bus; it declares the type of its reply.
+///
+/// Messages that are only sent or published usually reply with `()`.
+///
+/// # Examples
+///
+/// ```
+/// use reactree::Message;
+///
+/// struct Quote { sku: String }
+/// impl Message for Quote {
+///     type Reply = Option<u64>;
+/// }
+/// ```
+pub trait Message: Send + 'static {
+    /// What a handler of this message returns to a requester.
+    type Reply: Send + 'static;
+}
+
+/// A bus address: a string name typed with the message it carries.
+///
+/// Two `Address` values with the same name refer to the same address; the bus checks at
+/// run time that every user of a name agrees on its message type
+/// ([`SendError::TypeMismatch`]).
+///
+/// # Examples
+///
+/// ```
+/// use reactree::{Address, Message};
+///
+/// struct Ping;
+/// impl Message for Ping { type Reply = &'static str; }
+///
+/// const PING: Address<Ping> = Address::new("demo.ping");
+/// assert_eq!(PING.name(), "demo.ping");
+/// let dynamic: Address<Ping> = Address::from_string(format!("demo.{}", "ping"));
+/// assert_eq!(dynamic, PING);
+/// ```
+pub struct Address<M> {
+    name: Cow<'static, str>,
+    _message: PhantomData<fn(M) -> M>,
+}
+
+impl<M> Address<M> {
+    /// An address with a static name, usable in a `const`.
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name: Cow::Borrowed(name),
+            _message: PhantomData,
+        }
+    }
+
+    /// An address with a name built at run time.
+    pub fn from_string(name: impl Into<String>) -> Self {
+        Self {
+            name: Cow::Owned(name.into()),
+            _message: PhantomData,
+        }
+    }
+
+    /// The address's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl<M> Clone for Address<M> {
+    fn clone(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            _message: PhantomData,
+        }
+    }
+}
+
+impl<M> fmt::Debug for Address<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Address").field(&self.name).finish()
+    }
+}
+
+impl<M> fmt::Display for Address<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl<M> PartialEq for Address<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl<M> Eq for Address<M> {}
+
+impl<M> Hash for Address<M> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+/// The id every request carries, unique within a runtime; a handler reads it with
+/// [`Context::correlation_id`](crate::Context::correlation_id), and the `bus.handle`
+/// tracing span records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CorrelationId(u64);
+
+impl CorrelationId {
+    /// The numeric value.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for CorrelationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What a [`try_publish`](Bus::try_publish) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct PublishReport {
+    /// Consumers that got a copy.
+    pub delivered: usize,
+    /// Consumers whose mailbox was full; each refusal is counted on the address.
+    pub refused: usize,
+}
+
+/// The handle to a runtime's event bus: `Clone + Send + Sync`, usable from any thread
+/// and from any component.
+///
+/// # Examples
+///
+/// ```
+/// use reactree::{Address, Bus, Message, Runtime};
+///
+/// struct Hello;
+/// impl Message for Hello { type Reply = (); }
+///
+/// let runtime = Runtime::builder().reactors(1).build()?;
+/// let bus: Bus = runtime.bus().clone();
+/// // Nobody listens yet: the message comes back inside the error.
+/// let refused = bus.try_send(&Address::<Hello>::new("nobody"), Hello).unwrap_err();
+/// let _hello: Hello = refused.into_inner();
+/// # Ok::<(), reactree::BuildError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Bus {
+    inner: Arc<BusInner>,
+}
+
+#[derive(Debug)]
+struct BusInner {
+    registry: Registry,
+    default_timeout: Duration,
+    next_correlation: AtomicU64,
+}
+
+fn _assert_bus_is_send_sync() {
+    fn is<T: Send + Sync + Clone + 'static>() {}
+    is::<Bus>();
+}
+
+/// The address could not be used with `M`.
+enum Route<M: Message> {
+    Found(Arc<TypedSlot<M>>),
+    Missing,
+    WrongType(&'static str),
+}
+
+impl Bus {
+    pub(crate) fn new(default_timeout: Duration) -> Self {
+        Self {
+            inner: Arc::new(BusInner {
+                registry: Registry::default(),
+                default_timeout,
+                next_correlation: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// The timeout of [`request`](Bus::request) when none is given.
+    pub fn default_timeout(&self) -> Duration {
+        self.inner.default_timeout
+    }
+
+    /// How many consumers are registered at `address`.
+    pub fn consumers<M: Message>(&self, address: &Address<M>) -> usize {
+        self.inner.registry.consumer_count(address.name())
+    }
+
+    fn route<M: Message>(&self, address: &Address<M>) -> Route<M> {
+        match self.inner.registry.lookup::<M>(address.name()) {
+            Ok(Some(slot)) => Route::Found(slot),
+            Ok(None) => Route::Missing,
+            Err(WrongType(registered)) => Route::WrongType(registered),
+        }
+    }
+
+    fn resolve<M: Message>(
+        &self,
+        address: &Address<M>,
+        message: M,
+    ) -> Result<(Arc<TypedSlot<M>>, Arc<dyn Consumer<M>>, M), SendError<M>> {
+        match self.route(address) {
+            Route::Found(slot) => match slot.next() {
+                Some(consumer) => Ok((slot, consumer, message)),
+                None => Err(SendError::NoHandlers(message)),
+            },
+            Route::Missing => Err(SendError::NoHandlers(message)),
+            Route::WrongType(registered) => Err(SendError::TypeMismatch {
+                message,
+                registered,
+            }),
+        }
+    }
+
+    /// Sends `message` to one consumer of `address` (round-robin), waiting for room in
+    /// its mailbox without blocking the thread.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::NoHandlers`] or [`SendError::TypeMismatch`], with the message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reactree::{Address, Message, Runtime};
+    /// # struct Tick; impl Message for Tick { type Reply = (); }
+    /// # let runtime = Runtime::builder().reactors(1).build().unwrap();
+    /// let result = runtime.block_on(runtime.bus().send(&Address::<Tick>::new("t"), Tick));
+    /// assert!(matches!(result, Err(reactree::SendError::NoHandlers(_))));
+    /// ```
+    pub async fn send<M: Message>(
+        &self,
+        address: &Address<M>,
+        message: M,
+    ) -> Result<(), SendError<M>> {
+        let (slot, consumer, message) = self.resolve(address, message)?;
+        AddressCounters::bump(&slot.counters.sent);
+        let result = match consumer.try_deliver(Delivery::one_way(message)) {
+            Err(Refused::Full(d)) => consumer.deliver(d).await,
+            other => other,
+        };
+        result.map_err(|r| SendError::NoHandlers(r.into_delivery().message))
+    }
+
+    /// Sends `message` to one consumer of `address` (round-robin) if its mailbox has
+    /// room now.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Full`] when the mailbox is full (counted as refused on the address),
+    /// [`SendError::NoHandlers`] or [`SendError::TypeMismatch`]; each hands the message
+    /// back.
+    pub fn try_send<M: Message>(
+        &self,
+        address: &Address<M>,
+        message: M,
+    ) -> Result<(), SendError<M>> {
+        let (slot, consumer, message) = self.resolve(address, message)?;
+        match consumer.try_deliver(Delivery::one_way(message)) {
+            Ok(()) => {
+                AddressCounters::bump(&slot.counters.sent);
+                Ok(())
+            }
+            Err(Refused::Full(d)) => {
+                AddressCounters::bump(&slot.counters.refused);
+                Err(SendError::Full(d.message))
+            }
+            Err(Refused::Closed(d)) => Err(SendError::NoHandlers(d.message)),
+        }
+    }
+
+    fn published<M: Message + Clone>(
+        &self,
+        address: &Address<M>,
+        message: M,
+    ) -> Result<(Arc<TypedSlot<M>>, Arc<[registry::Entry<M>]>, M), PublishError<M>> {
+        match self.route(address) {
+            Route::Found(slot) => {
+                let consumers = slot.consumers();
+                if consumers.is_empty() {
+                    return Err(PublishError::NoHandlers(message));
+                }
+                AddressCounters::bump(&slot.counters.published);
+                Ok((slot, consumers, message))
+            }
+            Route::Missing => Err(PublishError::NoHandlers(message)),
+            Route::WrongType(registered) => Err(PublishError::TypeMismatch {
+                message,
+                registered,
+            }),
+        }
+    }
+
+    /// Gives every consumer of `address` a clone of `message`, waiting for room in each
+    /// mailbox in turn. Resolves to the number of consumers reached.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::NoHandlers`] or [`PublishError::TypeMismatch`], with the message.
+    pub async fn publish<M: Message + Clone>(
+        &self,
+        address: &Address<M>,
+        message: M,
+    ) -> Result<usize, PublishError<M>> {
+        let (_slot, consumers, message) = self.published(address, message)?;
+        let mut delivered = 0;
+        let last = consumers.len() - 1;
+        let mut message = Some(message);
+        for (i, entry) in consumers.iter().enumerate() {
+            let copy = if i == last {
+                message
+                    .take()
+                    .expect("the last consumer takes the original")
+            } else {
+                message.clone().expect("present until the last consumer")
+            };
+            let outcome = match entry.consumer.try_deliver(Delivery::one_way(copy)) {
+                Err(Refused::Full(d)) => entry.consumer.deliver(d).await,
+                other => other,
+            };
+            delivered += usize::from(outcome.is_ok());
+        }
+        Ok(delivered)
+    }
+
+    /// Gives every consumer of `address` whose mailbox has room a clone of `message`;
+    /// full mailboxes are skipped, reported, and counted as refused on the address.
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError::NoHandlers`] or [`PublishError::TypeMismatch`], with the message.
+    pub fn try_publish<M: Message + Clone>(
+        &self,
+        address: &Address<M>,
+        message: M,
+    ) -> Result<PublishReport, PublishError<M>> {
+        let (slot, consumers, message) = self.published(address, message)?;
+        let mut report = PublishReport::default();
+        for entry in consumers.iter() {
+            match entry
+                .consumer
+                .try_deliver(Delivery::one_way(message.clone()))
+            {
+                Ok(()) => report.delivered += 1,
+                Err(Refused::Full(_)) => {
+                    AddressCounters::bump(&slot.counters.refused);
+                    report.refused += 1;
+                }
+                Err(Refused::Closed(_)) => {}
+            }
+        }
+        Ok(report)
+    }
+
+    /// Sends `message` to one consumer of `address` and resolves to its reply, within the
+    /// bus's default timeout. Waiting for mailbox room counts against the timeout.
+    ///
+    /// # Errors
+    ///
+    /// [`RequestError::NoHandlers`] or [`RequestError::TypeMismatch`] at once, with the
+    /// message; [`RequestError::Timeout`]; [`RequestError::RecipientFailure`] when the
+    /// handler panicked or its component stopped before replying.
+    pub async fn request<M: Message>(
+        &self,
+        address: &Address<M>,
+        message: M,
+    ) -> Result<M::Reply, RequestError<M>> {
+        self.request_with(address, message, self.inner.default_timeout, false)
+            .await
+    }
+
+    /// [`request`](Bus::request) with its own timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`request`](Bus::request).
+    pub async fn request_timeout<M: Message>(
+        &self,
+        address: &Address<M>,
+        message: M,
+        timeout: Duration,
+    ) -> Result<M::Reply, RequestError<M>> {
+        self.request_with(address, message, timeout, false).await
+    }
+
+    /// [`request`](Bus::request) that fails at once with [`RequestError::Full`] (handing
+    /// the message back) when the consumer's mailbox is full, instead of waiting for room.
+    ///
+    /// # Errors
+    ///
+    /// As [`request`](Bus::request), plus [`RequestError::Full`].
+    pub async fn try_request<M: Message>(
+        &self,
+        address: &Address<M>,
+        message: M,
+    ) -> Result<M::Reply, RequestError<M>> {
+        self.request_with(address, message, self.inner.default_timeout, true)
+            .await
+    }
+
+    async fn request_with<M: Message>(
+        &self,
+        address: &Address<M>,
+        message: M,
+        timeout: Duration,
+        at_once: bool,
+    ) -> Result<M::Reply, RequestError<M>> {
+        let deadline = Instant::now() + timeout;
+        let (slot, consumer, message) = self
+            .resolve(address, message)
+            .map_err(RequestError::from_send)?;
+        let correlation =
+            CorrelationId(self.inner.next_correlation.fetch_add(1, Ordering::Relaxed));
+        tracing::trace!(
+            address = address.name(),
+            correlation_id = correlation.0,
+            "bus.request"
+        );
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let delivery = Delivery {
+            message,
+            reply: Some(reply_tx),
+            deadline: Some(deadline),
+            correlation: Some(correlation),
+        };
+        let counters = &slot.counters;
+        match consumer.try_deliver(delivery) {
+            Ok(()) => {}
+            Err(Refused::Full(d)) if at_once => {
+                AddressCounters::bump(&counters.refused);
+                return Err(RequestError::Full(d.message));
+            }
+            Err(Refused::Full(d)) => match crate::rt::deadline(deadline, consumer.deliver(d)).await
+            {
+                Some(Ok(())) => {}
+                Some(Err(r)) => return Err(RequestError::NoHandlers(r.into_delivery().message)),
+                None => {
+                    AddressCounters::bump(&counters.timed_out);
+                    return Err(RequestError::Timeout(timeout));
+                }
+            },
+            Err(Refused::Closed(d)) => return Err(RequestError::NoHandlers(d.message)),
+        }
+        AddressCounters::bump(&counters.requested);
+        drop(consumer);
+        match crate::rt::deadline(deadline, reply_rx).await {
+            Some(Ok(reply)) => {
+                AddressCounters::bump(&counters.replied);
+                Ok(reply)
+            }
+            Some(Err(oneshot::Closed)) => Err(RequestError::RecipientFailure),
+            None => {
+                AddressCounters::bump(&counters.timed_out);
+                Err(RequestError::Timeout(timeout))
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! A typed message boxed for a component's mailbox, and the consumer that puts it there.
+//!
+//! One allocation carries the message, its reply slot and its deadline; a second holds
+//! the handler's future while it runs.
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Instant;
+
+use tracing::Instrument;
+
+use crate::bus::{Consumer, DeliverFuture, Delivery, Message, Refused};
+use crate::component::Handler;
+use crate::{Component, Context};
+
+/// A message waiting in the mailbox of a component of type `C`.
+pub(crate) type Envelope<C> = Box<dyn Dispatch<C> + Send>;
+
+/// A running handler.
+pub(crate) type HandlerFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+/// Type-erased handling of one message by a component of type `C`.
+pub(crate) trait Dispatch<C: Component> {
+    /// The handler's future, or `None` when nobody waits for the result any more (the
+    /// request's deadline passed or its requester gave up): expired work is shed.
+    fn dispatch<'a>(
+        self: Box<Self>,
+        component: &'a mut C,
+        ctx: &'a mut Context<C>,
+    ) -> Option<HandlerFuture<'a>>;
+
+    /// The envelope as `Any`, to hand a refused message back to its sender.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+struct Env<M: Message>(Delivery<M>);
+
+impl<M: Message> Env<M> {
+    fn expired(&self) -> bool {
+        match (&self.0.reply, self.0.deadline) {
+            (Some(reply), _) if reply.is_abandoned() => true,
+            (_, Some(deadline)) => Instant::now() >= deadline,
+            _ => false,
+        }
+    }
+}
+
+impl<C: Handler<M>, M: Message> Dispatch<C> for Env<M> {
+    fn dispatch<'a>(
+        self: Box<Self>,
+        component: &'a mut C,
+        ctx: &'a mut Context<C>,
+    ) -> Option<HandlerFuture<'a>> {
+        if self.expired() {
+            return None;
+        }
+        let Delivery {
+            message,
+            reply,
+            correlation,
+            ..
+        } = self.0;
+        ctx.set_correlation(correlation);
+        let span = tracing::trace_span!(
+            "bus.handle",
+            component = %ctx.name(),
+            correlation_id = correlation.map(|c| c.get()),
+        );
+        Some(Box::pin(
+            async move {
+                let answer = component.handle(message, ctx).await;
+                ctx.set_correlation(None);
+                if let Some(reply) = reply {
+                    // A requester that gave up discards the late reply here.
+                    let _ = reply.send(answer);
+                }
+            }
+            .instrument(span),
+        ))
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+/// Recovers the delivery from an envelope that the mailbox refused.
+fn recover<C: Component, M: Message>(envelope: Envelope<C>) -> Delivery<M> {
+    match envelope.into_any().downcast::<Env<M>>() {
+        Ok(env) => env.0,
+        Err(_) => unreachable!("a consumer only builds envelopes of its own message type"),
+    }
+}
+
+/// The consumer of a component instance: its mailbox's sending side.
+pub(crate) struct MailboxConsumer<C: Component> {
+    mailbox: flume::Sender<Envelope<C>>,
+}
+
+impl<C: Component> MailboxConsumer<C> {
+    pub(crate) fn new(mailbox: flume::Sender<Envelope<C>>) -> Self {
+        Self { mailbox }
+    }
+}
+
+impl<C: Handler<M>, M: Message> Consumer<M> for MailboxConsumer<C> {
+    fn try_deliver(&self, delivery: Delivery<M>) -> Result<(), Refused<M>> {
+        match self.mailbox.try_send(Box::new(Env(delivery))) {
+            Ok(()) => Ok(()),
+            Err(flume::TrySendError::Full(env)) => Err(Refused::Full(recover(env))),
+            Err(flume::TrySendError::Disconnected(env)) => Err(Refused::Closed(recover(env))),
+        }
+    }
+
+    fn deliver(&self, delivery: Delivery<M>) -> DeliverFuture<'_, M> {
+        Box::pin(async move {
+            self.mailbox
+                .send_async(Box::new(Env(delivery)))
+                .await
+                .map_err(|e| Refused::Closed(recover(e.into_inner())))
+        })
+    }
+}

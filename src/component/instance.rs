@@ -1,0 +1,476 @@
+//! The life of one component instance on its reactor: build, start, serve, stop.
+//!
+//! Invariants:
+//! - everything here runs on the instance's reactor thread, in one task, so hooks,
+//!   handlers and timer callbacks of one instance never overlap;
+//! - every call into user code is wrapped in `catch_unwind`: a panic becomes a
+//!   [`Failure`] naming the hook, and the reactor thread lives on;
+//! - on exit, consumers are removed before `stop` runs, and the mailbox is drained after
+//!   it, so every queued request's reply slot is dropped and its requester gets
+//!   recipient-failure at once rather than at its timeout;
+//! - a stop request is seen between handlers; a handler still running when it comes gets
+//!   the shutdown timeout, then is dropped.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::{Pin, pin};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+use futures_lite::FutureExt;
+use tracing::Instrument;
+
+use crate::component::Envelope;
+use crate::context::{ExitRequest, Identity};
+use crate::failure::{Failure, FailureKind, Hook};
+use crate::rt::Timer;
+use crate::{Component, Context, Handle, oneshot};
+
+/// Messages handled in a row before the instance yields to its reactor's other tasks.
+const BATCH: u32 = 64;
+
+/// Everything an instance needs from its deployment.
+pub(crate) struct InstanceConfig {
+    pub(crate) identity: Identity,
+    pub(crate) key: u64,
+    pub(crate) runtime: Handle,
+    pub(crate) mailbox_capacity: usize,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) stats: Arc<InstanceStats>,
+    pub(crate) started: oneshot::Sender<Result<(), Failure>>,
+}
+
+/// The lifecycle state of a component instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum ComponentState {
+    /// Being built, or running `start`.
+    Starting = 0,
+    /// Serving messages and timers.
+    Running = 1,
+    /// Running `stop`.
+    Stopping = 2,
+    /// Stopped normally.
+    Stopped = 3,
+    /// Ended by a failure.
+    Failed = 4,
+}
+
+/// Counters of one instance, shared with the runtime (relaxed atomics).
+#[derive(Debug, Default)]
+pub(crate) struct InstanceStats {
+    state: AtomicU8,
+    pub(crate) handled: AtomicU64,
+    pub(crate) expired: AtomicU64,
+    pub(crate) failures: AtomicU64,
+}
+
+impl InstanceStats {
+    fn transition_to(&self, state: ComponentState) {
+        self.state.store(state as u8, Ordering::Release);
+    }
+
+    pub(crate) fn state(&self) -> ComponentState {
+        match self.state.load(Ordering::Acquire) {
+            0 => ComponentState::Starting,
+            1 => ComponentState::Running,
+            2 => ComponentState::Stopping,
+            3 => ComponentState::Stopped,
+            _ => ComponentState::Failed,
+        }
+    }
+}
+
+/// How an instance ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// It asked to stop (`ctx.stop()`).
+    Normal,
+    /// It was stopped from outside (undeploy, shutdown).
+    Stopped,
+    /// It failed.
+    Failed(Failure),
+}
+
+/// The reactor's handle on a running instance: a stop flag and the waiters of its end.
+#[derive(Default)]
+pub(crate) struct Control {
+    stop: Cell<bool>,
+    waker: Cell<Option<Waker>>,
+    waiters: RefCell<Vec<oneshot::Sender<()>>>,
+}
+
+impl Control {
+    /// Asks the instance to stop; `done` is told when it has.
+    pub(crate) fn request_stop(&self, done: oneshot::Sender<()>) {
+        self.waiters.borrow_mut().push(done);
+        self.stop.set(true);
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop.get()
+    }
+
+    /// Whether a stop was asked; if not, wakes `cx` when one is.
+    fn poll_stop(&self, cx: &mut std::task::Context<'_>) -> bool {
+        if self.stop.get() {
+            return true;
+        }
+        self.waker.set(Some(cx.waker().clone()));
+        false
+    }
+
+    fn finish(&self) {
+        for done in self.waiters.take() {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// The instances running on one reactor, by key.
+#[derive(Default)]
+pub(crate) struct Instances {
+    map: RefCell<HashMap<u64, Rc<Control>>>,
+}
+
+impl Instances {
+    /// Asks instance `key` to stop; tells `done` at once if it is not running.
+    pub(crate) fn request_stop(&self, key: u64, done: oneshot::Sender<()>) {
+        let control = self.map.borrow().get(&key).cloned();
+        match control {
+            Some(control) => control.request_stop(done),
+            None => {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// How many instances run here.
+    pub(crate) fn len(&self) -> usize {
+        self.map.borrow().len()
+    }
+}
+
+/// Runs one instance from build to exit.
+pub(crate) async fn run<C, F>(factory: Arc<F>, config: InstanceConfig, instances: Rc<Instances>)
+where
+    C: Component,
+    F: Fn() -> C + Send + Sync + 'static,
+{
+    let (mailbox, inbox) = flume::bounded::<Envelope<C>>(config.mailbox_capacity);
+    let control = Rc::new(Control::default());
+    instances
+        .map
+        .borrow_mut()
+        .insert(config.key, control.clone());
+    let InstanceConfig {
+        identity,
+        runtime,
+        shutdown_timeout,
+        stats,
+        started,
+        key,
+        ..
+    } = config;
+    let span = tracing::debug_span!(
+        "component.lifecycle",
+        component = %identity.name,
+        deployment = ?identity.deployment,
+        instance = identity.instance,
+        reactor = identity.reactor,
+    );
+    let ctx = Context::new(identity, runtime, mailbox);
+    let exit = live(
+        &*factory,
+        ctx,
+        &inbox,
+        &control,
+        shutdown_timeout,
+        &stats,
+        started,
+    )
+    .instrument(span.clone())
+    .await;
+    let _entered = span.enter();
+    // Drop what is still queued: each request's reply slot goes, and its requester
+    // learns at once that the recipient failed.
+    drop(inbox.drain());
+    drop(inbox);
+    report(&exit, &stats);
+    instances.map.borrow_mut().remove(&key);
+    control.finish();
+}
+
+fn report(exit: &Exit, stats: &InstanceStats) {
+    match exit {
+        Exit::Failed(failure) => {
+            stats.failures.fetch_add(1, Ordering::Relaxed);
+            stats.transition_to(ComponentState::Failed);
+            tracing::warn!(%failure, "component.failed");
+        }
+        Exit::Normal | Exit::Stopped => {
+            stats.transition_to(ComponentState::Stopped);
+            tracing::debug!(?exit, "component.stopped");
+        }
+    }
+}
+
+/// Build, start, serve and stop one incarnation.
+async fn live<C: Component>(
+    factory: &dyn Fn() -> C,
+    mut ctx: Context<C>,
+    inbox: &flume::Receiver<Envelope<C>>,
+    control: &Control,
+    shutdown_timeout: Duration,
+    stats: &InstanceStats,
+    started: oneshot::Sender<Result<(), Failure>>,
+) -> Exit {
+    let mut component = match start(factory, &mut ctx).await {
+        Ok(component) => component,
+        Err(failure) => {
+            ctx.unregister_all();
+            ctx.timers.clear();
+            let _ = started.send(Err(failure.clone()));
+            return Exit::Failed(failure);
+        }
+    };
+    let _ = started.send(Ok(()));
+    stats.transition_to(ComponentState::Running);
+    tracing::debug!("component.started");
+    let exit = serve(
+        &mut component,
+        &mut ctx,
+        inbox,
+        control,
+        shutdown_timeout,
+        stats,
+    )
+    .await;
+    stats.transition_to(ComponentState::Stopping);
+    ctx.unregister_all();
+    let exit = stop(&mut component, &mut ctx, exit, shutdown_timeout).await;
+    ctx.timers.clear();
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(component))) {
+        tracing::warn!(failure = %Failure::panicked(Hook::Stop, &*payload), "component.drop_panicked");
+    }
+    exit
+}
+
+async fn start<C: Component>(factory: &dyn Fn() -> C, ctx: &mut Context<C>) -> Result<C, Failure> {
+    let mut component = catch_unwind(AssertUnwindSafe(factory))
+        .map_err(|p| Failure::panicked(Hook::Factory, &*p))?;
+    match AssertUnwindSafe(component.start(ctx)).catch_unwind().await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            return Err(Failure::new(
+                Hook::Start,
+                FailureKind::Error,
+                error.to_string(),
+            ));
+        }
+        Err(payload) => return Err(Failure::panicked(Hook::Start, &*payload)),
+    }
+    match ctx.take_exit() {
+        Some(ExitRequest::Fail(reason)) => {
+            Err(Failure::new(Hook::Start, FailureKind::Requested, reason))
+        }
+        Some(ExitRequest::Stop) => {
+            ctx.put_exit(ExitRequest::Stop);
+            Ok(component)
+        }
+        None => Ok(component),
+    }
+}
+
+async fn stop<C: Component>(
+    component: &mut C,
+    ctx: &mut Context<C>,
+    exit: Exit,
+    timeout: Duration,
+) -> Exit {
+    let stopping = AssertUnwindSafe(component.stop(ctx)).catch_unwind();
+    match crate::rt::deadline(Instant::now() + timeout, stopping).await {
+        Some(Ok(())) => exit,
+        Some(Err(payload)) => {
+            let failure = Failure::panicked(Hook::Stop, &*payload);
+            match exit {
+                Exit::Failed(first) => Exit::Failed(first),
+                _ => Exit::Failed(failure),
+            }
+        }
+        None => {
+            tracing::warn!(?timeout, "component.stop_timed_out");
+            exit
+        }
+    }
+}
+
+/// What woke an idle instance.
+enum Wake<C: Component> {
+    Message(Envelope<C>),
+    Other,
+}
+
+/// Handles messages and timers until the instance is asked to stop or fails.
+async fn serve<C: Component>(
+    component: &mut C,
+    ctx: &mut Context<C>,
+    inbox: &flume::Receiver<Envelope<C>>,
+    control: &Control,
+    grace: Duration,
+    stats: &InstanceStats,
+) -> Exit {
+    let mut budget = BATCH;
+    let mut timer = Timer::never();
+    loop {
+        if control.stop_requested() {
+            return Exit::Stopped;
+        }
+        if let Some(exit) = exit_requested(ctx, Hook::Handler) {
+            return exit;
+        }
+        if let Some(failure) = fire_timers(component, ctx) {
+            return Exit::Failed(failure);
+        }
+        if let Some(exit) = exit_requested(ctx, Hook::Timer) {
+            return exit;
+        }
+        let envelope = match inbox.try_recv() {
+            Ok(envelope) => envelope,
+            Err(_) => match idle(inbox, control, ctx.timers.next_deadline(), &mut timer).await {
+                Wake::Message(envelope) => envelope,
+                Wake::Other => continue,
+            },
+        };
+        if let Some(failure) = handle(component, ctx, envelope, control, grace, stats).await {
+            return Exit::Failed(failure);
+        }
+        budget -= 1;
+        if budget == 0 {
+            budget = BATCH;
+            futures_lite::future::yield_now().await;
+        }
+    }
+}
+
+fn exit_requested<C: Component>(ctx: &mut Context<C>, hook: Hook) -> Option<Exit> {
+    match ctx.take_exit()? {
+        ExitRequest::Stop => Some(Exit::Normal),
+        ExitRequest::Fail(reason) => Some(Exit::Failed(Failure::new(
+            hook,
+            FailureKind::Requested,
+            reason,
+        ))),
+    }
+}
+
+/// Waits for a message, a stop request or the next timer deadline.
+async fn idle<C: Component>(
+    inbox: &flume::Receiver<Envelope<C>>,
+    control: &Control,
+    deadline: Option<Instant>,
+    timer: &mut Timer,
+) -> Wake<C> {
+    match deadline {
+        Some(at) => timer.set_at(at),
+        None => *timer = Timer::never(),
+    }
+    let mut receiving = inbox.recv_async();
+    poll_fn(|cx| {
+        if control.poll_stop(cx) {
+            return Poll::Ready(Wake::Other);
+        }
+        if let Poll::Ready(received) = Pin::new(&mut receiving).poll(cx) {
+            // The context holds a sender, so the mailbox cannot disconnect here.
+            return Poll::Ready(received.map_or(Wake::Other, Wake::Message));
+        }
+        if deadline.is_some() && Pin::new(&mut *timer).poll(cx).is_ready() {
+            return Poll::Ready(Wake::Other);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Runs every due timer callback; the first panic ends the instance.
+fn fire_timers<C: Component>(component: &mut C, ctx: &mut Context<C>) -> Option<Failure> {
+    if ctx.timers.len() == 0 {
+        return None;
+    }
+    let now = Instant::now();
+    while let Some(mut due) = ctx.timers.pop_due(now) {
+        let outcome = catch_unwind(AssertUnwindSafe(|| due.run(component, ctx)));
+        ctx.timers.finish(due, now);
+        if let Err(payload) = outcome {
+            return Some(Failure::panicked(Hook::Timer, &*payload));
+        }
+    }
+    None
+}
+
+/// Runs one message's handler to completion, shedding it if it expired.
+async fn handle<C: Component>(
+    component: &mut C,
+    ctx: &mut Context<C>,
+    envelope: Envelope<C>,
+    control: &Control,
+    grace: Duration,
+    stats: &InstanceStats,
+) -> Option<Failure> {
+    let dispatched = catch_unwind(AssertUnwindSafe(|| envelope.dispatch(component, ctx)));
+    let future = match dispatched {
+        Ok(Some(future)) => future,
+        Ok(None) => {
+            stats.expired.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Err(payload) => return Some(Failure::panicked(Hook::Handler, &*payload)),
+    };
+    let outcome = guarded(future, control, grace).await;
+    stats.handled.fetch_add(1, Ordering::Relaxed);
+    match outcome {
+        Outcome::Completed => None,
+        Outcome::Panicked(failure) => Some(failure),
+        Outcome::Abandoned => {
+            tracing::warn!(?grace, "component.handler_abandoned");
+            None
+        }
+    }
+}
+
+enum Outcome {
+    Completed,
+    Panicked(Failure),
+    Abandoned,
+}
+
+/// Polls a handler, catching its panic; once a stop is asked, it gets `grace` to finish.
+async fn guarded(future: impl Future<Output = ()>, control: &Control, grace: Duration) -> Outcome {
+    let mut future = pin!(AssertUnwindSafe(future).catch_unwind());
+    let mut deadline: Option<Timer> = None;
+    poll_fn(|cx| {
+        if let Poll::Ready(result) = future.as_mut().poll(cx) {
+            return Poll::Ready(match result {
+                Ok(()) => Outcome::Completed,
+                Err(payload) => Outcome::Panicked(Failure::panicked(Hook::Handler, &*payload)),
+            });
+        }
+        if control.poll_stop(cx) {
+            let timer = deadline.get_or_insert_with(|| Timer::after(grace));
+            if Pin::new(timer).poll(cx).is_ready() {
+                return Poll::Ready(Outcome::Abandoned);
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}

@@ -1,0 +1,138 @@
+//! `ChildSpec`: what to deploy, how many, where, and with which mailbox.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Component;
+use crate::component::InstanceConfig;
+use crate::reactor::{Local, StartCommand};
+
+/// The default time a component's `stop` gets before it is abandoned.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Builds instances of one component type on their reactors, erasing the type.
+pub(crate) trait Launch: Send + Sync {
+    fn launch(&self, config: InstanceConfig) -> StartCommand;
+}
+
+struct FactoryLaunch<C, F> {
+    factory: Arc<F>,
+    _component: PhantomData<fn() -> C>,
+}
+
+impl<C, F> Launch for FactoryLaunch<C, F>
+where
+    C: Component,
+    F: Fn() -> C + Send + Sync + 'static,
+{
+    fn launch(&self, config: InstanceConfig) -> StartCommand {
+        let factory = self.factory.clone();
+        Box::new(move |local: &Local<'_>| {
+            let instances = local.instances.clone();
+            local
+                .executor
+                .spawn(crate::component::instance::run(factory, config, instances))
+                .detach();
+        })
+    }
+}
+
+/// The specification of a deployment: a name, a `Send` factory that builds the component
+/// on its reactor, the number of instances, their placement, mailbox capacity and
+/// shutdown timeout.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use reactree::{ChildSpec, Component};
+///
+/// struct Pricing;
+/// impl Component for Pricing {}
+///
+/// let spec = ChildSpec::new("pricing", || Pricing)
+///     .instances(2)
+///     .mailbox_capacity(256)
+///     .shutdown_timeout(Duration::from_secs(1));
+/// assert_eq!(spec.name(), "pricing");
+/// ```
+#[derive(Clone)]
+pub struct ChildSpec {
+    pub(crate) name: Arc<str>,
+    pub(crate) launch: Arc<dyn Launch>,
+    pub(crate) instances: usize,
+    pub(crate) reactor: Option<usize>,
+    pub(crate) mailbox_capacity: Option<usize>,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+impl fmt::Debug for ChildSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildSpec")
+            .field("name", &self.name)
+            .field("instances", &self.instances)
+            .field("reactor", &self.reactor)
+            .field("mailbox_capacity", &self.mailbox_capacity)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChildSpec {
+    /// A spec of one instance built by `factory`, placed round-robin, with the runtime's
+    /// default mailbox capacity and a 5 s shutdown timeout.
+    pub fn new<C, F>(name: impl Into<String>, factory: F) -> Self
+    where
+        C: Component,
+        F: Fn() -> C + Send + Sync + 'static,
+    {
+        Self {
+            name: name.into().into(),
+            launch: Arc::new(FactoryLaunch {
+                factory: Arc::new(factory),
+                _component: PhantomData,
+            }),
+            instances: 1,
+            reactor: None,
+            mailbox_capacity: None,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+
+    /// How many instances to run, each on its own reactor slot (round-robin unless
+    /// pinned). Consumers of the same address share its `send`s round-robin.
+    #[must_use]
+    pub fn instances(mut self, instances: usize) -> Self {
+        self.instances = instances;
+        self
+    }
+
+    /// Pins every instance to the reactor with this index.
+    #[must_use]
+    pub fn reactor(mut self, index: usize) -> Self {
+        self.reactor = Some(index);
+        self
+    }
+
+    /// The capacity of each instance's mailbox.
+    #[must_use]
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.mailbox_capacity = Some(capacity);
+        self
+    }
+
+    /// How long `stop` (and a handler still running when the stop was asked) may take
+    /// before it is abandoned and the abandonment reported.
+    #[must_use]
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// The deployment's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}

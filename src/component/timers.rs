@@ -1,0 +1,144 @@
+//! A component's timers: one-shot and periodic callbacks kept in deadline order.
+//!
+//! The instance loop waits on the earliest deadline alongside its mailbox, so a component
+//! costs one OS timer registration at most, however many timers it has. Invariants: a
+//! callback runs on the component's reactor, never concurrently with its handlers; a
+//! cancelled timer never fires again, even when it cancels itself from its own callback;
+//! every timer is dropped when the instance stops.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::{Component, Context};
+
+/// Identifies one timer of one component; cancel it with
+/// [`Context::cancel_timer`](crate::Context::cancel_timer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TimerId(u64);
+
+/// The shortest period a periodic timer takes; shorter ones are raised to it.
+pub(crate) const MIN_PERIOD: Duration = Duration::from_millis(1);
+
+pub(crate) type Callback<C> = Box<dyn FnMut(&mut C, &mut Context<C>)>;
+
+struct Entry<C: Component> {
+    period: Option<Duration>,
+    callback: Callback<C>,
+}
+
+/// A timer taken out of the queue to run.
+pub(crate) struct Due<C: Component> {
+    id: TimerId,
+    deadline: Instant,
+    entry: Entry<C>,
+}
+
+impl<C: Component> Due<C> {
+    /// Runs the callback.
+    pub(crate) fn run(&mut self, component: &mut C, ctx: &mut Context<C>) {
+        (self.entry.callback)(component, ctx);
+    }
+}
+
+pub(crate) struct Timers<C: Component> {
+    next_id: u64,
+    queue: BTreeMap<(Instant, TimerId), Entry<C>>,
+    /// The timer whose callback is running, and whether it was cancelled meanwhile.
+    firing: Option<(TimerId, bool)>,
+}
+
+impl<C: Component> fmt::Debug for Timers<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timers")
+            .field("pending", &self.queue.len())
+            .finish()
+    }
+}
+
+impl<C: Component> Timers<C> {
+    pub(crate) const fn new() -> Self {
+        Self {
+            next_id: 0,
+            queue: BTreeMap::new(),
+            firing: None,
+        }
+    }
+
+    /// Schedules `callback` at `deadline`, then every `period` if given.
+    pub(crate) fn schedule(
+        &mut self,
+        deadline: Instant,
+        period: Option<Duration>,
+        callback: Callback<C>,
+    ) -> TimerId {
+        self.next_id += 1;
+        let id = TimerId(self.next_id);
+        let period = period.map(|p| p.max(MIN_PERIOD));
+        self.queue
+            .insert((deadline, id), Entry { period, callback });
+        id
+    }
+
+    /// Cancels a timer; `false` if it had already fired (one-shot) or was cancelled.
+    pub(crate) fn cancel(&mut self, id: TimerId) -> bool {
+        if let Some((firing, cancelled)) = &mut self.firing
+            && *firing == id
+        {
+            let was_live = !*cancelled;
+            *cancelled = true;
+            return was_live;
+        }
+        let key = self.queue.keys().find(|(_, t)| *t == id).copied();
+        key.and_then(|k| self.queue.remove(&k)).is_some()
+    }
+
+    /// The earliest deadline.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.queue.first_key_value().map(|((at, _), _)| *at)
+    }
+
+    /// Takes the earliest timer if it is due at `now`.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Due<C>> {
+        let (&(deadline, id), _) = self.queue.first_key_value()?;
+        if deadline > now {
+            return None;
+        }
+        let entry = self.queue.remove(&(deadline, id))?;
+        self.firing = Some((id, false));
+        Some(Due {
+            id,
+            deadline,
+            entry,
+        })
+    }
+
+    /// Puts a fired timer back if it is periodic and was not cancelled by its callback.
+    ///
+    /// The next deadline is one period after the previous one (fixed rate); if that is
+    /// already past, ticks are not replayed in a burst: the next is one period from now.
+    pub(crate) fn finish(&mut self, due: Due<C>, now: Instant) {
+        let cancelled = matches!(self.firing.take(), Some((id, true)) if id == due.id);
+        if cancelled {
+            return;
+        }
+        if let Some(period) = due.entry.period {
+            let mut next = due.deadline + period;
+            if next <= now {
+                next = now + period;
+            }
+            self.queue.insert((next, due.id), due.entry);
+        }
+    }
+
+    /// Drops every timer.
+    pub(crate) fn clear(&mut self) {
+        self.queue.clear();
+        self.firing = None;
+    }
+
+    /// The number of live timers.
+    pub(crate) fn len(&self) -> usize {
+        self.queue.len()
+    }
+}

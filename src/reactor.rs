@@ -1,0 +1,94 @@
+//! Reactors: one OS thread each, running a local executor under `async_io::block_on`,
+//! fed by a bounded command mailbox.
+//!
+//! Every component instance is a task on exactly one reactor. The reactor's own task
+//! reads commands (start an instance, stop one, shut down); everything else it runs is
+//! component code. Invariant: nothing on a reactor blocks its thread, so one slow
+//! instance delays the others on its reactor only by the length of one handler poll.
+
+use std::cell::Cell;
+use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
+use std::thread::{self, JoinHandle};
+
+use crate::component::instance::Instances;
+use crate::oneshot;
+use crate::rt::{self, LocalExecutor};
+
+/// Capacity of each reactor's command mailbox.
+pub(crate) const COMMAND_CAPACITY: usize = 1024;
+
+thread_local! {
+    static CURRENT: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
+}
+
+/// The `(runtime id, reactor index)` of the reactor running on this thread, if any.
+pub(crate) fn current() -> Option<(u64, usize)> {
+    CURRENT.with(Cell::get)
+}
+
+/// What a reactor runs for its command handler.
+pub(crate) struct Local<'a> {
+    pub(crate) executor: &'a LocalExecutor<'static>,
+    pub(crate) instances: &'a Rc<Instances>,
+}
+
+/// Spawns an instance on the reactor.
+pub(crate) type StartCommand = Box<dyn FnOnce(&Local<'_>) + Send>;
+
+/// A command to a reactor.
+pub(crate) enum Command {
+    /// Start an instance.
+    Start(StartCommand),
+    /// Stop instance `key`; `done` is told once it has stopped (or if it is not there).
+    Stop { key: u64, done: oneshot::Sender<()> },
+    /// Leave the loop and end the thread.
+    Shutdown,
+}
+
+/// The runtime's handle on one reactor thread.
+#[derive(Debug, Clone)]
+pub(crate) struct ReactorHandle {
+    pub(crate) commands: flume::Sender<Command>,
+}
+
+/// Starts reactor `index` of runtime `runtime_id` on a thread named `reactree-reactor-N`.
+pub(crate) fn spawn(runtime_id: u64, index: usize) -> io::Result<(ReactorHandle, JoinHandle<()>)> {
+    let (commands, inbox) = flume::bounded(COMMAND_CAPACITY);
+    let thread = thread::Builder::new()
+        .name(format!("reactree-reactor-{index}"))
+        .spawn(move || run(runtime_id, index, inbox))?;
+    Ok((ReactorHandle { commands }, thread))
+}
+
+fn run(runtime_id: u64, index: usize, inbox: flume::Receiver<Command>) {
+    CURRENT.with(|c| c.set(Some((runtime_id, index))));
+    let _span = tracing::debug_span!("reactor.run", reactor = index).entered();
+    tracing::debug!("reactor.started");
+    let executor = LocalExecutor::new();
+    let instances = Rc::new(Instances::default());
+    rt::block_on(executor.run(async {
+        while let Ok(command) = inbox.recv_async().await {
+            let local = Local {
+                executor: &executor,
+                instances: &instances,
+            };
+            match command {
+                Command::Start(start) => start(&local),
+                Command::Stop { key, done } => instances.request_stop(key, done),
+                Command::Shutdown => break,
+            }
+        }
+    }));
+    let left = instances.len();
+    if left > 0 {
+        tracing::warn!(instances = left, "reactor.abandoned_instances");
+    }
+    // Dropping the executor drops any task still there; a panic from a `Drop` of user
+    // state must not take the thread's exit with it.
+    if catch_unwind(AssertUnwindSafe(move || drop(executor))).is_err() {
+        tracing::warn!("reactor.drop_panicked");
+    }
+    tracing::debug!("reactor.stopped");
+}
