@@ -243,8 +243,8 @@ async fn live<C: Component>(
             return Exit::Failed(failure);
         }
     };
-    let _ = started.send(Ok(()));
     stats.transition_to(ComponentState::Running);
+    let _ = started.send(Ok(()));
     tracing::debug!("component.started");
     let exit = serve(
         &mut component,
