@@ -33,12 +33,18 @@ fn check(strategy: Strategy, restart_type: RestartType, exit: Exit, expected: Ex
         Expected::Ignore => {
             assert_eq!(decision, Decision::Ignore);
             assert_eq!(state(&policy, b), Some(ChildState::Idle), "b stays, down");
-            assert!(is_running(&policy, a) && is_running(&policy, c), "siblings untouched");
+            assert!(
+                is_running(&policy, a) && is_running(&policy, c),
+                "siblings untouched"
+            );
         }
         Expected::Remove => {
             assert_eq!(decision, Decision::Remove { child: b });
             assert_eq!(state(&policy, b), None, "b is forgotten");
-            assert!(is_running(&policy, a) && is_running(&policy, c), "siblings untouched");
+            assert!(
+                is_running(&policy, a) && is_running(&policy, c),
+                "siblings untouched"
+            );
         }
         Expected::Restart { stop, restart } => {
             let expected = Decision::Restart {
@@ -68,9 +74,18 @@ macro_rules! matrix {
     )*};
 }
 
-const ONE: Expected = Expected::Restart { stop: &[], restart: &[1] };
-const ALL: Expected = Expected::Restart { stop: &[2, 0], restart: &[0, 1, 2] };
-const REST: Expected = Expected::Restart { stop: &[2], restart: &[1, 2] };
+const ONE: Expected = Expected::Restart {
+    stop: &[],
+    restart: &[1],
+};
+const ALL: Expected = Expected::Restart {
+    stop: &[2, 0],
+    restart: &[0, 1, 2],
+};
+const REST: Expected = Expected::Restart {
+    stop: &[2],
+    restart: &[1, 2],
+};
 
 matrix! {
     one_for_one_permanent_normal: OneForOne, Permanent, Normal => ONE;
@@ -95,7 +110,11 @@ matrix! {
 
 #[test]
 fn start_failure_is_an_abnormal_exit_for_every_strategy_and_type() {
-    for strategy in [Strategy::OneForOne, Strategy::OneForAll, Strategy::RestForOne] {
+    for strategy in [
+        Strategy::OneForOne,
+        Strategy::OneForAll,
+        Strategy::RestForOne,
+    ] {
         for restart_type in [RestartType::Permanent, RestartType::Transient] {
             let mut policy = policy(strategy, generous(), Backoff::None);
             let id = policy.add_child(restart_type).expect("supervising");
@@ -103,8 +122,14 @@ fn start_failure_is_an_abnormal_exit_for_every_strategy_and_type() {
             assert_eq!(decision.to_restart(), [id], "{strategy} {restart_type:?}");
         }
         let mut policy = policy(strategy, generous(), Backoff::None);
-        let id = policy.add_child(RestartType::Temporary).expect("supervising");
+        let id = policy
+            .add_child(RestartType::Temporary)
+            .expect("supervising");
         let decision = policy.child_start_failed(id, at(0)).expect("idle child");
-        assert_eq!(decision, Decision::Remove { child: id }, "{strategy} temporary");
+        assert_eq!(
+            decision,
+            Decision::Remove { child: id },
+            "{strategy} temporary"
+        );
     }
 }

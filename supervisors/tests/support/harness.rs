@@ -9,30 +9,30 @@ use reactree_supervisors::{
     Timestamp,
 };
 
-pub fn millis(ms: u64) -> Duration {
+pub(crate) fn millis(ms: u64) -> Duration {
     Duration::from_millis(ms)
 }
 
-pub fn secs(s: u64) -> Duration {
+pub(crate) fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
 /// The timestamp `ms` milliseconds after the origin.
-pub fn at(ms: u64) -> Timestamp {
+pub(crate) fn at(ms: u64) -> Timestamp {
     Timestamp::from_elapsed(millis(ms))
 }
 
 /// An intensity that never gets in the way of a test about something else.
-pub fn generous() -> Intensity {
+pub(crate) fn generous() -> Intensity {
     Intensity::new(u32::MAX, secs(1)).expect("valid intensity")
 }
 
-pub fn policy(strategy: Strategy, intensity: Intensity, backoff: Backoff) -> SupervisorPolicy {
+pub(crate) fn policy(strategy: Strategy, intensity: Intensity, backoff: Backoff) -> SupervisorPolicy {
     SupervisorPolicy::new(strategy, intensity, backoff, 0).expect("valid configuration")
 }
 
 /// Adds children of the given types in order and starts them all at `now`.
-pub fn spawn(policy: &mut SupervisorPolicy, types: &[RestartType], now: Timestamp) -> Vec<ChildId> {
+pub(crate) fn spawn(policy: &mut SupervisorPolicy, types: &[RestartType], now: Timestamp) -> Vec<ChildId> {
     let ids: Vec<_> = types
         .iter()
         .map(|&restart_type| policy.add_child(restart_type).expect("supervising"))
@@ -44,16 +44,18 @@ pub fn spawn(policy: &mut SupervisorPolicy, types: &[RestartType], now: Timestam
 }
 
 /// Carries out a restart decision: starts every child it names at `now`.
-pub fn restart_all(policy: &mut SupervisorPolicy, decision: &Decision, now: Timestamp) {
+pub(crate) fn restart_all(policy: &mut SupervisorPolicy, decision: &Decision, now: Timestamp) {
     for &id in decision.to_restart() {
-        policy.child_started(id, now).expect("restarted child starts");
+        policy
+            .child_started(id, now)
+            .expect("restarted child starts");
     }
 }
 
-pub fn state(policy: &SupervisorPolicy, id: ChildId) -> Option<ChildState> {
+pub(crate) fn state(policy: &SupervisorPolicy, id: ChildId) -> Option<ChildState> {
     policy.child(id).map(|child| child.state)
 }
 
-pub fn is_running(policy: &SupervisorPolicy, id: ChildId) -> bool {
+pub(crate) fn is_running(policy: &SupervisorPolicy, id: ChildId) -> bool {
     state(policy, id).is_some_and(ChildState::is_running)
 }
