@@ -27,12 +27,20 @@ pub(crate) fn generous() -> Intensity {
     Intensity::new(u32::MAX, secs(1)).expect("valid intensity")
 }
 
-pub(crate) fn policy(strategy: Strategy, intensity: Intensity, backoff: Backoff) -> SupervisorPolicy {
+pub(crate) fn policy(
+    strategy: Strategy,
+    intensity: Intensity,
+    backoff: Backoff,
+) -> SupervisorPolicy {
     SupervisorPolicy::new(strategy, intensity, backoff, 0).expect("valid configuration")
 }
 
 /// Adds children of the given types in order and starts them all at `now`.
-pub(crate) fn spawn(policy: &mut SupervisorPolicy, types: &[RestartType], now: Timestamp) -> Vec<ChildId> {
+pub(crate) fn spawn(
+    policy: &mut SupervisorPolicy,
+    types: &[RestartType],
+    now: Timestamp,
+) -> Vec<ChildId> {
     let ids: Vec<_> = types
         .iter()
         .map(|&restart_type| policy.add_child(restart_type).expect("supervising"))
