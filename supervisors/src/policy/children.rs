@@ -1,0 +1,141 @@
+//! The child table: every child the policy knows, in start order.
+//!
+//! Invariants: `list` is sorted by id, ids are unique and never reused (`next_id`
+//! only grows), so start order is id order and lookups are binary searches.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use crate::{ChildId, ChildInfo, ChildState, EventError, RestartType, Timestamp};
+
+/// One child's record.
+#[derive(Debug, Clone)]
+pub(super) struct Child {
+    pub(super) id: ChildId,
+    pub(super) restart_type: RestartType,
+    pub(super) state: ChildState,
+    pub(super) restarts: u64,
+    pub(super) consecutive_restarts: u32,
+}
+
+impl Child {
+    const fn new(id: ChildId, restart_type: RestartType) -> Self {
+        Self {
+            id,
+            restart_type,
+            state: ChildState::Idle,
+            restarts: 0,
+            consecutive_restarts: 0,
+        }
+    }
+
+    pub(super) const fn info(&self) -> ChildInfo {
+        ChildInfo {
+            id: self.id,
+            restart_type: self.restart_type,
+            state: self.state,
+            restarts: self.restarts,
+            consecutive_restarts: self.consecutive_restarts,
+        }
+    }
+
+    /// Marks a running child stopped at `now`, forgetting its restart streak if it
+    /// ran for at least `stable`.
+    pub(super) fn transition_to_stopped(&mut self, now: Timestamp, stable: Duration) {
+        if let ChildState::Running { since } = self.state
+            && now.saturating_duration_since(since) >= stable
+        {
+            self.consecutive_restarts = 0;
+        }
+        self.state = ChildState::Idle;
+    }
+}
+
+/// What a restart does to the affected children.
+#[derive(Debug, Default)]
+pub(super) struct Plan {
+    pub(super) stop: Vec<ChildId>,
+    pub(super) remove: Vec<ChildId>,
+    pub(super) restart: Vec<ChildId>,
+}
+
+/// The children, in start order.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Children {
+    list: Vec<Child>,
+    next_id: u64,
+}
+
+impl Children {
+    pub(super) const fn new() -> Self {
+        Self {
+            list: Vec::new(),
+            next_id: 0,
+        }
+    }
+
+    pub(super) fn add(&mut self, restart_type: RestartType) -> ChildId {
+        let id = ChildId::new(self.next_id);
+        self.next_id += 1;
+        self.list.push(Child::new(id, restart_type));
+        id
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub(super) fn position(&self, id: ChildId) -> Result<usize, EventError> {
+        self.list
+            .binary_search_by_key(&id, |child| child.id)
+            .map_err(|_| EventError::UnknownChild(id))
+    }
+
+    pub(super) fn get(&self, id: ChildId) -> Option<&Child> {
+        self.position(id).ok().map(|index| &self.list[index])
+    }
+
+    pub(super) fn at(&mut self, index: usize) -> &mut Child {
+        &mut self.list[index]
+    }
+
+    pub(super) fn remove_at(&mut self, index: usize) -> Child {
+        self.list.remove(index)
+    }
+
+    pub(super) fn iter(&self) -> std::slice::Iter<'_, Child> {
+        self.list.iter()
+    }
+
+    /// Every running child, in reverse start order, now marked idle.
+    pub(super) fn stop_all(&mut self) -> Vec<ChildId> {
+        let running = self.list.iter_mut().rev().filter(|c| c.state.is_running());
+        running
+            .map(|child| {
+                child.state = ChildState::Idle;
+                child.id
+            })
+            .collect()
+    }
+
+    /// Applies a restart to the children at `affected`: running ones are stopped,
+    /// temporary ones removed, the others marked restarting.
+    pub(super) fn transition_to_restarting(&mut self, affected: Range<usize>) -> Plan {
+        let mut plan = Plan::default();
+        for child in &mut self.list[affected] {
+            if child.state.is_running() {
+                plan.stop.push(child.id);
+            }
+            if child.restart_type == RestartType::Temporary {
+                plan.remove.push(child.id);
+            } else {
+                child.state = ChildState::Restarting;
+                child.restarts += 1;
+                plan.restart.push(child.id);
+            }
+        }
+        plan.stop.reverse();
+        self.list.retain(|child| !plan.remove.contains(&child.id));
+        plan
+    }
+}
