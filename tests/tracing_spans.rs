@@ -1,0 +1,76 @@
+//! Every handled request is traced in a `bus.handle` span that records its correlation id,
+//! inside the component's `component.lifecycle` span (issue: core runtime, point 5).
+
+#[path = "support/common.rs"]
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use reactree::prelude::*;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
+use tracing::Subscriber;
+use tracing_subscriber::layer::{Context as LayerContext, Layer};
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::registry::LookupSpan;
+
+/// Captures every new span: its name, its fields, and its parent's name.
+#[derive(Clone, Default)]
+struct Capture {
+    spans: Arc<Mutex<Vec<(String, Vec<(String, String)>, Option<String>)>>>,
+}
+
+struct Fields(Vec<(String, String)>);
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.push((field.name().to_owned(), format!("{value:?}")));
+    }
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        let mut fields = Fields(Vec::new());
+        attrs.record(&mut fields);
+        let parent = ctx
+            .span(id)
+            .and_then(|s| s.parent())
+            .map(|p| p.name().to_owned());
+        self.spans
+            .lock()
+            .unwrap()
+            .push((attrs.metadata().name().to_owned(), fields.0, parent));
+    }
+}
+
+#[test]
+fn a_request_span_records_its_correlation_id() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    // Reactor threads report to the global dispatcher.
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let log = log();
+    let runtime = runtime(1);
+    let reply = runtime.block_on(async {
+        runtime.deploy(Probe::spec("traced", "trace.probe", &log)).await.unwrap();
+        runtime
+            .bus()
+            .request(&Address::new("trace.probe"), Cmd::Correlation)
+            .await
+            .unwrap()
+    });
+    let Reply::Correlation(Some(id)) = reply else {
+        panic!("no correlation id");
+    };
+    runtime.shutdown();
+    let spans = capture.spans.lock().unwrap();
+    let handled = spans
+        .iter()
+        .find(|(name, fields, _)| {
+            name == "bus.handle"
+                && fields.contains(&("correlation_id".into(), id.to_string()))
+        })
+        .unwrap_or_else(|| panic!("no bus.handle span with correlation id {id}: {spans:?}"));
+    assert!(handled.1.contains(&("component".into(), "traced".into())), "{handled:?}");
+    assert_eq!(handled.2.as_deref(), Some("component.lifecycle"));
+}
