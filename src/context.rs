@@ -102,6 +102,17 @@ impl<C: Component> Context<C> {
         self.identity.reactor
     }
 
+    /// How many messages wait in this instance's mailbox now (not counting the one being
+    /// handled).
+    pub fn mailbox_len(&self) -> usize {
+        self.mailbox.len()
+    }
+
+    /// The capacity of this instance's mailbox.
+    pub fn mailbox_capacity(&self) -> usize {
+        self.mailbox.capacity().unwrap_or(usize::MAX)
+    }
+
     /// The correlation id of the request being handled; `None` for `send`, `publish`,
     /// timers and lifecycle hooks.
     pub fn correlation_id(&self) -> Option<CorrelationId> {

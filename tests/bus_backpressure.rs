@@ -38,7 +38,9 @@ fn try_send_refuses_a_full_mailbox_and_hands_the_message_back() {
     assert!(refused.is_full());
     assert!(matches!(refused.into_inner(), Cmd::Record(4)));
     // try_request and try_publish refuse the same way.
-    let error = runtime.block_on(runtime.bus().try_request(&BUSY, Cmd::Echo(1))).unwrap_err();
+    let error = runtime
+        .block_on(runtime.bus().try_request(&BUSY, Cmd::Echo(1)))
+        .unwrap_err();
     assert!(error.is_full());
     assert!(matches!(error.into_inner(), Some(Cmd::Echo(1))));
     gate.open();
@@ -57,7 +59,13 @@ fn awaiting_send_completes_once_room_is_made() {
     let (_id, gate) = busy_probe(&runtime, &log, 2);
     runtime.bus().try_send(&BUSY, Cmd::Record(0)).unwrap();
     runtime.bus().try_send(&BUSY, Cmd::Record(1)).unwrap();
-    assert!(runtime.bus().try_send(&BUSY, Cmd::Record(2)).unwrap_err().is_full());
+    assert!(
+        runtime
+            .bus()
+            .try_send(&BUSY, Cmd::Record(2))
+            .unwrap_err()
+            .is_full()
+    );
     let bus = runtime.bus().clone();
     let waiting = std::thread::spawn(move || async_io::block_on(bus.send(&BUSY, Cmd::Record(99))));
     // The sender is parked on a full mailbox, not failed.
@@ -65,7 +73,10 @@ fn awaiting_send_completes_once_room_is_made() {
     assert!(!waiting.is_finished());
     gate.open();
     assert!(waiting.join().unwrap().is_ok());
-    assert!(eventually(GENEROUS, || entries(&log).last().map(String::as_str) == Some("busy got 99")));
+    assert!(eventually(GENEROUS, || entries(&log)
+        .last()
+        .map(String::as_str)
+        == Some("busy got 99")));
 }
 
 #[derive(Clone)]
@@ -97,13 +108,15 @@ fn try_publish_counts_full_consumers_as_refused() {
     let (entered, entered_rx) = flume::unbounded();
     let (release_tx, release) = flume::unbounded();
     runtime
-        .block_on(runtime.deploy(
-            ChildSpec::new("slow", move || Slow {
-                entered: entered.clone(),
-                release: release.clone(),
-            })
-            .mailbox_capacity(1),
-        ))
+        .block_on(
+            runtime.deploy(
+                ChildSpec::new("slow", move || Slow {
+                    entered: entered.clone(),
+                    release: release.clone(),
+                })
+                .mailbox_capacity(1),
+            ),
+        )
         .unwrap();
     let ticks = Address::<Tick>::new("bp.ticks");
     let first = runtime.bus().try_publish(&ticks, Tick).unwrap();
@@ -127,15 +140,24 @@ fn a_request_queued_past_its_deadline_is_not_handled() {
     let runtime = runtime(1);
     let (id, gate) = busy_probe(&runtime, &log, 8);
     let error = runtime
-        .block_on(runtime.bus().request_timeout(&BUSY, Cmd::Record(1), Duration::from_millis(20)))
+        .block_on(
+            runtime
+                .bus()
+                .request_timeout(&BUSY, Cmd::Record(1), Duration::from_millis(20)),
+        )
         .unwrap_err();
     assert!(error.is_timeout());
     gate.open();
     // The next message is handled; the expired one was shed, not done for nobody.
-    let reply = runtime.block_on(runtime.bus().request(&BUSY, Cmd::Record(2))).unwrap();
+    let reply = runtime
+        .block_on(runtime.bus().request(&BUSY, Cmd::Record(2)))
+        .unwrap();
     assert_eq!(reply, Reply::Number(2));
     assert_eq!(entries(&log), ["busy started", "busy got 2"]);
-    assert_eq!(runtime.handle().deployment(id).unwrap().instances[0].expired, 1);
+    assert_eq!(
+        runtime.handle().deployment(id).unwrap().instances[0].expired,
+        1
+    );
 }
 
 #[test]
@@ -146,7 +168,11 @@ fn an_awaiting_request_times_out_while_waiting_for_room() {
     runtime.bus().try_send(&BUSY, Cmd::Record(0)).unwrap();
     assert!(runtime.bus().try_send(&BUSY, Cmd::Record(1)).is_err());
     let error = runtime
-        .block_on(runtime.bus().request_timeout(&BUSY, Cmd::Echo(1), Duration::from_millis(30)))
+        .block_on(
+            runtime
+                .bus()
+                .request_timeout(&BUSY, Cmd::Echo(1), Duration::from_millis(30)),
+        )
         .unwrap_err();
     assert!(error.is_timeout());
     gate.open();

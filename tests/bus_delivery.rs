@@ -58,7 +58,9 @@ fn publish_reaches_every_consumer() {
     let log = log();
     let runtime = runtime(2);
     listeners(&runtime, &log, 3);
-    let reached = runtime.block_on(runtime.bus().publish(&NOTES, Note(7))).unwrap();
+    let reached = runtime
+        .block_on(runtime.bus().publish(&NOTES, Note(7)))
+        .unwrap();
     assert_eq!(reached, 3);
     assert!(eventually(GENEROUS, || entries(&log).len() == 3));
     let mut got = entries(&log);
@@ -81,7 +83,10 @@ fn send_goes_round_robin_to_exactly_one() {
     assert!(eventually(GENEROUS, || entries(&log).len() == 30));
     let got = entries(&log);
     for instance in 0..3 {
-        let mine = got.iter().filter(|l| l.starts_with(&format!("{instance} "))).count();
+        let mine = got
+            .iter()
+            .filter(|l| l.starts_with(&format!("{instance} ")))
+            .count();
         assert_eq!(mine, 10, "{got:?}");
     }
     // Each message went to exactly one consumer.
@@ -105,7 +110,10 @@ fn messages_from_one_sender_arrive_in_order() {
     });
     sender.join().unwrap();
     assert!(eventually(GENEROUS, || entries(&log).len() == 2000));
-    let numbers: Vec<u64> = entries(&log).iter().map(|l| l[2..].parse().unwrap()).collect();
+    let numbers: Vec<u64> = entries(&log)
+        .iter()
+        .map(|l| l[2..].parse().unwrap())
+        .collect();
     assert_eq!(numbers, (0..2000).collect::<Vec<_>>());
 }
 
@@ -114,10 +122,21 @@ fn request_replies_with_a_correlation_id() {
     let log = log();
     let runtime = runtime(1);
     runtime.block_on(async {
-        runtime.deploy(Probe::spec("p", "bus.probe", &log)).await.unwrap();
+        runtime
+            .deploy(Probe::spec("p", "bus.probe", &log))
+            .await
+            .unwrap();
         let address = Address::<Cmd>::new("bus.probe");
-        let first = runtime.bus().request(&address, Cmd::Correlation).await.unwrap();
-        let second = runtime.bus().request(&address, Cmd::Correlation).await.unwrap();
+        let first = runtime
+            .bus()
+            .request(&address, Cmd::Correlation)
+            .await
+            .unwrap();
+        let second = runtime
+            .bus()
+            .request(&address, Cmd::Correlation)
+            .await
+            .unwrap();
         let (Reply::Correlation(Some(a)), Reply::Correlation(Some(b))) = (first, second) else {
             panic!("a request must carry a correlation id");
         };
@@ -126,7 +145,10 @@ fn request_replies_with_a_correlation_id() {
         let (control, gate) = gate();
         runtime.bus().send(&address, Cmd::Hold(gate)).await.unwrap();
         control.open();
-        assert_eq!(runtime.bus().request(&address, Cmd::Echo(3)).await.ok(), Some(Reply::Number(3)));
+        assert_eq!(
+            runtime.bus().request(&address, Cmd::Echo(3)).await.ok(),
+            Some(Reply::Number(3))
+        );
     });
 }
 
@@ -144,7 +166,10 @@ fn the_bus_works_from_many_outside_threads() {
                 let address = Address::<Cmd>::new("bus.threads");
                 futures_lite::future::block_on(async {
                     for n in 0..250u64 {
-                        let reply = bus.request(&address, Cmd::Echo(t * 1000 + n)).await.unwrap();
+                        let reply = bus
+                            .request(&address, Cmd::Echo(t * 1000 + n))
+                            .await
+                            .unwrap();
                         assert_eq!(reply, Reply::Number(t * 1000 + n));
                     }
                 })
@@ -163,12 +188,20 @@ fn no_handlers_is_a_typed_error_that_returns_the_message() {
     let error = runtime.bus().try_send(&nowhere, Note(4)).unwrap_err();
     assert!(matches!(error, SendError::NoHandlers(_)));
     assert_eq!(error.into_inner().0, 4);
-    let error = runtime.block_on(runtime.bus().send(&nowhere, Note(5))).unwrap_err();
+    let error = runtime
+        .block_on(runtime.bus().send(&nowhere, Note(5)))
+        .unwrap_err();
     assert_eq!(error.into_inner().0, 5);
-    let error = runtime.block_on(runtime.bus().publish(&nowhere, Note(6))).unwrap_err();
+    let error = runtime
+        .block_on(runtime.bus().publish(&nowhere, Note(6)))
+        .unwrap_err();
     assert!(matches!(error, PublishError::NoHandlers(Note(6))));
     let error = runtime
-        .block_on(runtime.bus().request(&Address::<Cmd>::new("bus.nowhere"), Cmd::Echo(1)))
+        .block_on(
+            runtime
+                .bus()
+                .request(&Address::<Cmd>::new("bus.nowhere"), Cmd::Echo(1)),
+        )
         .unwrap_err();
     assert!(error.is_no_handlers());
     assert!(matches!(error.into_inner(), Some(Cmd::Echo(1))));
@@ -183,13 +216,20 @@ fn an_address_keeps_one_message_type() {
     let wrong = Address::<Cmd>::new("bus.notes");
     let error = runtime.bus().try_send(&wrong, Cmd::Echo(1)).unwrap_err();
     match error {
-        SendError::TypeMismatch { message: Cmd::Echo(1), registered } => {
+        SendError::TypeMismatch {
+            message: Cmd::Echo(1),
+            registered,
+        } => {
             assert!(registered.ends_with("Note"), "{registered}");
         }
         other => panic!("unexpected {other:?}"),
     }
     let error = runtime
-        .block_on(runtime.bus().request_timeout(&wrong, Cmd::Echo(2), Duration::from_secs(1)))
+        .block_on(
+            runtime
+                .bus()
+                .request_timeout(&wrong, Cmd::Echo(2), Duration::from_secs(1)),
+        )
         .unwrap_err();
     assert!(matches!(error, RequestError::TypeMismatch { .. }));
     let error = runtime
@@ -224,8 +264,14 @@ fn handlers_run_on_the_consumer_reactor_not_the_sender_thread() {
     let log = log();
     let runtime = runtime(2);
     runtime.block_on(async {
-        runtime.deploy(Probe::spec("p", "bus.where", &log).reactor(1)).await.unwrap();
-        let reply = runtime.bus().request(&Address::new("bus.where"), Cmd::Thread).await;
+        runtime
+            .deploy(Probe::spec("p", "bus.where", &log).reactor(1))
+            .await
+            .unwrap();
+        let reply = runtime
+            .bus()
+            .request(&Address::new("bus.where"), Cmd::Thread)
+            .await;
         assert_eq!(reply.ok(), Some(Reply::Thread("reactree-reactor-1".into())));
     });
 }

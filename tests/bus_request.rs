@@ -15,11 +15,17 @@ const R: Address<Cmd> = Address::new("req.probe");
 fn a_request_times_out_and_its_late_reply_is_discarded() {
     let log = log();
     let runtime = runtime(1);
-    runtime.block_on(runtime.deploy(Probe::spec("p", "req.probe", &log))).unwrap();
+    runtime
+        .block_on(runtime.deploy(Probe::spec("p", "req.probe", &log)))
+        .unwrap();
     let (control, gate) = gate();
     let started = Instant::now();
     let error = runtime
-        .block_on(runtime.bus().request_timeout(&R, Cmd::Hold(gate), Duration::from_millis(50)))
+        .block_on(
+            runtime
+                .bus()
+                .request_timeout(&R, Cmd::Hold(gate), Duration::from_millis(50)),
+        )
         .unwrap_err();
     assert!(matches!(error, RequestError::Timeout(d) if d == Duration::from_millis(50)));
     assert!(started.elapsed() >= Duration::from_millis(50));
@@ -39,9 +45,13 @@ fn the_runtime_default_timeout_applies() {
         .request_timeout(Duration::from_millis(40))
         .build()
         .unwrap();
-    runtime.block_on(runtime.deploy(Probe::spec("p", "req.probe", &log))).unwrap();
+    runtime
+        .block_on(runtime.deploy(Probe::spec("p", "req.probe", &log)))
+        .unwrap();
     let (control, gate) = gate();
-    let error = runtime.block_on(runtime.bus().request(&R, Cmd::Hold(gate))).unwrap_err();
+    let error = runtime
+        .block_on(runtime.bus().request(&R, Cmd::Hold(gate)))
+        .unwrap_err();
     assert!(matches!(error, RequestError::Timeout(d) if d == Duration::from_millis(40)));
     control.open();
 }
@@ -51,7 +61,10 @@ fn a_panicking_handler_fails_its_requester_at_once() {
     let log = log();
     let runtime = runtime(1);
     runtime.block_on(async {
-        runtime.deploy(Probe::spec("p", "req.probe", &log)).await.unwrap();
+        runtime
+            .deploy(Probe::spec("p", "req.probe", &log))
+            .await
+            .unwrap();
         let started = Instant::now();
         let error = runtime
             .bus()
@@ -59,7 +72,10 @@ fn a_panicking_handler_fails_its_requester_at_once() {
             .await
             .unwrap_err();
         assert!(error.is_recipient_failure(), "{error:?}");
-        assert!(started.elapsed() < Duration::from_secs(10), "not at its timeout");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "not at its timeout"
+        );
     });
 }
 

@@ -55,8 +55,12 @@ fn a_handler_panic_stops_only_its_component() {
     std::thread::sleep(Duration::from_millis(20));
     control.open();
     let error = behind.join().unwrap().unwrap_err();
-    assert!(error.is_recipient_failure() || error.is_no_handlers(), "{error:?}");
-    assert!(eventually(GENEROUS, || state(&runtime, victim) == Some(ComponentState::Failed)));
+    assert!(
+        error.is_recipient_failure() || error.is_no_handlers(),
+        "{error:?}"
+    );
+    assert!(eventually(GENEROUS, || state(&runtime, victim)
+        == Some(ComponentState::Failed)));
     let info = runtime.handle().deployment(victim).unwrap();
     assert_eq!(info.instances[0].failures, 1);
     // stop ran after the failure; the consumer is gone.
@@ -91,7 +95,8 @@ fn a_timer_panic_stops_only_its_component() {
     let bomb = runtime
         .block_on(runtime.deploy(ChildSpec::new("bomb", || TimerBomb)))
         .unwrap();
-    assert!(eventually(GENEROUS, || state(&runtime, bomb) == Some(ComponentState::Failed)));
+    assert!(eventually(GENEROUS, || state(&runtime, bomb)
+        == Some(ComponentState::Failed)));
     assert_eq!(runtime.bus().consumers(&VICTIM), 0);
     bystander_serves(&runtime);
 }
@@ -116,7 +121,8 @@ fn a_stop_panic_is_caught_and_recorded() {
     // ctx.stop() from a handler leads to stop(), which panics: the instance ends failed.
     let reply = runtime.block_on(runtime.bus().request(&VICTIM, Cmd::Stop));
     assert_eq!(reply.ok(), Some(Reply::Done));
-    assert!(eventually(GENEROUS, || state(&runtime, id) == Some(ComponentState::Failed)));
+    assert!(eventually(GENEROUS, || state(&runtime, id)
+        == Some(ComponentState::Failed)));
     bystander_serves(&runtime);
     // And undeploying a component whose stop panics completes too.
     let l = log.clone();
@@ -149,8 +155,16 @@ fn stop_and_fail_requests_end_the_instance() {
     runtime
         .block_on(runtime.bus().request(&Address::new("panic.b"), Cmd::Fail))
         .unwrap();
-    assert!(eventually(GENEROUS, || state(&runtime, a) == Some(ComponentState::Stopped)));
-    assert!(eventually(GENEROUS, || state(&runtime, b) == Some(ComponentState::Failed)));
+    assert!(eventually(GENEROUS, || state(&runtime, a)
+        == Some(ComponentState::Stopped)));
+    assert!(eventually(GENEROUS, || state(&runtime, b)
+        == Some(ComponentState::Failed)));
     let info = runtime.handle().deployment(b).unwrap();
-    assert_eq!((info.instances[0].failures, runtime.handle().deployment(a).unwrap().instances[0].failures), (1, 0));
+    assert_eq!(
+        (
+            info.instances[0].failures,
+            runtime.handle().deployment(a).unwrap().instances[0].failures
+        ),
+        (1, 0)
+    );
 }

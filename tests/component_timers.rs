@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use reactree::prelude::*;
 use reactree::TimerId;
+use reactree::prelude::*;
 
 #[derive(Default)]
 struct Seen {
@@ -28,7 +28,8 @@ impl Clock {
     fn record(&mut self, what: String) {
         let mut seen = self.seen.lock().unwrap();
         seen.events.push(what);
-        seen.threads.push(std::thread::current().name().unwrap_or("").to_owned());
+        seen.threads
+            .push(std::thread::current().name().unwrap_or("").to_owned());
     }
 }
 
@@ -36,7 +37,10 @@ impl Component for Clock {
     async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
         let start = Instant::now();
         ctx.run_later(Duration::from_millis(30), move |c, _| {
-            c.record(format!("late {}", start.elapsed() >= Duration::from_millis(30)));
+            c.record(format!(
+                "late {}",
+                start.elapsed() >= Duration::from_millis(30)
+            ));
         });
         let doomed = ctx.run_later(Duration::from_millis(10), |c, _| c.record("doomed".into()));
         assert!(ctx.cancel_timer(doomed));
@@ -60,14 +64,16 @@ fn one_shot_periodic_and_cancelled_timers() {
     let runtime = runtime(2);
     let s = seen.clone();
     runtime
-        .block_on(runtime.deploy(
-            ChildSpec::new("clock", move || Clock {
-                seen: s.clone(),
-                periodic: None,
-                count: 0,
-            })
-            .reactor(1),
-        ))
+        .block_on(
+            runtime.deploy(
+                ChildSpec::new("clock", move || Clock {
+                    seen: s.clone(),
+                    periodic: None,
+                    count: 0,
+                })
+                .reactor(1),
+            ),
+        )
         .unwrap();
     assert!(eventually(GENEROUS, || seen.lock().unwrap().events.len() == 4));
     // Ample time for a cancelled or over-running timer to show up.
@@ -76,7 +82,11 @@ fn one_shot_periodic_and_cancelled_timers() {
     let mut events = seen.events.clone();
     events.sort();
     assert_eq!(events, ["late true", "tick 1", "tick 2", "tick 3"]);
-    assert!(seen.threads.iter().all(|t| t == "reactree-reactor-1"), "{:?}", seen.threads);
+    assert!(
+        seen.threads.iter().all(|t| t == "reactree-reactor-1"),
+        "{:?}",
+        seen.threads
+    );
 }
 
 struct Beacon {
@@ -85,7 +95,9 @@ struct Beacon {
 impl Component for Beacon {
     async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
         ctx.consume(&Address::<Cmd>::new("timers.beacon"))?;
-        ctx.run_periodic(Duration::from_millis(2), |b, _| *b.beats.lock().unwrap() += 1);
+        ctx.run_periodic(Duration::from_millis(2), |b, _| {
+            *b.beats.lock().unwrap() += 1
+        });
         Ok(())
     }
 }
@@ -104,14 +116,23 @@ fn a_stopped_component_loses_its_timers() {
     let runtime = runtime(1);
     let b = beats.clone();
     runtime
-        .block_on(runtime.deploy(ChildSpec::new("beacon", move || Beacon { beats: b.clone() })))
+        .block_on(runtime.deploy(ChildSpec::new("beacon", move || Beacon {
+            beats: b.clone(),
+        })))
         .unwrap();
     assert!(eventually(GENEROUS, || *beats.lock().unwrap() >= 3));
     runtime
-        .block_on(runtime.bus().request(&Address::new("timers.beacon"), Cmd::Stop))
+        .block_on(
+            runtime
+                .bus()
+                .request(&Address::new("timers.beacon"), Cmd::Stop),
+        )
         .unwrap();
     assert!(eventually(GENEROUS, || {
-        runtime.bus().consumers(&Address::<Cmd>::new("timers.beacon")) == 0
+        runtime
+            .bus()
+            .consumers(&Address::<Cmd>::new("timers.beacon"))
+            == 0
     }));
     let after = *beats.lock().unwrap();
     std::thread::sleep(Duration::from_millis(40));

@@ -17,7 +17,10 @@ fn deploy_returns_after_start_and_undeploy_runs_stop() {
     let log = log();
     let runtime = runtime(2);
     runtime.block_on(async {
-        let id = runtime.deploy(Probe::spec("a", "deploy.a", &log)).await.unwrap();
+        let id = runtime
+            .deploy(Probe::spec("a", "deploy.a", &log))
+            .await
+            .unwrap();
         // start has completed: the consumer is registered already.
         assert_eq!(entries(&log), ["a started"]);
         assert_eq!(runtime.bus().consumers(&A), 1);
@@ -40,13 +43,25 @@ fn a_stale_id_is_a_typed_error() {
     let log = log();
     let runtime = runtime(1);
     runtime.block_on(async {
-        let id = runtime.deploy(Probe::spec("a", "deploy.stale", &log)).await.unwrap();
+        let id = runtime
+            .deploy(Probe::spec("a", "deploy.stale", &log))
+            .await
+            .unwrap();
         runtime.undeploy(id).await.unwrap();
-        assert_eq!(runtime.undeploy(id).await, Err(UndeployError::UnknownDeployment(id)));
+        assert_eq!(
+            runtime.undeploy(id).await,
+            Err(UndeployError::UnknownDeployment(id))
+        );
         // A new deployment never reuses the stale id.
-        let again = runtime.deploy(Probe::spec("a", "deploy.stale", &log)).await.unwrap();
+        let again = runtime
+            .deploy(Probe::spec("a", "deploy.stale", &log))
+            .await
+            .unwrap();
         assert_ne!(again, id);
-        assert_eq!(runtime.undeploy(id).await, Err(UndeployError::UnknownDeployment(id)));
+        assert_eq!(
+            runtime.undeploy(id).await,
+            Err(UndeployError::UnknownDeployment(id))
+        );
     });
 }
 
@@ -66,13 +81,20 @@ fn instances_go_round_robin_unless_pinned() {
         }
         assert_eq!(per_reactor, [2, 2, 2]);
         let pinned = runtime
-            .deploy(Probe::spec("pinned", "deploy.pinned", &log).instances(3).reactor(2))
+            .deploy(
+                Probe::spec("pinned", "deploy.pinned", &log)
+                    .instances(3)
+                    .reactor(2),
+            )
             .await
             .unwrap();
         let info = runtime.handle().deployment(pinned).unwrap();
         assert!(info.instances.iter().all(|i| i.reactor == 2));
         // Every instance consumes the address: sends go round-robin over them.
-        assert_eq!(runtime.bus().consumers(&Address::<Cmd>::new("deploy.many")), 6);
+        assert_eq!(
+            runtime.bus().consumers(&Address::<Cmd>::new("deploy.many")),
+            6
+        );
     });
 }
 
@@ -85,17 +107,32 @@ fn invalid_specs_are_refused() {
             DeployError::InvalidSpec(spec) => spec,
             other => panic!("unexpected {other:?}"),
         };
-        let e = runtime.deploy(Probe::spec("", "x", &log)).await.unwrap_err();
+        let e = runtime
+            .deploy(Probe::spec("", "x", &log))
+            .await
+            .unwrap_err();
         assert_eq!(refused(e), SpecError::EmptyName);
-        let e = runtime.deploy(Probe::spec("x", "x", &log).instances(0)).await.unwrap_err();
+        let e = runtime
+            .deploy(Probe::spec("x", "x", &log).instances(0))
+            .await
+            .unwrap_err();
         assert_eq!(refused(e), SpecError::ZeroInstances);
         let e = runtime
             .deploy(Probe::spec("x", "x", &log).mailbox_capacity(0))
             .await
             .unwrap_err();
         assert_eq!(refused(e), SpecError::ZeroMailboxCapacity);
-        let e = runtime.deploy(Probe::spec("x", "x", &log).reactor(2)).await.unwrap_err();
-        assert_eq!(refused(e), SpecError::NoSuchReactor { index: 2, reactors: 2 });
+        let e = runtime
+            .deploy(Probe::spec("x", "x", &log).reactor(2))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused(e),
+            SpecError::NoSuchReactor {
+                index: 2,
+                reactors: 2
+            }
+        );
         assert_eq!(runtime.handle().deployment_count(), 0);
     });
 }
@@ -138,12 +175,26 @@ fn a_start_error_fails_the_deploy_and_rolls_back() {
         .instances(3)
         .reactor(0);
         let error = runtime.deploy(spec).await.unwrap_err();
-        assert!(matches!(error, DeployError::StartFailed { instance: 1, .. }), "{error:?}");
-        assert_eq!(runtime.bus().consumers(&Address::<Cmd>::new("deploy.half")), 0);
+        assert!(
+            matches!(error, DeployError::StartFailed { instance: 1, .. }),
+            "{error:?}"
+        );
+        assert_eq!(
+            runtime.bus().consumers(&Address::<Cmd>::new("deploy.half")),
+            0
+        );
         assert_eq!(runtime.handle().deployment_count(), 0);
         let log = entries(&log);
-        assert_eq!(log.iter().filter(|l| l.ends_with("started")).count(), 1, "{log:?}");
-        assert_eq!(log.iter().filter(|l| l.ends_with("stopped")).count(), 1, "{log:?}");
+        assert_eq!(
+            log.iter().filter(|l| l.ends_with("started")).count(),
+            1,
+            "{log:?}"
+        );
+        assert_eq!(
+            log.iter().filter(|l| l.ends_with("stopped")).count(),
+            1,
+            "{log:?}"
+        );
     });
 }
 
@@ -153,7 +204,9 @@ fn factory_and_start_panics_fail_the_deploy() {
     let runtime = runtime(1);
     runtime.block_on(async {
         let error = runtime
-            .deploy(ChildSpec::new("boom", || -> FailingStart { panic!("factory exploded") }))
+            .deploy(ChildSpec::new("boom", || -> FailingStart {
+                panic!("factory exploded")
+            }))
             .await
             .unwrap_err();
         let DeployError::StartFailed { failure, .. } = error else {
@@ -180,8 +233,14 @@ fn factory_and_start_panics_fail_the_deploy() {
         assert_eq!(failure.hook(), Hook::Start);
         assert_eq!(failure.message(), "start exploded");
         // The reactor survived both panics.
-        runtime.deploy(Probe::spec("ok", "deploy.ok", &log)).await.unwrap();
-        let reply = runtime.bus().request(&Address::new("deploy.ok"), Cmd::Echo(5)).await;
+        runtime
+            .deploy(Probe::spec("ok", "deploy.ok", &log))
+            .await
+            .unwrap();
+        let reply = runtime
+            .bus()
+            .request(&Address::new("deploy.ok"), Cmd::Echo(5))
+            .await;
         assert_eq!(reply.ok(), Some(Reply::Number(5)));
     });
 }
@@ -205,7 +264,9 @@ fn undeploy_cancels_timers() {
     let runtime = runtime(1);
     let t = ticks.clone();
     let id = runtime
-        .block_on(runtime.deploy(ChildSpec::new("ticker", move || Ticker { ticks: t.clone() })))
+        .block_on(runtime.deploy(ChildSpec::new("ticker", move || Ticker {
+            ticks: t.clone(),
+        })))
         .unwrap();
     assert!(eventually(GENEROUS, || ticks.load(Ordering::SeqCst) >= 3));
     runtime.block_on(runtime.undeploy(id)).unwrap();
@@ -231,7 +292,10 @@ fn a_component_can_deploy_another_from_a_handler() {
             // The child lands on this same (only) reactor while this handler awaits.
             let spec = Probe::spec("child", "deploy.child", &self.log);
             let id = ctx.runtime().deploy(spec).await.unwrap();
-            let r = ctx.bus().request(&Address::new("deploy.child"), Cmd::Echo(9)).await;
+            let r = ctx
+                .bus()
+                .request(&Address::new("deploy.child"), Cmd::Echo(9))
+                .await;
             ctx.runtime().undeploy(id).await.unwrap();
             r.unwrap()
         }
@@ -241,7 +305,9 @@ fn a_component_can_deploy_another_from_a_handler() {
     runtime.block_on(async {
         let l = log.clone();
         runtime
-            .deploy(ChildSpec::new("deployer", move || Deployer { log: l.clone() }))
+            .deploy(ChildSpec::new("deployer", move || Deployer {
+                log: l.clone(),
+            }))
             .await
             .unwrap();
         let reply = runtime

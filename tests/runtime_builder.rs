@@ -11,7 +11,10 @@ use reactree::{BuildError, DEFAULT_REQUEST_TIMEOUT, Runtime};
 
 #[test]
 fn zero_settings_are_typed_errors() {
-    assert!(matches!(Runtime::builder().reactors(0).build(), Err(BuildError::ZeroReactors)));
+    assert!(matches!(
+        Runtime::builder().reactors(0).build(),
+        Err(BuildError::ZeroReactors)
+    ));
     assert!(matches!(
         Runtime::builder().mailbox_capacity(0).build(),
         Err(BuildError::ZeroMailboxCapacity)

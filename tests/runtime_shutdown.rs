@@ -17,7 +17,10 @@ fn shutdown_stops_components_in_reverse_deploy_order() {
     runtime.block_on(async {
         for name in ["first", "second", "third"] {
             let address: &'static str = Box::leak(format!("shutdown.{name}").into_boxed_str());
-            runtime.deploy(Probe::spec(name, address, &log)).await.unwrap();
+            runtime
+                .deploy(Probe::spec(name, address, &log))
+                .await
+                .unwrap();
         }
     });
     runtime.shutdown();
@@ -66,11 +69,19 @@ fn dropping_the_runtime_shuts_it_down_with_work_in_flight() {
     assert!(held.join().unwrap().unwrap_err().is_recipient_failure());
     for q in queued {
         let error = q.join().unwrap().unwrap_err();
-        assert!(error.is_recipient_failure() || error.is_no_handlers(), "{error:?}");
+        assert!(
+            error.is_recipient_failure() || error.is_no_handlers(),
+            "{error:?}"
+        );
     }
     assert_eq!(entries(&log), ["busy started", "busy stopped"]);
     // The bus outlives the runtime as a handle, and says so with typed errors.
-    assert!(bus.try_send(&address, Cmd::Echo(1)).unwrap_err().into_inner().is_echo());
+    assert!(
+        bus.try_send(&address, Cmd::Echo(1))
+            .unwrap_err()
+            .into_inner()
+            .is_echo()
+    );
     assert!(eventually(GENEROUS, || threads() == baseline));
     control.open();
 }
@@ -90,8 +101,8 @@ fn deploy_after_shutdown_began_is_refused() {
     let runtime = runtime(1);
     let handle = runtime.handle().clone();
     runtime.shutdown();
-    let error = async_io::block_on(handle.deploy(Probe::spec("late", "shutdown.late", &log)))
-        .unwrap_err();
+    let error =
+        async_io::block_on(handle.deploy(Probe::spec("late", "shutdown.late", &log))).unwrap_err();
     assert_eq!(error, DeployError::ShuttingDown);
     assert!(entries(&log).is_empty());
 }

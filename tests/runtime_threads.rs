@@ -36,7 +36,11 @@ fn thread_count_is_constant_under_load_churn_and_panics() {
                 let error = runtime.bus().request(&churn, Cmd::Panic).await.unwrap_err();
                 assert!(error.is_recipient_failure());
             } else {
-                runtime.bus().request(&churn, Cmd::Echo(cycle)).await.unwrap();
+                runtime
+                    .bus()
+                    .request(&churn, Cmd::Echo(cycle))
+                    .await
+                    .unwrap();
             }
             runtime.undeploy(id).await.unwrap();
         }

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use reactree::prelude::*;
+use tracing::Subscriber;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
-use tracing::Subscriber;
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::registry::LookupSpan;
@@ -52,7 +52,10 @@ fn a_request_span_records_its_correlation_id() {
     let log = log();
     let runtime = runtime(1);
     let reply = runtime.block_on(async {
-        runtime.deploy(Probe::spec("traced", "trace.probe", &log)).await.unwrap();
+        runtime
+            .deploy(Probe::spec("traced", "trace.probe", &log))
+            .await
+            .unwrap();
         runtime
             .bus()
             .request(&Address::new("trace.probe"), Cmd::Correlation)
@@ -67,10 +70,12 @@ fn a_request_span_records_its_correlation_id() {
     let handled = spans
         .iter()
         .find(|(name, fields, _)| {
-            name == "bus.handle"
-                && fields.contains(&("correlation_id".into(), id.to_string()))
+            name == "bus.handle" && fields.contains(&("correlation_id".into(), id.to_string()))
         })
         .unwrap_or_else(|| panic!("no bus.handle span with correlation id {id}: {spans:?}"));
-    assert!(handled.1.contains(&("component".into(), "traced".into())), "{handled:?}");
+    assert!(
+        handled.1.contains(&("component".into(), "traced".into())),
+        "{handled:?}"
+    );
     assert_eq!(handled.2.as_deref(), Some("component.lifecycle"));
 }

@@ -45,7 +45,9 @@ pub struct GateControl {
 impl GateControl {
     /// Waits until the handler holding the gate has started.
     pub fn wait_entered(&self) {
-        self.entered.recv_timeout(GENEROUS).expect("the handler entered the gate");
+        self.entered
+            .recv_timeout(GENEROUS)
+            .expect("the handler entered the gate");
     }
 
     /// Lets the handler finish.
@@ -59,8 +61,14 @@ pub fn gate() -> (GateControl, Gate) {
     let (release_tx, release_rx) = flume::unbounded();
     let (entered_tx, entered_rx) = flume::unbounded();
     (
-        GateControl { release: release_tx, entered: entered_rx },
-        Gate { release: release_rx, entered: entered_tx },
+        GateControl {
+            release: release_tx,
+            entered: entered_rx,
+        },
+        Gate {
+            release: release_rx,
+            entered: entered_tx,
+        },
     )
 }
 
@@ -106,7 +114,10 @@ impl Probe {
     }
 
     fn note(&self, what: &str) {
-        self.log.lock().unwrap().push(format!("{} {what}", self.name));
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("{} {what}", self.name));
     }
 }
 
