@@ -1,1 +1,170 @@
-fn main() {}
+//! Bus hot paths: request-reply round trips and one-way sends.
+//!
+//! - `bus_request/same_reactor`: a driver component on reactor 0 makes sequential
+//!   requests to an echo component on the same reactor; time per round trip.
+//! - `bus_request/two_reactors`: the same with the echo on reactor 1 (each round trip
+//!   crosses threads twice, so it includes two thread wake-ups).
+//! - `bus_request/outside_thread`: the bench thread requests through the `Bus` handle to
+//!   an echo on reactor 0.
+//! - `bus_tell/same_reactor`, `bus_tell/two_reactors`: a driver sends small one-way
+//!   messages (awaiting room) to a sink with a mailbox of 1024; time per message, ending
+//!   when the sink has handled the last one.
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use reactree::prelude::*;
+
+struct Ping(u64);
+impl Message for Ping {
+    type Reply = u64;
+}
+
+struct Tell(u64);
+impl Message for Tell {
+    type Reply = ();
+}
+
+/// Asks the driver to run `n` iterations against the target; replies with the time taken.
+struct Run {
+    n: u64,
+    tell: bool,
+}
+impl Message for Run {
+    type Reply = Duration;
+}
+
+const ECHO: Address<Ping> = Address::new("bench.echo");
+const SINK: Address<Tell> = Address::new("bench.sink");
+const FLUSH: Address<Ping> = Address::new("bench.flush");
+const DRIVER: Address<Run> = Address::new("bench.driver");
+
+struct Echo;
+impl Component for Echo {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&ECHO)?;
+        Ok(())
+    }
+}
+impl Handler<Ping> for Echo {
+    async fn handle(&mut self, Ping(n): Ping, _: &mut Context<Self>) -> u64 {
+        n
+    }
+}
+
+struct Sink {
+    seen: u64,
+}
+impl Component for Sink {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&SINK)?;
+        ctx.consume(&FLUSH)?;
+        Ok(())
+    }
+}
+impl Handler<Tell> for Sink {
+    async fn handle(&mut self, Tell(n): Tell, _: &mut Context<Self>) {
+        self.seen = self.seen.wrapping_add(n);
+    }
+}
+impl Handler<Ping> for Sink {
+    async fn handle(&mut self, _: Ping, _: &mut Context<Self>) -> u64 {
+        self.seen
+    }
+}
+
+struct Driver;
+impl Component for Driver {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&DRIVER)?;
+        Ok(())
+    }
+}
+impl Handler<Run> for Driver {
+    async fn handle(&mut self, run: Run, ctx: &mut Context<Self>) -> Duration {
+        let bus = ctx.bus().clone();
+        let start = Instant::now();
+        if run.tell {
+            for i in 0..run.n {
+                bus.send(&SINK, Tell(i)).await.expect("sink");
+            }
+            // Sent after every Tell by the same sender: handled after all of them.
+            bus.request(&FLUSH, Ping(0)).await.expect("flush");
+        } else {
+            for i in 0..run.n {
+                let reply = bus.request(&ECHO, Ping(i)).await.expect("echo");
+                assert_eq!(reply, i);
+            }
+        }
+        start.elapsed()
+    }
+}
+
+/// A runtime of two reactors with the driver on 0 and the targets on `target`.
+fn setup(target: usize) -> Runtime {
+    let runtime = Runtime::builder().reactors(2).build().expect("runtime");
+    runtime.block_on(async {
+        runtime
+            .deploy(ChildSpec::new("driver", || Driver).reactor(0))
+            .await
+            .unwrap();
+        runtime
+            .deploy(ChildSpec::new("echo", || Echo).reactor(target))
+            .await
+            .unwrap();
+        runtime
+            .deploy(
+                ChildSpec::new("sink", || Sink { seen: 0 })
+                    .reactor(target)
+                    .mailbox_capacity(1024),
+            )
+            .await
+            .unwrap();
+    });
+    runtime
+}
+
+fn driven(c: &mut Criterion, group: &str, tell: bool) {
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Elements(1));
+    for (name, target) in [("same_reactor", 0), ("two_reactors", 1)] {
+        let runtime = setup(target);
+        g.bench_function(name, |b| {
+            b.iter_custom(|n| {
+                runtime
+                    .block_on(runtime.bus().request_timeout(
+                        &DRIVER,
+                        Run { n, tell },
+                        Duration::from_secs(600),
+                    ))
+                    .expect("driver")
+            })
+        });
+        runtime.shutdown();
+    }
+    g.finish();
+}
+
+fn bus_request(c: &mut Criterion) {
+    driven(c, "bus_request", false);
+    let runtime = setup(0);
+    let mut g = c.benchmark_group("bus_request");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("outside_thread", |b| {
+        let bus = runtime.bus().clone();
+        b.iter(|| runtime.block_on(bus.request(&ECHO, Ping(1))).expect("echo"))
+    });
+    g.finish();
+    runtime.shutdown();
+}
+
+fn bus_tell(c: &mut Criterion) {
+    driven(c, "bus_tell", true);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = bus_request, bus_tell
+}
+criterion_main!(benches);
