@@ -60,8 +60,9 @@ pub struct ShutdownReport {
     /// Threads that finished within the grace period and were joined.
     pub joined: usize,
     /// Threads still running a job (which ignored its token) when the grace period
-    /// ended. They were detached: each exits on its own once its job returns, and its
-    /// result is dropped. Also counted in [`PoolStats::detached`].
+    /// ended. They were detached: each exits on its own once its job returns, and the
+    /// job's future, if still held, then gets its result. Also counted in
+    /// [`PoolStats::detached`].
     pub detached: usize,
 }
 
@@ -168,8 +169,8 @@ impl WorkerPool {
     /// threads exit; every queued job, plain or ordered, is dropped unrun and its future
     /// resolves to `ShutDown`; every running job's token is set. Threads that finish within
     /// the grace period are joined. A thread whose job ignores its token past the grace
-    /// period is detached, not waited for: it exits by itself when the job returns, the
-    /// job's result is dropped, and it is counted in [`ShutdownReport::detached`] and
+    /// period is detached, not waited for: it exits by itself when the job returns (the
+    /// job's future, if still held, then gets the result), and it is counted in [`ShutdownReport::detached`] and
     /// [`PoolStats::detached`]. So shutdown never takes much longer than the grace period.
     ///
     /// Dropping the pool does the same.
