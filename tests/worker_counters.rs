@@ -99,8 +99,8 @@ fn counters_add_up_under_concurrent_submitters() {
         submitter.join().unwrap();
     }
     std::panic::set_hook(default_hook);
-    // Every future was awaited or dropped, so every job is settled; shutting down
-    // changes nothing in the sum.
+    // A job whose future was dropped after it started still runs; shutdown waits for
+    // it (joining the threads), after which every job is settled.
     let handle = pool.handle();
     pool.shutdown();
     let stats = handle.stats();
