@@ -2,7 +2,6 @@
 //! awaits it resumes on its own thread: a component awaiting `execute_blocking` on its
 //! reactor continues on that reactor, never on the worker.
 
-use std::sync::Arc;
 use std::thread;
 
 use async_executor::LocalExecutor;
@@ -15,7 +14,7 @@ fn job_runs_on_a_worker_and_the_awaiting_task_resumes_on_its_reactor() {
     let reactor = thread::Builder::new()
         .name("stand-in-reactor".into())
         .spawn(move || {
-            let executor = Arc::new(LocalExecutor::new());
+            let executor = LocalExecutor::new();
             let reactor_id = thread::current().id();
             let tasks: Vec<_> = (0..8)
                 .map(|i| {
