@@ -93,6 +93,7 @@ mod oneshot;
 mod reactor;
 mod rt;
 mod runtime;
+mod worker;
 
 pub use bus::{
     Address, Bus, ConsumeError, CorrelationId, Message, PublishError, PublishReport, RequestError,
@@ -106,6 +107,10 @@ pub use failure::{Failure, FailureKind, Hook};
 pub use runtime::{
     BuildError, DEFAULT_MAILBOX_CAPACITY, DEFAULT_REQUEST_TIMEOUT, DeployError, DeploymentId,
     DeploymentInfo, Handle, InstanceInfo, Runtime, RuntimeBuilder, SpecError, UndeployError,
+};
+pub use worker::{
+    CancellationToken, JobError, JobFuture, PoolConfig, PoolConfigError, PoolHandle, PoolStats,
+    SerialQueue, ShutdownReport, TryExecuteError, WorkerPool,
 };
 
 /// The types most programs need, for a glob import.

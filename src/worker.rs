@@ -1,0 +1,75 @@
+//! The worker pool: Vert.x's `executeBlocking` for reactree.
+//!
+//! Reactor threads must never block, so blocking work (files, drivers without async
+//! support, CPU-heavy steps) goes to a [`WorkerPool`]: a fixed set of threads fed by one
+//! bounded queue. A component submits a job through a cheap [`PoolHandle`]; awaiting the
+//! returned [`JobFuture`] inside the component's task resumes on the component's own
+//! reactor, never on the worker. Jobs that must not overlap or reorder go through a
+//! [`SerialQueue`] (Vert.x's `ordered` flag) without pinning a thread.
+//!
+//! # Guarantees
+//!
+//! - **Fixed threads.** A pool starts all its threads at once and keeps exactly that
+//!   many until shutdown; every job runs under `catch_unwind`, so a panicking job is a
+//!   [`JobError::Panicked`] for its caller and its thread lives on.
+//! - **Bounded queue.** The shared queue never holds more than its capacity. The
+//!   `execute` forms wait for room without blocking a thread; the `try_execute` forms
+//!   fail at once and hand the job back in [`TryExecuteError`].
+//! - **Cancellation.** Dropping a [`JobFuture`] (or calling [`JobFuture::cancel`]) before
+//!   the job starts means it never runs; while it runs, its [`CancellationToken`] is set.
+//! - **Order.** Jobs of one [`SerialQueue`] start in submission order and never overlap;
+//!   plain jobs start in queue order but run concurrently.
+//! - **Shutdown.** [`WorkerPool::shutdown`] (or dropping the pool) settles every queued
+//!   job with [`JobError::ShutDown`], sets running jobs' tokens, waits at most the grace
+//!   period, and detaches (and counts) threads whose job ignores its token.
+//! - **Accounting.** Once quiescent, `submitted = completed + rejected + cancelled +
+//!   panicked` in [`PoolStats`]; each job is counted settled before its future wakes.
+//!
+//! # Implementation
+//!
+//! Each job is one allocation (`job`) shared by its queue entry, its future and its
+//! token, holding a small state machine under a mutex. Workers park on the shared flume
+//! queue, the channel of ordered-line runners and a stop channel at once (`thread`).
+//! Shutdown and late submitters meet through the lifecycle flag and the channel lock
+//! (`queue`). Per-thread start times (`watch`) let the runtime's watchdog report jobs
+//! running past the long-job threshold.
+
+mod config;
+mod error;
+mod future;
+mod handle;
+mod job;
+mod pool;
+mod queue;
+mod serial;
+mod shared;
+mod stats;
+mod thread;
+mod token;
+mod unwind;
+mod watch;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{PoolConfig, PoolConfigError};
+pub use error::{JobError, TryExecuteError};
+pub use future::JobFuture;
+pub use handle::PoolHandle;
+pub use pool::{ShutdownReport, WorkerPool};
+pub use serial::SerialQueue;
+pub use stats::PoolStats;
+pub use token::CancellationToken;
+
+/// Compile-time proof that the handles cross threads.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<WorkerPool>();
+    assert_send_sync::<PoolHandle>();
+    assert_send_sync::<SerialQueue>();
+    assert_send_sync::<CancellationToken>();
+    assert_send_sync::<JobError>();
+    assert_send_sync::<PoolStats>();
+    const fn assert_send<T: Send>() {}
+    assert_send::<JobFuture<String>>();
+};

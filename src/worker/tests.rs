@@ -1,0 +1,130 @@
+//! Unit tests of private invariants: the long-job watch slots, the lifecycle's forward
+//! only transitions, and a job's single settlement.
+
+use std::time::{Duration, Instant};
+
+use super::config::PoolConfig;
+use super::shared::{Shared, Transition};
+use super::watch::{OverdueJob, WorkerSlot, overdue_jobs};
+use super::{PoolHandle, WorkerPool};
+
+const THRESHOLD: Duration = Duration::from_secs(60);
+
+#[test]
+fn idle_slots_are_never_overdue() {
+    let epoch = Instant::now();
+    let slots: Vec<WorkerSlot> = (0..3).map(|_| WorkerSlot::default()).collect();
+    let later = epoch + Duration::from_secs(3600);
+    assert!(overdue_jobs(&slots, epoch, THRESHOLD, later).is_empty());
+}
+
+#[test]
+fn only_jobs_past_the_threshold_are_overdue() {
+    let epoch = Instant::now();
+    let slots: Vec<WorkerSlot> = (0..3).map(|_| WorkerSlot::default()).collect();
+    slots[0].mark_started_at(epoch, epoch + Duration::from_secs(1));
+    slots[2].mark_started_at(epoch, epoch + Duration::from_secs(50));
+    let now = epoch + Duration::from_secs(100);
+    let overdue = overdue_jobs(&slots, epoch, THRESHOLD, now);
+    assert_eq!(
+        overdue,
+        vec![OverdueJob {
+            worker: 0,
+            running_for: Duration::from_secs(99)
+        }],
+        "worker 0 ran 99 s > 60 s, worker 2 only 50 s, worker 1 is idle"
+    );
+}
+
+#[test]
+fn exactly_the_threshold_is_not_overdue() {
+    let epoch = Instant::now();
+    let slot = WorkerSlot::default();
+    slot.mark_started_at(epoch, epoch);
+    let slots = [slot];
+    assert!(overdue_jobs(&slots, epoch, THRESHOLD, epoch + THRESHOLD).is_empty());
+    let just_past = epoch + THRESHOLD + Duration::from_nanos(1);
+    assert_eq!(overdue_jobs(&slots, epoch, THRESHOLD, just_past).len(), 1);
+}
+
+#[test]
+fn a_slot_marked_idle_is_no_longer_overdue() {
+    let epoch = Instant::now();
+    let slot = WorkerSlot::default();
+    slot.mark_started_at(epoch, epoch);
+    slot.mark_idle();
+    assert_eq!(slot.started(epoch), None);
+    assert!(overdue_jobs(&[slot], epoch, THRESHOLD, epoch + 2 * THRESHOLD).is_empty());
+}
+
+#[test]
+fn a_start_before_the_epoch_counts_from_the_epoch() {
+    let now = Instant::now();
+    let epoch = now + Duration::from_secs(1);
+    let slot = WorkerSlot::default();
+    slot.mark_started_at(epoch, now);
+    assert_eq!(slot.started(epoch), Some(epoch));
+}
+
+#[test]
+fn a_running_job_is_reported_with_its_worker() {
+    let pool = WorkerPool::new(PoolConfig::new().threads(2)).expect("valid config");
+    let handle: PoolHandle = pool.handle();
+    let (started_tx, started) = flume::bounded::<()>(1);
+    let (release, gate) = flume::bounded::<()>(0);
+    let job = handle.execute_fn(move || {
+        started_tx.send(()).ok();
+        gate.recv().ok();
+        std::thread::current().name().map(String::from)
+    });
+    started.recv().expect("the job starts");
+    let now = Instant::now();
+    assert!(
+        handle.overdue_jobs(now).is_empty(),
+        "a fresh job is not overdue"
+    );
+    let overdue = handle.overdue_jobs(now + THRESHOLD + Duration::from_secs(1));
+    assert_eq!(overdue.len(), 1);
+    assert!(overdue[0].running_for > THRESHOLD);
+    let name = handle.thread_name(overdue[0].worker);
+    release.send(()).expect("the job waits for the gate");
+    let ran_on = futures_lite::future::block_on(job).expect("the job returns");
+    assert_eq!(ran_on.as_deref(), Some(name.as_str()));
+    assert!(
+        handle.overdue_jobs(now + 2 * THRESHOLD).is_empty(),
+        "the slot is idle again"
+    );
+}
+
+#[test]
+fn the_lifecycle_only_moves_forward() {
+    let shared = Shared::new(&PoolConfig::new());
+    assert!(!shared.is_stopping());
+    assert_eq!(shared.transition_to_stopped(), Transition::AlreadyDone);
+    assert_eq!(shared.transition_to_stopping(), Transition::Proceed);
+    assert_eq!(shared.transition_to_stopping(), Transition::AlreadyDone);
+    assert!(shared.is_stopping());
+    assert_eq!(shared.transition_to_stopped(), Transition::Proceed);
+    assert_eq!(shared.transition_to_stopped(), Transition::AlreadyDone);
+    assert!(shared.is_stopping());
+}
+
+#[test]
+fn a_job_cancelled_then_dropped_is_counted_once() {
+    let pool = WorkerPool::new(PoolConfig::new().threads(1)).expect("valid config");
+    let handle = pool.handle();
+    let (release, gate) = flume::bounded::<()>(0);
+    let blocker = handle.execute_fn(move || gate.recv().ok());
+    let queued = handle.execute_fn(|| ());
+    queued.cancel();
+    queued.cancel();
+    drop(queued);
+    release.send(()).expect("the blocker waits for the gate");
+    futures_lite::future::block_on(blocker).expect("the blocker returns");
+    drop(pool);
+    let stats = handle.stats();
+    assert_eq!(
+        (stats.submitted, stats.completed, stats.cancelled),
+        (2, 1, 1)
+    );
+}
