@@ -43,6 +43,8 @@ use registry::{TypedSlot, WrongType};
 /// impl Message for Quote {
 ///     type Reply = Option<u64>;
 /// }
+/// # let quote = Quote { sku: "apple".into() };
+/// # assert_eq!(quote.sku, "apple");
 /// ```
 pub trait Message: Send + 'static {
     /// What a handler of this message returns to a requester.
@@ -195,7 +197,21 @@ fn _assert_bus_is_send_sync() {
     is::<Bus>();
 }
 
-/// The address could not be used with `M`.
+/// A send's target: the address's slot and the consumer whose turn it is.
+struct Resolved<M: Message> {
+    slot: Arc<TypedSlot<M>>,
+    consumer: Arc<dyn Consumer<M>>,
+    message: M,
+}
+
+/// A publish's targets: a snapshot of every consumer of the address.
+struct Fanout<M: Message> {
+    slot: Arc<TypedSlot<M>>,
+    consumers: Arc<[registry::Entry<M>]>,
+    message: M,
+}
+
+/// Where an address leads for messages of type `M`.
 enum Route<M: Message> {
     Found(Arc<TypedSlot<M>>),
     Missing,
@@ -239,10 +255,14 @@ impl Bus {
         &self,
         address: &Address<M>,
         message: M,
-    ) -> Result<(Arc<TypedSlot<M>>, Arc<dyn Consumer<M>>, M), SendError<M>> {
+    ) -> Result<Resolved<M>, SendError<M>> {
         match self.route(address) {
             Route::Found(slot) => match slot.next() {
-                Some(consumer) => Ok((slot, consumer, message)),
+                Some(consumer) => Ok(Resolved {
+                    slot,
+                    consumer,
+                    message,
+                }),
                 None => Err(SendError::NoHandlers(message)),
             },
             Route::Missing => Err(SendError::NoHandlers(message)),
@@ -274,7 +294,11 @@ impl Bus {
         address: &Address<M>,
         message: M,
     ) -> Result<(), SendError<M>> {
-        let (slot, consumer, message) = self.resolve(address, message)?;
+        let Resolved {
+            slot,
+            consumer,
+            message,
+        } = self.resolve(address, message)?;
         AddressCounters::bump(&slot.counters.sent);
         let result = match consumer.try_deliver(Delivery::one_way(message)) {
             Err(Refused::Full(d)) => consumer.deliver(d).await,
@@ -296,7 +320,11 @@ impl Bus {
         address: &Address<M>,
         message: M,
     ) -> Result<(), SendError<M>> {
-        let (slot, consumer, message) = self.resolve(address, message)?;
+        let Resolved {
+            slot,
+            consumer,
+            message,
+        } = self.resolve(address, message)?;
         match consumer.try_deliver(Delivery::one_way(message)) {
             Ok(()) => {
                 AddressCounters::bump(&slot.counters.sent);
@@ -314,7 +342,7 @@ impl Bus {
         &self,
         address: &Address<M>,
         message: M,
-    ) -> Result<(Arc<TypedSlot<M>>, Arc<[registry::Entry<M>]>, M), PublishError<M>> {
+    ) -> Result<Fanout<M>, PublishError<M>> {
         match self.route(address) {
             Route::Found(slot) => {
                 let consumers = slot.consumers();
@@ -322,7 +350,11 @@ impl Bus {
                     return Err(PublishError::NoHandlers(message));
                 }
                 AddressCounters::bump(&slot.counters.published);
-                Ok((slot, consumers, message))
+                Ok(Fanout {
+                    slot,
+                    consumers,
+                    message,
+                })
             }
             Route::Missing => Err(PublishError::NoHandlers(message)),
             Route::WrongType(registered) => Err(PublishError::TypeMismatch {
@@ -343,7 +375,9 @@ impl Bus {
         address: &Address<M>,
         message: M,
     ) -> Result<usize, PublishError<M>> {
-        let (_slot, consumers, message) = self.published(address, message)?;
+        let Fanout {
+            consumers, message, ..
+        } = self.published(address, message)?;
         let mut delivered = 0;
         let last = consumers.len() - 1;
         let mut message = Some(message);
@@ -375,7 +409,11 @@ impl Bus {
         address: &Address<M>,
         message: M,
     ) -> Result<PublishReport, PublishError<M>> {
-        let (slot, consumers, message) = self.published(address, message)?;
+        let Fanout {
+            slot,
+            consumers,
+            message,
+        } = self.published(address, message)?;
         let mut report = PublishReport::default();
         for entry in consumers.iter() {
             match entry
@@ -447,7 +485,11 @@ impl Bus {
         at_once: bool,
     ) -> Result<M::Reply, RequestError<M>> {
         let deadline = Instant::now() + timeout;
-        let (slot, consumer, message) = self
+        let Resolved {
+            slot,
+            consumer,
+            message,
+        } = self
             .resolve(address, message)
             .map_err(RequestError::from_send)?;
         let correlation =

@@ -53,6 +53,16 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 ///         self.total
 ///     }
 /// }
+///
+/// let runtime = reactree::Runtime::builder().reactors(1).build()?;
+/// runtime.block_on(async {
+///     let spec = reactree::ChildSpec::new("counter", || Counter { total: 0, _not_send: Rc::new(()) });
+///     runtime.deploy(spec).await?;
+///     runtime.bus().request(&ADD, Add(2)).await.ok();
+///     assert_eq!(runtime.bus().request(&ADD, Add(3)).await.ok(), Some(5));
+///     Ok::<_, reactree::DeployError>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait Component: Sized + 'static {
     /// Called once on the reactor before any message: register consumers and timers here.

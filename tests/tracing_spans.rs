@@ -15,10 +15,13 @@ use tracing_subscriber::layer::{Context as LayerContext, Layer};
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::registry::LookupSpan;
 
-/// Captures every new span: its name, its fields, and its parent's name.
+/// A captured span: its name, its fields, and its parent's name.
+type Captured = (String, Vec<(String, String)>, Option<String>);
+
+/// Captures every new span.
 #[derive(Clone, Default)]
 struct Capture {
-    spans: Arc<Mutex<Vec<(String, Vec<(String, String)>, Option<String>)>>>,
+    spans: Arc<Mutex<Vec<Captured>>>,
 }
 
 struct Fields(Vec<(String, String)>);

@@ -151,8 +151,9 @@ impl PoolHandle {
     ///         assert_eq!(job?, "work");
     ///     }
     ///     Err(refused) => {
-    ///         // Backpressure: shed load, or run `refused.into_inner()` later.
-    ///         drop(refused.into_inner());
+    ///         // Backpressure: shed load, or run the job later.
+    ///         let job = refused.into_inner();
+    ///         assert_eq!(job(), "work");
     ///     }
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
