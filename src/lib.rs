@@ -113,6 +113,11 @@ pub use worker::{
     SerialQueue, ShutdownReport, TryExecuteError, WorkerPool,
 };
 
+/// The README's examples, compiled and run as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// The types most programs need, for a glob import.
 pub mod prelude {
     pub use crate::{
