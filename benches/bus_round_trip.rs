@@ -9,6 +9,10 @@
 //! - `bus_tell/same_reactor`, `bus_tell/two_reactors`: a driver sends small one-way
 //!   messages (awaiting room) to a sink with a mailbox of 1024; time per message, ending
 //!   when the sink has handled the last one.
+//! - `.../same_reactor_without_watchdog`: the same-reactor cases on a runtime built
+//!   `without_watchdog()`, to show what the blocked-thread watchdog costs the hot path.
+//!
+//! Every other case runs with the watchdog on, as users get it.
 
 use std::time::{Duration, Instant};
 
@@ -101,8 +105,16 @@ impl Handler<Run> for Driver {
 }
 
 /// A runtime of two reactors with the driver on 0 and the targets on `target`.
-fn setup(target: usize) -> Runtime {
-    let runtime = Runtime::builder().reactors(2).build().expect("runtime");
+fn setup(target: usize, watchdog: bool) -> Runtime {
+    let builder = Runtime::builder()
+        .reactors(2)
+        .worker_pool(reactree::PoolConfig::new().threads(1));
+    let builder = if watchdog {
+        builder
+    } else {
+        builder.without_watchdog()
+    };
+    let runtime = builder.build().expect("runtime");
     runtime.block_on(async {
         runtime
             .deploy(ChildSpec::new("driver", || Driver).reactor(0))
@@ -127,8 +139,12 @@ fn setup(target: usize) -> Runtime {
 fn driven(c: &mut Criterion, group: &str, tell: bool) {
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(1));
-    for (name, target) in [("same_reactor", 0), ("two_reactors", 1)] {
-        let runtime = setup(target);
+    for (name, target, watchdog) in [
+        ("same_reactor", 0, true),
+        ("same_reactor_without_watchdog", 0, false),
+        ("two_reactors", 1, true),
+    ] {
+        let runtime = setup(target, watchdog);
         g.bench_function(name, |b| {
             b.iter_custom(|n| {
                 runtime
@@ -147,7 +163,7 @@ fn driven(c: &mut Criterion, group: &str, tell: bool) {
 
 fn bus_request(c: &mut Criterion) {
     driven(c, "bus_request", false);
-    let runtime = setup(0);
+    let runtime = setup(0, true);
     let mut g = c.benchmark_group("bus_request");
     g.throughput(Throughput::Elements(1));
     g.bench_function("outside_thread", |b| {

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 use crate::bus::{Address, ConsumeError, ConsumerId, CorrelationId, Message};
 use crate::component::timers::Timers;
 use crate::component::{Envelope, Handler, MailboxConsumer, TimerId};
-use crate::{Bus, Component, DeploymentId, Handle};
+use crate::{
+    Bus, CancellationToken, Component, DeploymentId, Handle, JobFuture, PoolHandle, SerialQueue,
+    TryExecuteError,
+};
 
 /// Who a component instance is.
 #[derive(Debug, Clone)]
@@ -38,6 +41,7 @@ pub struct Context<C: Component> {
     mailbox: flume::Sender<Envelope<C>>,
     consumers: Vec<(Box<str>, ConsumerId)>,
     pub(crate) timers: Timers<C>,
+    ordered: Option<SerialQueue>,
     correlation: Option<CorrelationId>,
     exit: Option<ExitRequest>,
 }
@@ -67,6 +71,7 @@ impl<C: Component> Context<C> {
             mailbox,
             consumers: Vec::new(),
             timers: Timers::new(),
+            ordered: None,
             correlation: None,
             exit: None,
         }
@@ -200,6 +205,91 @@ impl<C: Component> Context<C> {
     /// cancelled before.
     pub fn cancel_timer(&mut self, id: TimerId) -> bool {
         self.timers.cancel(id)
+    }
+
+    /// Runs `job` on the default worker pool and resolves, on this component's reactor,
+    /// to its value. Waits for room in the pool's queue without blocking the reactor.
+    ///
+    /// Reactor code must never block: file I/O, blocking drivers and heavy computation
+    /// belong here. Dropping the future before the job starts means it never runs; while
+    /// it runs, the job's [`CancellationToken`] says it was cancelled (also when the
+    /// runtime shuts down).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reactree::prelude::*;
+    ///
+    /// struct Checksum(Vec<u8>);
+    /// impl Message for Checksum { type Reply = Result<u64, reactree::JobError>; }
+    /// const SUM: Address<Checksum> = Address::new("files.sum");
+    ///
+    /// struct Files;
+    /// impl Component for Files {
+    ///     async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+    ///         ctx.consume(&SUM)?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// impl Handler<Checksum> for Files {
+    ///     async fn handle(&mut self, Checksum(bytes): Checksum, ctx: &mut Context<Self>)
+    ///         -> Result<u64, reactree::JobError>
+    ///     {
+    ///         // Runs on a worker thread; this handler resumes on the reactor.
+    ///         ctx.execute_blocking(move |_token| bytes.iter().map(|&b| u64::from(b)).sum()).await
+    ///     }
+    /// }
+    ///
+    /// let runtime = Runtime::builder().reactors(1).build()?;
+    /// runtime.block_on(async {
+    ///     runtime.deploy(ChildSpec::new("files", || Files)).await?;
+    ///     let sum = runtime.bus().request(&SUM, Checksum(vec![1, 2, 3])).await.ok();
+    ///     assert_eq!(sum, Some(Ok(6)));
+    ///     Ok::<_, DeployError>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn execute_blocking<F, T>(&self, job: F) -> JobFuture<T>
+    where
+        F: FnOnce(&CancellationToken) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.runtime.worker_pool().execute(job)
+    }
+
+    /// [`execute_blocking`](Self::execute_blocking) that fails at once when the pool's
+    /// queue is full.
+    ///
+    /// # Errors
+    ///
+    /// [`TryExecuteError::Full`] (or `ShutDown`), with the job inside.
+    pub fn try_execute_blocking<F, T>(&self, job: F) -> Result<JobFuture<T>, TryExecuteError<F>>
+    where
+        F: FnOnce(&CancellationToken) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.runtime.worker_pool().try_execute(job)
+    }
+
+    /// [`execute_blocking`](Self::execute_blocking) in ordered mode (Vert.x's `ordered`):
+    /// the ordered jobs of this instance run one after another, in submission order, even
+    /// on a many-thread pool; other jobs keep every thread.
+    pub fn execute_blocking_ordered<F, T>(&mut self, job: F) -> JobFuture<T>
+    where
+        F: FnOnce(&CancellationToken) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let runtime = &self.runtime;
+        self.ordered
+            .get_or_insert_with(|| runtime.worker_pool().ordered())
+            .execute(job)
+    }
+
+    /// The worker pool named `name`, declared with
+    /// [`RuntimeBuilder::named_pool`](crate::RuntimeBuilder::named_pool); `"default"` is
+    /// the default pool.
+    pub fn pool(&self, name: &str) -> Option<&PoolHandle> {
+        self.runtime.pool(name)
     }
 
     /// Asks for a normal stop once the running hook returns: `stop` runs, consumers and

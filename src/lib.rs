@@ -69,8 +69,15 @@
 //!   requester of the message being handled gets [`RequestError::RecipientFailure`].
 //! - **Shutdown.** [`Runtime::shutdown`] (or dropping the runtime) stops every component,
 //!   the latest deployed first, each `stop` within its spec's shutdown timeout, then joins
-//!   every reactor thread. The runtime starts no thread after [`RuntimeBuilder::build`]:
-//!   the thread count is fixed by the number of reactors, whatever the load.
+//!   every reactor thread.
+//! - **Threads.** [`RuntimeBuilder::build`] starts every thread the runtime will ever have:
+//!   its reactors, its worker pools' threads and one watchdog. Load, deploy churn, panics
+//!   and failures never add one, and shutdown joins them all.
+//! - **Blocking.** Reactor code must not block. Blocking work goes to a worker pool through
+//!   [`Context::execute_blocking`]: a bounded queue, a fixed number of threads, and the
+//!   caller resuming on its reactor. The watchdog reports (through `tracing`) any poll of
+//!   component code that holds its reactor past the blocked threshold (default 2 s), and
+//!   any worker job past its pool's long-job threshold (default 60 s).
 //!
 //! # Implementation
 //!
@@ -93,6 +100,7 @@ mod oneshot;
 mod reactor;
 mod rt;
 mod runtime;
+mod watchdog;
 mod worker;
 
 pub use bus::{
@@ -105,9 +113,11 @@ pub use component::{
 pub use context::Context;
 pub use failure::{Failure, FailureKind, Hook};
 pub use runtime::{
-    BuildError, DEFAULT_MAILBOX_CAPACITY, DEFAULT_REQUEST_TIMEOUT, DeployError, DeploymentId,
-    DeploymentInfo, Handle, InstanceInfo, Runtime, RuntimeBuilder, SpecError, UndeployError,
+    BuildError, DEFAULT_MAILBOX_CAPACITY, DEFAULT_POOL, DEFAULT_REQUEST_TIMEOUT, DeployError,
+    DeploymentId, DeploymentInfo, Handle, InstanceInfo, ReactorInfo, Runtime, RuntimeBuilder,
+    SpecError, UndeployError,
 };
+pub use watchdog::DEFAULT_BLOCKED_THRESHOLD;
 pub use worker::{
     CancellationToken, JobError, JobFuture, PoolConfig, PoolConfigError, PoolHandle, PoolStats,
     SerialQueue, ShutdownReport, TryExecuteError, WorkerPool,

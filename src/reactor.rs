@@ -10,11 +10,13 @@ use std::cell::Cell;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 use crate::component::instance::Instances;
 use crate::oneshot;
 use crate::rt::{self, LocalExecutor};
+use crate::watchdog::Probe;
 
 /// Capacity of each reactor's command mailbox.
 pub(crate) const COMMAND_CAPACITY: usize = 1024;
@@ -32,6 +34,7 @@ pub(crate) fn current() -> Option<(u64, usize)> {
 pub(crate) struct Local<'a> {
     pub(crate) executor: &'a LocalExecutor<'static>,
     pub(crate) instances: &'a Rc<Instances>,
+    pub(crate) probe: Option<&'a Arc<Probe>>,
 }
 
 /// Spawns an instance on the reactor.
@@ -54,15 +57,19 @@ pub(crate) struct ReactorHandle {
 }
 
 /// Starts reactor `index` of runtime `runtime_id` on a thread named `reactree-reactor-N`.
-pub(crate) fn spawn(runtime_id: u64, index: usize) -> io::Result<(ReactorHandle, JoinHandle<()>)> {
+pub(crate) fn spawn(
+    runtime_id: u64,
+    index: usize,
+    probe: Option<Arc<Probe>>,
+) -> io::Result<(ReactorHandle, JoinHandle<()>)> {
     let (commands, inbox) = flume::bounded(COMMAND_CAPACITY);
     let thread = thread::Builder::new()
         .name(format!("reactree-reactor-{index}"))
-        .spawn(move || run(runtime_id, index, inbox))?;
+        .spawn(move || run(runtime_id, index, inbox, probe))?;
     Ok((ReactorHandle { commands }, thread))
 }
 
-fn run(runtime_id: u64, index: usize, inbox: flume::Receiver<Command>) {
+fn run(runtime_id: u64, index: usize, inbox: flume::Receiver<Command>, probe: Option<Arc<Probe>>) {
     CURRENT.with(|c| c.set(Some((runtime_id, index))));
     let _span = tracing::debug_span!("reactor.run", reactor = index).entered();
     tracing::debug!("reactor.started");
@@ -73,6 +80,7 @@ fn run(runtime_id: u64, index: usize, inbox: flume::Receiver<Command>) {
             let local = Local {
                 executor: &executor,
                 instances: &instances,
+                probe: probe.as_ref(),
             };
             match command {
                 Command::Start(start) => start(&local),

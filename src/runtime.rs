@@ -6,8 +6,9 @@ mod error;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use slotmap::SlotMap;
 
@@ -18,7 +19,12 @@ use crate::component::{ChildSpec, ComponentState, InstanceConfig, InstanceStats}
 use crate::context::Identity;
 use crate::failure::Failure;
 use crate::reactor::{self, Command, ReactorHandle};
+use crate::watchdog::{self, Directory, Probe};
+use crate::worker::{PoolHandle, WorkerPool};
 use crate::{Bus, oneshot, rt};
+
+/// The name of the default worker pool.
+pub const DEFAULT_POOL: &str = "default";
 
 slotmap::new_key_type! {
     /// Identifies a deployment; returned by [`Handle::deploy`], taken by
@@ -67,6 +73,8 @@ slotmap::new_key_type! {
 pub struct Runtime {
     handle: Handle,
     threads: Vec<JoinHandle<()>>,
+    pools: Vec<WorkerPool>,
+    watchdog: Option<(flume::Sender<()>, JoinHandle<()>)>,
 }
 
 impl fmt::Debug for Runtime {
@@ -97,6 +105,10 @@ struct Shared {
     id: u64,
     bus: Bus,
     reactors: Vec<ReactorHandle>,
+    /// One per reactor, when the watchdog runs.
+    probes: Vec<Arc<Probe>>,
+    /// The default pool first.
+    pools: Vec<PoolHandle>,
     mailbox_capacity: usize,
     deployments: Mutex<SlotMap<DeploymentId, Deployment>>,
     next_reactor: AtomicUsize,
@@ -113,6 +125,7 @@ struct Deployment {
 }
 
 struct InstanceRecord {
+    index: usize,
     reactor: usize,
     key: u64,
     stats: Arc<InstanceStats>,
@@ -143,6 +156,21 @@ pub struct InstanceInfo {
     pub expired: u64,
     /// Failures (panics, start errors, requested failures).
     pub failures: u64,
+    /// Times the watchdog saw it hold its reactor past the blocked threshold.
+    pub blocked: u64,
+}
+
+/// One reactor as seen from outside, at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReactorInfo {
+    /// Its index, as in its thread name `reactree-reactor-N`.
+    pub index: usize,
+    /// Times one poll of component code held it past the blocked threshold (0 without the
+    /// watchdog).
+    pub blocked_events: u64,
+    /// The longest such block seen.
+    pub longest_block: Duration,
 }
 
 static NEXT_RUNTIME: AtomicU64 = AtomicU64::new(1);
@@ -155,11 +183,20 @@ impl Runtime {
 
     pub(crate) fn start(builder: RuntimeBuilder) -> Result<Self, BuildError> {
         let count = builder.validate()?;
+        let pools = builder
+            .pools()?
+            .into_iter()
+            .map(WorkerPool::new)
+            .collect::<Result<Vec<_>, _>>()?;
         let id = NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed);
+        let probes: Vec<Arc<Probe>> = match builder.blocked_threshold {
+            Some(_) => (0..count).map(|_| Arc::new(Probe::default())).collect(),
+            None => Vec::new(),
+        };
         let mut reactors = Vec::with_capacity(count);
         let mut threads = Vec::with_capacity(count);
         for index in 0..count {
-            match reactor::spawn(id, index) {
+            match reactor::spawn(id, index, probes.get(index).cloned()) {
                 Ok((handle, thread)) => {
                     reactors.push(handle);
                     threads.push(thread);
@@ -170,23 +207,40 @@ impl Runtime {
                 }
             }
         }
-        tracing::info!(runtime = id, reactors = count, "runtime.started");
-        let shared = Shared {
+        let shared = Arc::new(Shared {
             id,
             bus: Bus::new(builder.request_timeout),
             reactors,
+            probes,
+            pools: pools.iter().map(WorkerPool::handle).collect(),
             mailbox_capacity: builder.mailbox_capacity,
             deployments: Mutex::new(SlotMap::with_key()),
             next_reactor: AtomicUsize::new(0),
             next_key: AtomicU64::new(1),
             next_sequence: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
-        };
-        Ok(Self {
-            handle: Handle {
-                shared: Arc::new(shared),
+        });
+        let watchdog = match builder.blocked_threshold {
+            Some(threshold) => match start_watchdog(&shared, threshold) {
+                Ok(watchdog) => Some(watchdog),
+                Err(error) => {
+                    stop_reactors(&shared.reactors, threads);
+                    return Err(BuildError::Spawn(error));
+                }
             },
+            None => None,
+        };
+        tracing::info!(
+            runtime = id,
+            reactors = count,
+            pools = pools.len(),
+            "runtime.started"
+        );
+        Ok(Self {
+            handle: Handle { shared },
             threads,
+            pools,
+            watchdog,
         })
     }
 
@@ -252,6 +306,19 @@ impl Runtime {
                 let _ = handle.undeploy(id).await;
             }
         });
+        for pool in self.pools.drain(..) {
+            let report = pool.shutdown();
+            if report.detached > 0 {
+                tracing::warn!(
+                    detached = report.detached,
+                    "runtime.worker_threads_detached"
+                );
+            }
+        }
+        if let Some((stop, thread)) = self.watchdog.take() {
+            drop(stop);
+            let _ = thread.join();
+        }
         stop_reactors(&shared.reactors, std::mem::take(&mut self.threads));
         tracing::info!(runtime = shared.id, "runtime.stopped");
     }
@@ -260,6 +327,36 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+fn start_watchdog(
+    shared: &Arc<Shared>,
+    threshold: Duration,
+) -> std::io::Result<(flume::Sender<()>, JoinHandle<()>)> {
+    watchdog::spawn(watchdog::Watched {
+        probes: shared.probes.clone(),
+        pools: shared.pools.clone(),
+        threshold,
+        directory: Arc::new(Names(Arc::downgrade(shared))),
+    })
+}
+
+/// Lets the watchdog name a blocked instance without keeping the runtime alive.
+struct Names(Weak<Shared>);
+
+impl Directory for Names {
+    fn blocked(&self, key: u64) -> Option<String> {
+        let shared = self.0.upgrade()?;
+        let table = shared
+            .deployments
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        table.values().find_map(|deployment| {
+            let instance = deployment.instances.iter().find(|i| i.key == key)?;
+            instance.stats.blocked.fetch_add(1, Ordering::Relaxed);
+            Some(format!("{}#{}", deployment.name, instance.index))
+        })
     }
 }
 
@@ -292,6 +389,32 @@ impl Handle {
         self.shared.reactors.len()
     }
 
+    /// Each reactor's blocked-thread counters.
+    pub fn reactor_info(&self) -> Vec<ReactorInfo> {
+        (0..self.shared.reactors.len())
+            .map(|index| {
+                let probe = self.shared.probes.get(index);
+                ReactorInfo {
+                    index,
+                    blocked_events: probe.map_or(0, |p| p.blocked_events()),
+                    longest_block: probe.map_or(Duration::ZERO, |p| p.longest_block()),
+                }
+            })
+            .collect()
+    }
+
+    /// The default worker pool, the one behind
+    /// [`Context::execute_blocking`](crate::Context::execute_blocking); usable from any
+    /// thread.
+    pub fn worker_pool(&self) -> &PoolHandle {
+        &self.shared.pools[0]
+    }
+
+    /// The worker pool named `name` (`"default"` is the default pool).
+    pub fn pool(&self, name: &str) -> Option<&PoolHandle> {
+        self.shared.pools.iter().find(|p| p.name() == name)
+    }
+
     /// The number of live deployments.
     pub fn deployment_count(&self) -> usize {
         self.deployments().len()
@@ -311,6 +434,7 @@ impl Handle {
                 handled: i.stats.handled.load(Ordering::Relaxed),
                 expired: i.stats.expired.load(Ordering::Relaxed),
                 failures: i.stats.failures.load(Ordering::Relaxed),
+                blocked: i.stats.blocked.load(Ordering::Relaxed),
             })
             .collect();
         Some(DeploymentInfo {
@@ -433,6 +557,7 @@ impl Handle {
         };
         match self.deployments().get_mut(id) {
             Some(record) => record.instances.push(InstanceRecord {
+                index: instance,
                 reactor,
                 key,
                 stats,

@@ -1,6 +1,6 @@
 //! Shutdown: every component stops, the latest deployed first; work in flight ends with
-//! typed errors; dropping the runtime does the same; the thread count returns to its
-//! baseline (issue: core runtime, point 7).
+//! typed errors; dropping the runtime does the same (issue: core runtime, point 7). The
+//! thread count's return to its baseline is in `runtime_threads.rs`, alone in its binary.
 
 #[path = "support/common.rs"]
 mod common;
@@ -39,11 +39,8 @@ fn shutdown_stops_components_in_reverse_deploy_order() {
 
 #[test]
 fn dropping_the_runtime_shuts_it_down_with_work_in_flight() {
-    warm_up_timers();
-    let baseline = threads();
     let log = log();
     let runtime = runtime(2);
-    assert_eq!(threads(), baseline + 2);
     let address = Address::<Cmd>::new("shutdown.busy");
     runtime
         .block_on(runtime.deploy(
@@ -82,7 +79,6 @@ fn dropping_the_runtime_shuts_it_down_with_work_in_flight() {
             .into_inner()
             .is_echo()
     );
-    assert!(eventually(GENEROUS, || threads() == baseline));
     control.open();
 }
 

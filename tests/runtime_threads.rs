@@ -1,6 +1,7 @@
 //! The runtime's thread count is fixed by its reactors: unchanged through thousands of
 //! requests, hundreds of deploy/undeploy cycles and panics, and back to the baseline
-//! after shutdown (issue: core runtime, "tests that must exist"; DESIGN invariant 2).
+//! after shutdown or drop (issue: core runtime, "tests that must exist"; DESIGN
+//! invariant 2). It counts the process's threads, so it is the only test in its binary.
 
 #[path = "support/common.rs"]
 mod common;
@@ -15,7 +16,7 @@ fn thread_count_is_constant_under_load_churn_and_panics() {
     let log = log();
     let runtime = runtime(2);
     let running = threads();
-    assert_eq!(running, baseline + 2);
+    assert_eq!(running, baseline + runtime_threads(2));
     runtime.block_on(async {
         let stable = runtime
             .deploy(Probe::spec("stable", "threads.stable", &log).instances(2))
@@ -49,5 +50,14 @@ fn thread_count_is_constant_under_load_churn_and_panics() {
     });
     assert_eq!(threads(), running);
     runtime.shutdown();
+    assert_eq!(threads(), baseline);
+
+    // Dropping a runtime with components still deployed joins its threads too.
+    let runtime = common::runtime(3);
+    assert_eq!(threads(), baseline + runtime_threads(3));
+    runtime
+        .block_on(runtime.deploy(Probe::spec("left", "threads.left", &log).instances(3)))
+        .unwrap();
+    drop(runtime);
     assert_eq!(threads(), baseline);
 }

@@ -29,6 +29,7 @@ use crate::component::Envelope;
 use crate::context::{ExitRequest, Identity};
 use crate::failure::{Failure, FailureKind, Hook};
 use crate::rt::Timer;
+use crate::watchdog::{Busy, Probe};
 use crate::{Component, Context, Handle, oneshot};
 
 /// Messages handled in a row before the instance yields to its reactor's other tasks.
@@ -69,6 +70,7 @@ pub(crate) struct InstanceStats {
     pub(crate) handled: AtomicU64,
     pub(crate) expired: AtomicU64,
     pub(crate) failures: AtomicU64,
+    pub(crate) blocked: AtomicU64,
 }
 
 impl InstanceStats {
@@ -160,9 +162,40 @@ impl Instances {
     }
 }
 
+/// What every phase of an instance needs besides the component and its context.
+struct Instance<'a> {
+    control: &'a Control,
+    stats: &'a InstanceStats,
+    /// The time a handler still running at a stop request, and `stop` itself, may take.
+    grace: Duration,
+    probe: Option<&'a Probe>,
+    key: u64,
+}
+
+impl Instance<'_> {
+    /// Tells the watchdog this reactor runs `hook` of this instance until the guard drops.
+    fn enter(&self, hook: Hook) -> Option<Busy<'_>> {
+        self.probe.map(|probe| probe.enter(self.key, hook))
+    }
+
+    /// Polls `future` with the watchdog told about each poll.
+    async fn watched<F: Future>(&self, hook: Hook, future: F) -> F::Output {
+        let mut future = pin!(future);
+        poll_fn(|cx| {
+            let _busy = self.enter(hook);
+            future.as_mut().poll(cx)
+        })
+        .await
+    }
+}
+
 /// Runs one instance from build to exit.
-pub(crate) async fn run<C, F>(factory: Arc<F>, config: InstanceConfig, instances: Rc<Instances>)
-where
+pub(crate) async fn run<C, F>(
+    factory: Arc<F>,
+    config: InstanceConfig,
+    instances: Rc<Instances>,
+    probe: Option<Arc<Probe>>,
+) where
     C: Component,
     F: Fn() -> C + Send + Sync + 'static,
 {
@@ -188,18 +221,17 @@ where
         instance = identity.instance,
         reactor = identity.reactor,
     );
+    let instance = Instance {
+        control: &control,
+        stats: &stats,
+        grace: shutdown_timeout,
+        probe: probe.as_deref(),
+        key,
+    };
     let ctx = Context::new(identity, runtime, mailbox);
-    let exit = live(
-        &*factory,
-        ctx,
-        &inbox,
-        &control,
-        shutdown_timeout,
-        &stats,
-        started,
-    )
-    .instrument(span.clone())
-    .await;
+    let exit = live(&*factory, ctx, &inbox, &instance, started)
+        .instrument(span.clone())
+        .await;
     let _entered = span.enter();
     // Drop what is still queued: each request's reply slot goes, and its requester
     // learns at once that the recipient failed.
@@ -229,12 +261,10 @@ async fn live<C: Component>(
     factory: &dyn Fn() -> C,
     mut ctx: Context<C>,
     inbox: &flume::Receiver<Envelope<C>>,
-    control: &Control,
-    shutdown_timeout: Duration,
-    stats: &InstanceStats,
+    instance: &Instance<'_>,
     started: oneshot::Sender<Result<(), Failure>>,
 ) -> Exit {
-    let mut component = match start(factory, &mut ctx).await {
+    let mut component = match start(factory, &mut ctx, instance).await {
         Ok(component) => component,
         Err(failure) => {
             ctx.unregister_all();
@@ -243,32 +273,36 @@ async fn live<C: Component>(
             return Exit::Failed(failure);
         }
     };
-    stats.transition_to(ComponentState::Running);
+    instance.stats.transition_to(ComponentState::Running);
     let _ = started.send(Ok(()));
     tracing::debug!("component.started");
-    let exit = serve(
-        &mut component,
-        &mut ctx,
-        inbox,
-        control,
-        shutdown_timeout,
-        stats,
-    )
-    .await;
-    stats.transition_to(ComponentState::Stopping);
+    let exit = serve(&mut component, &mut ctx, inbox, instance).await;
+    instance.stats.transition_to(ComponentState::Stopping);
     ctx.unregister_all();
-    let exit = stop(&mut component, &mut ctx, exit, shutdown_timeout).await;
+    let exit = stop(&mut component, &mut ctx, exit, instance).await;
     ctx.timers.clear();
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(component))) {
+    let dropped = {
+        let _busy = instance.enter(Hook::Stop);
+        catch_unwind(AssertUnwindSafe(move || drop(component)))
+    };
+    if let Err(payload) = dropped {
         tracing::warn!(failure = %Failure::panicked(Hook::Stop, &*payload), "component.drop_panicked");
     }
     exit
 }
 
-async fn start<C: Component>(factory: &dyn Fn() -> C, ctx: &mut Context<C>) -> Result<C, Failure> {
-    let mut component = catch_unwind(AssertUnwindSafe(factory))
-        .map_err(|p| Failure::panicked(Hook::Factory, &*p))?;
-    match AssertUnwindSafe(component.start(ctx)).catch_unwind().await {
+async fn start<C: Component>(
+    factory: &dyn Fn() -> C,
+    ctx: &mut Context<C>,
+    instance: &Instance<'_>,
+) -> Result<C, Failure> {
+    let built = {
+        let _busy = instance.enter(Hook::Factory);
+        catch_unwind(AssertUnwindSafe(factory))
+    };
+    let mut component = built.map_err(|p| Failure::panicked(Hook::Factory, &*p))?;
+    let starting = AssertUnwindSafe(component.start(ctx)).catch_unwind();
+    match instance.watched(Hook::Start, starting).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
             return Err(Failure::new(
@@ -295,10 +329,13 @@ async fn stop<C: Component>(
     component: &mut C,
     ctx: &mut Context<C>,
     exit: Exit,
-    timeout: Duration,
+    instance: &Instance<'_>,
 ) -> Exit {
-    let stopping = AssertUnwindSafe(component.stop(ctx)).catch_unwind();
-    match crate::rt::deadline(Instant::now() + timeout, stopping).await {
+    let stopping = instance.watched(
+        Hook::Stop,
+        AssertUnwindSafe(component.stop(ctx)).catch_unwind(),
+    );
+    match crate::rt::deadline(Instant::now() + instance.grace, stopping).await {
         Some(Ok(())) => exit,
         Some(Err(payload)) => {
             let failure = Failure::panicked(Hook::Stop, &*payload);
@@ -308,7 +345,7 @@ async fn stop<C: Component>(
             }
         }
         None => {
-            tracing::warn!(?timeout, "component.stop_timed_out");
+            tracing::warn!(timeout = ?instance.grace, "component.stop_timed_out");
             exit
         }
     }
@@ -325,20 +362,18 @@ async fn serve<C: Component>(
     component: &mut C,
     ctx: &mut Context<C>,
     inbox: &flume::Receiver<Envelope<C>>,
-    control: &Control,
-    grace: Duration,
-    stats: &InstanceStats,
+    instance: &Instance<'_>,
 ) -> Exit {
     let mut budget = BATCH;
     let mut timer = Timer::never();
     loop {
-        if control.stop_requested() {
+        if instance.control.stop_requested() {
             return Exit::Stopped;
         }
         if let Some(exit) = exit_requested(ctx, Hook::Handler) {
             return exit;
         }
-        if let Some(failure) = fire_timers(component, ctx) {
+        if let Some(failure) = fire_timers(component, ctx, instance) {
             return Exit::Failed(failure);
         }
         if let Some(exit) = exit_requested(ctx, Hook::Timer) {
@@ -346,12 +381,19 @@ async fn serve<C: Component>(
         }
         let envelope = match inbox.try_recv() {
             Ok(envelope) => envelope,
-            Err(_) => match idle(inbox, control, ctx.timers.next_deadline(), &mut timer).await {
+            Err(_) => match idle(
+                inbox,
+                instance.control,
+                ctx.timers.next_deadline(),
+                &mut timer,
+            )
+            .await
+            {
                 Wake::Message(envelope) => envelope,
                 Wake::Other => continue,
             },
         };
-        if let Some(failure) = handle(component, ctx, envelope, control, grace, stats).await {
+        if let Some(failure) = handle(component, ctx, envelope, instance).await {
             return Exit::Failed(failure);
         }
         budget -= 1;
@@ -402,13 +444,20 @@ async fn idle<C: Component>(
 }
 
 /// Runs every due timer callback; the first panic ends the instance.
-fn fire_timers<C: Component>(component: &mut C, ctx: &mut Context<C>) -> Option<Failure> {
+fn fire_timers<C: Component>(
+    component: &mut C,
+    ctx: &mut Context<C>,
+    instance: &Instance<'_>,
+) -> Option<Failure> {
     if ctx.timers.len() == 0 {
         return None;
     }
     let now = Instant::now();
     while let Some(mut due) = ctx.timers.pop_due(now) {
-        let outcome = catch_unwind(AssertUnwindSafe(|| due.run(component, ctx)));
+        let outcome = {
+            let _busy = instance.enter(Hook::Timer);
+            catch_unwind(AssertUnwindSafe(|| due.run(component, ctx)))
+        };
         ctx.timers.finish(due, now);
         if let Err(payload) = outcome {
             return Some(Failure::panicked(Hook::Timer, &*payload));
@@ -422,26 +471,27 @@ async fn handle<C: Component>(
     component: &mut C,
     ctx: &mut Context<C>,
     envelope: Envelope<C>,
-    control: &Control,
-    grace: Duration,
-    stats: &InstanceStats,
+    instance: &Instance<'_>,
 ) -> Option<Failure> {
-    let dispatched = catch_unwind(AssertUnwindSafe(|| envelope.dispatch(component, ctx)));
+    let dispatched = {
+        let _busy = instance.enter(Hook::Handler);
+        catch_unwind(AssertUnwindSafe(|| envelope.dispatch(component, ctx)))
+    };
     let future = match dispatched {
         Ok(Some(future)) => future,
         Ok(None) => {
-            stats.expired.fetch_add(1, Ordering::Relaxed);
+            instance.stats.expired.fetch_add(1, Ordering::Relaxed);
             return None;
         }
         Err(payload) => return Some(Failure::panicked(Hook::Handler, &*payload)),
     };
-    let outcome = guarded(future, control, grace).await;
-    stats.handled.fetch_add(1, Ordering::Relaxed);
+    let outcome = guarded(future, instance).await;
+    instance.stats.handled.fetch_add(1, Ordering::Relaxed);
     match outcome {
         Outcome::Completed => None,
         Outcome::Panicked(failure) => Some(failure),
         Outcome::Abandoned => {
-            tracing::warn!(?grace, "component.handler_abandoned");
+            tracing::warn!(grace = ?instance.grace, "component.handler_abandoned");
             None
         }
     }
@@ -453,19 +503,24 @@ enum Outcome {
     Abandoned,
 }
 
-/// Polls a handler, catching its panic; once a stop is asked, it gets `grace` to finish.
-async fn guarded(future: impl Future<Output = ()>, control: &Control, grace: Duration) -> Outcome {
+/// Polls a handler, catching its panic; once a stop is asked, it gets the grace period
+/// to finish.
+async fn guarded(future: impl Future<Output = ()>, instance: &Instance<'_>) -> Outcome {
     let mut future = pin!(AssertUnwindSafe(future).catch_unwind());
     let mut deadline: Option<Timer> = None;
     poll_fn(|cx| {
-        if let Poll::Ready(result) = future.as_mut().poll(cx) {
+        let polled = {
+            let _busy = instance.enter(Hook::Handler);
+            future.as_mut().poll(cx)
+        };
+        if let Poll::Ready(result) = polled {
             return Poll::Ready(match result {
                 Ok(()) => Outcome::Completed,
                 Err(payload) => Outcome::Panicked(Failure::panicked(Hook::Handler, &*payload)),
             });
         }
-        if control.poll_stop(cx) {
-            let timer = deadline.get_or_insert_with(|| Timer::after(grace));
+        if instance.control.poll_stop(cx) {
+            let timer = deadline.get_or_insert_with(|| Timer::after(instance.grace));
             if Pin::new(timer).poll(cx).is_ready() {
                 return Poll::Ready(Outcome::Abandoned);
             }

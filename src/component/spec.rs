@@ -31,9 +31,12 @@ where
         let factory = self.factory.clone();
         Box::new(move |local: &Local<'_>| {
             let instances = local.instances.clone();
+            let probe = local.probe.cloned();
             local
                 .executor
-                .spawn(crate::component::instance::run(factory, config, instances))
+                .spawn(crate::component::instance::run(
+                    factory, config, instances, probe,
+                ))
                 .detach();
         })
     }

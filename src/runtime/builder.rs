@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use crate::Runtime;
 use crate::runtime::BuildError;
+use crate::watchdog::DEFAULT_BLOCKED_THRESHOLD;
+use crate::{PoolConfig, Runtime};
 
 /// The default capacity of a component's mailbox.
 pub const DEFAULT_MAILBOX_CAPACITY: usize = 1024;
@@ -12,7 +13,7 @@ pub const DEFAULT_MAILBOX_CAPACITY: usize = 1024;
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Settings of a [`Runtime`]; [`build`](RuntimeBuilder::build) validates them and starts
-/// the reactor threads.
+/// the reactor threads, the worker pools and the watchdog.
 ///
 /// # Examples
 ///
@@ -35,6 +36,9 @@ pub struct RuntimeBuilder {
     pub(crate) reactors: Option<usize>,
     pub(crate) mailbox_capacity: usize,
     pub(crate) request_timeout: Duration,
+    pub(crate) worker_pool: PoolConfig,
+    pub(crate) named_pools: Vec<PoolConfig>,
+    pub(crate) blocked_threshold: Option<Duration>,
 }
 
 impl Default for RuntimeBuilder {
@@ -45,12 +49,17 @@ impl Default for RuntimeBuilder {
 
 impl RuntimeBuilder {
     /// The defaults: one reactor per available CPU, mailboxes of 1024, requests time out
-    /// after 5 s.
+    /// after 5 s, a default worker pool of `PoolConfig::new()` (20 threads, a queue of
+    /// 1024) named `default`, and a watchdog reporting polls that hold a reactor for over
+    /// 2 s.
     pub const fn new() -> Self {
         Self {
             reactors: None,
             mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            worker_pool: PoolConfig::new(),
+            named_pools: Vec::new(),
+            blocked_threshold: Some(DEFAULT_BLOCKED_THRESHOLD),
         }
     }
 
@@ -75,6 +84,54 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The settings of the default worker pool, the one
+    /// [`Context::execute_blocking`](crate::Context::execute_blocking) uses. Its name is
+    /// always `default`.
+    #[must_use]
+    pub fn worker_pool(mut self, config: PoolConfig) -> Self {
+        self.worker_pool = config;
+        self
+    }
+
+    /// Adds a named worker pool, reachable with [`Handle::pool`](crate::Handle::pool) and
+    /// [`Context::pool`](crate::Context::pool).
+    #[must_use]
+    pub fn named_pool(mut self, config: PoolConfig) -> Self {
+        self.named_pools.push(config);
+        self
+    }
+
+    /// How long one poll of component code may hold its reactor before the watchdog
+    /// reports it (default 2 s; a few milliseconds is fine for tests). The watchdog looks
+    /// every quarter of this, at most every second.
+    #[must_use]
+    pub const fn blocked_threshold(mut self, threshold: Duration) -> Self {
+        self.blocked_threshold = Some(threshold);
+        self
+    }
+
+    /// Runs without the watchdog thread (and without its per-poll bookkeeping).
+    #[must_use]
+    pub const fn without_watchdog(mut self) -> Self {
+        self.blocked_threshold = None;
+        self
+    }
+
+    /// The worker pools to start, the default first, or a typed error.
+    pub(crate) fn pools(&self) -> Result<Vec<PoolConfig>, BuildError> {
+        let mut pools = vec![self.worker_pool.clone().name(crate::runtime::DEFAULT_POOL)];
+        for config in &self.named_pools {
+            if pools.iter().any(|p| p.name == config.name) {
+                return Err(BuildError::DuplicatePool(config.name.to_string()));
+            }
+            pools.push(config.clone());
+        }
+        for config in &pools {
+            config.validate()?;
+        }
+        Ok(pools)
+    }
+
     pub(crate) fn validate(&self) -> Result<usize, BuildError> {
         let reactors = self.reactors.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -87,6 +144,9 @@ impl RuntimeBuilder {
         }
         if self.request_timeout.is_zero() {
             return Err(BuildError::ZeroRequestTimeout);
+        }
+        if self.blocked_threshold.is_some_and(|t| t.is_zero()) {
+            return Err(BuildError::ZeroBlockedThreshold);
         }
         Ok(reactors)
     }

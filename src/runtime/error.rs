@@ -16,8 +16,17 @@ pub enum BuildError {
     /// `request_timeout(Duration::ZERO)`.
     #[error("request timeout must be longer than zero")]
     ZeroRequestTimeout,
-    /// The OS refused a reactor thread.
-    #[error("could not spawn a reactor thread")]
+    /// `blocked_threshold(Duration::ZERO)`.
+    #[error("blocked threshold must be longer than zero")]
+    ZeroBlockedThreshold,
+    /// A worker pool's settings are invalid.
+    #[error("invalid worker pool")]
+    Pool(#[from] crate::PoolConfigError),
+    /// Two worker pools share a name (`default` is taken by the default pool).
+    #[error("two worker pools are named {0:?}")]
+    DuplicatePool(String),
+    /// The OS refused a reactor or watchdog thread.
+    #[error("could not spawn a runtime thread")]
     Spawn(#[source] std::io::Error),
 }
 

@@ -249,19 +249,11 @@ impl PoolHandle {
 
     /// The jobs that, at `now`, have run longer than the pool's long-job threshold; for
     /// the runtime's watchdog.
-    #[allow(
-        dead_code,
-        reason = "called by the runtime's watchdog, merged separately"
-    )]
     pub(crate) fn overdue_jobs(&self, now: Instant) -> Vec<OverdueJob> {
         self.queues.shared.overdue_jobs(now)
     }
 
     /// The name of worker thread `index`, to name it in the watchdog's warning.
-    #[allow(
-        dead_code,
-        reason = "called by the runtime's watchdog, merged separately"
-    )]
     pub(crate) fn thread_name(&self, index: usize) -> String {
         self.queues.shared.thread_name(index)
     }

@@ -197,9 +197,22 @@ pub fn warm_up_timers() {
     async_io::block_on(async_io::Timer::after(Duration::from_millis(1)));
 }
 
-/// A runtime with `n` reactors.
+/// Worker threads of the runtimes built by [`runtime`].
+pub const TEST_POOL_THREADS: usize = 2;
+
+/// A runtime with `n` reactors, a default pool of two threads, and the watchdog: `n + 3`
+/// threads in all.
 pub fn runtime(n: usize) -> Runtime {
-    Runtime::builder().reactors(n).build().expect("runtime")
+    Runtime::builder()
+        .reactors(n)
+        .worker_pool(reactree::PoolConfig::new().threads(TEST_POOL_THREADS))
+        .build()
+        .expect("runtime")
+}
+
+/// The threads a runtime of `reactors` built by [`runtime`] owns.
+pub fn runtime_threads(reactors: usize) -> usize {
+    reactors + TEST_POOL_THREADS + 1
 }
 
 pub const GENEROUS: Duration = Duration::from_secs(10);
