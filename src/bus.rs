@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 pub(crate) use delivery::{Consumer, DeliverFuture, Delivery, Refused};
 pub use error::{ConsumeError, PublishError, RequestError, SendError};
+pub use registry::AddressStats;
 pub(crate) use registry::{AddressCounters, ConsumerId, Registry};
 
 use crate::oneshot;
@@ -236,6 +237,12 @@ impl Bus {
     /// The timeout of [`request`](Bus::request) when none is given.
     pub fn default_timeout(&self) -> Duration {
         self.inner.default_timeout
+    }
+
+    /// The counters of `address`: consumers, sent, published, requested, replied, timed
+    /// out and refused; `None` while it has no consumers.
+    pub fn stats<M: Message>(&self, address: &Address<M>) -> Option<AddressStats> {
+        self.inner.registry.stats(address.name())
     }
 
     /// How many consumers are registered at `address`.

@@ -104,8 +104,8 @@ mod watchdog;
 mod worker;
 
 pub use bus::{
-    Address, Bus, ConsumeError, CorrelationId, Message, PublishError, PublishReport, RequestError,
-    SendError,
+    Address, AddressStats, Bus, ConsumeError, CorrelationId, Message, PublishError, PublishReport,
+    RequestError, SendError,
 };
 pub use component::{
     BoxError, ChildSpec, Component, ComponentState, DEFAULT_SHUTDOWN_TIMEOUT, Handler, TimerId,

@@ -36,6 +36,8 @@ fn try_send_refuses_a_full_mailbox_and_hands_the_message_back() {
     let accepted = 4;
     let refused = runtime.bus().try_send(&BUSY, Cmd::Record(4)).unwrap_err();
     assert!(refused.is_full());
+    let stats = runtime.bus().stats(&BUSY).unwrap();
+    assert_eq!((stats.sent, stats.refused), (5, 1));
     assert!(matches!(refused.into_inner(), Cmd::Record(4)));
     // try_request and try_publish refuse the same way.
     let error = runtime
@@ -130,6 +132,12 @@ fn try_publish_counts_full_consumers_as_refused() {
         refused += report.refused;
     }
     assert_eq!((delivered, refused), (1, 8));
+    // Each refused copy is counted on the address, not lost silently.
+    let stats = runtime.bus().stats(&ticks).unwrap();
+    assert_eq!(
+        (stats.consumers, stats.published, stats.refused),
+        (1, 10, 8)
+    );
     release_tx.send(()).unwrap();
     release_tx.send(()).unwrap();
 }

@@ -35,6 +35,8 @@ fn a_request_times_out_and_its_late_reply_is_discarded() {
     control.open();
     let reply = runtime.block_on(runtime.bus().request(&R, Cmd::Echo(8)));
     assert_eq!(reply.ok(), Some(Reply::Number(8)));
+    let stats = runtime.bus().stats(&R).unwrap();
+    assert_eq!((stats.requested, stats.replied, stats.timed_out), (2, 1, 1));
 }
 
 #[test]

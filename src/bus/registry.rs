@@ -36,6 +36,41 @@ impl AddressCounters {
     pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
+
+    fn snapshot(&self, consumers: usize) -> AddressStats {
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        AddressStats {
+            consumers,
+            sent: read(&self.sent),
+            published: read(&self.published),
+            requested: read(&self.requested),
+            replied: read(&self.replied),
+            timed_out: read(&self.timed_out),
+            refused: read(&self.refused),
+        }
+    }
+}
+
+/// The counters of one address, read at one moment. They live as long as the address
+/// has consumers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct AddressStats {
+    /// Registered consumers.
+    pub consumers: usize,
+    /// Messages sent (`send`, `try_send`) and accepted.
+    pub sent: u64,
+    /// Publications (one per `publish` call that found consumers).
+    pub published: u64,
+    /// Requests delivered to a consumer.
+    pub requested: u64,
+    /// Requests that got their reply.
+    pub replied: u64,
+    /// Requests that timed out.
+    pub timed_out: u64,
+    /// Messages refused by a full mailbox (`try_` forms), each copy of a `try_publish`
+    /// counted.
+    pub refused: u64,
 }
 
 /// A registered consumer with its registration id.
@@ -92,6 +127,7 @@ trait Slot: Any + Send + Sync {
     /// Removes a registration; returns how many remain.
     fn remove(&self, id: ConsumerId) -> usize;
     fn len(&self) -> usize;
+    fn stats(&self) -> AddressStats;
 }
 
 impl<M: Message> Slot for TypedSlot<M> {
@@ -114,6 +150,10 @@ impl<M: Message> Slot for TypedSlot<M> {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .len()
+    }
+
+    fn stats(&self) -> AddressStats {
+        self.counters.snapshot(self.len())
     }
 }
 
@@ -194,6 +234,12 @@ impl Registry {
         {
             slots.remove(name);
         }
+    }
+
+    /// The counters of `name`, if it has consumers.
+    pub(crate) fn stats(&self, name: &str) -> Option<AddressStats> {
+        let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
+        slots.get(name).map(|s| s.stats())
     }
 
     /// The number of consumers at `name`.
