@@ -12,16 +12,20 @@
 //! - **Fixed threads.** A pool starts all its threads at once and keeps exactly that
 //!   many until shutdown; every job runs under `catch_unwind`, so a panicking job is a
 //!   [`JobError::Panicked`] for its caller and its thread lives on.
-//! - **Bounded queue.** The shared queue never holds more than its capacity. The
-//!   `execute` forms wait for room without blocking a thread; the `try_execute` forms
-//!   fail at once and hand the job back in [`TryExecuteError`].
+//! - **Bounded queues.** The shared queue, and each [`SerialQueue`]'s line, never holds
+//!   more than the pool's queue capacity of jobs waiting to start. The `execute` forms
+//!   wait for room without blocking a thread (an ordered job keeps its place in
+//!   submission order while it waits); the `try_execute` forms fail at once and hand the
+//!   job back in [`TryExecuteError`].
 //! - **Cancellation.** Dropping a [`JobFuture`] (or calling [`JobFuture::cancel`]) before
-//!   the job starts means it never runs; while it runs, its [`CancellationToken`] is set.
+//!   the job starts, even while it still waits for room, means it never runs; while it
+//!   runs, its [`CancellationToken`] is set.
 //! - **Order.** Jobs of one [`SerialQueue`] start in submission order and never overlap;
 //!   plain jobs start in queue order but run concurrently.
 //! - **Shutdown.** [`WorkerPool::shutdown`] (or dropping the pool) settles every queued
-//!   job with [`JobError::ShutDown`], sets running jobs' tokens, waits at most the grace
-//!   period, and detaches (and counts) threads whose job ignores its token.
+//!   job, and every submission still waiting for room, with [`JobError::ShutDown`], sets
+//!   running jobs' tokens, waits at most the grace period, and detaches (and counts)
+//!   threads whose job ignores its token.
 //! - **Accounting.** Once quiescent, `submitted = completed + rejected + cancelled +
 //!   panicked` in [`PoolStats`]; each job is counted settled before its future wakes.
 //!
@@ -30,6 +34,8 @@
 //! Each job is one allocation (`job`) shared by its queue entry, its future and its
 //! token, holding a small state machine under a mutex. Workers park on the shared flume
 //! queue, the channel of ordered-line runners and a stop channel at once (`thread`).
+//! Each ordered line keeps its own first-come list of submitters waiting for room, and
+//! lets the first one in whenever its runner takes a job (`serial`).
 //! Shutdown and late submitters meet through the lifecycle flag and the channel lock
 //! (`queue`). Per-thread start times (`watch`) let the runtime's watchdog report jobs
 //! running past the long-job threshold.

@@ -1,8 +1,10 @@
-//! The future a submitter awaits: first, if the queue was full, room in the queue; then
-//! the job's result.
+//! The future a submitter awaits: first, if the queue (or the ordered line) was full,
+//! room in it; then the job's result.
 //!
 //! Invariant: dropping the future before it returned `Ready` abandons the job exactly
-//! once (a queued job never runs, a running job sees its token set).
+//! once (a queued job never runs, a running job sees its token set). The job is
+//! abandoned before the wait for room is given up, so a job dropped while waiting is
+//! counted once, as cancelled.
 
 use std::fmt;
 use std::future::Future;
@@ -15,6 +17,7 @@ use flume::r#async::SendFut;
 use super::error::JobError;
 use super::job::{Outcome, QueuedJob};
 use super::queue::Queues;
+use super::serial::LineTicket;
 
 /// The result of a job submitted to a worker pool.
 ///
@@ -53,8 +56,16 @@ use super::queue::Queues;
 #[must_use = "dropping a JobFuture cancels its job"]
 pub struct JobFuture<T> {
     outcome: Arc<dyn Outcome<T>>,
-    sending: Option<Sending>,
+    admission: Option<Admission>,
     done: bool,
+}
+
+/// Where a job waits for room, if it was not admitted at once.
+enum Admission {
+    /// In flume's list of senders waiting for room in the shared queue.
+    Shared(Sending),
+    /// In an ordered line's list of waiting submitters.
+    Line(LineTicket),
 }
 
 /// A job still waiting for room in the shared queue.
@@ -63,12 +74,31 @@ struct Sending {
     queues: Arc<Queues>,
 }
 
+impl Sending {
+    /// `Ready` once the job is in the queue, or once the pool is stopping.
+    fn poll_sent(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.queues.shared.is_stopping() {
+            // A refused item comes back in the error; dropping it settles it as ShutDown.
+            let _sent = std::task::ready!(Pin::new(&mut self.send).poll(cx));
+        }
+        Poll::Ready(())
+    }
+
+    /// Ends the wait: if shutdown began meanwhile, the job may have arrived after the
+    /// drain, so drain again.
+    fn finish(self) {
+        let Self { send, queues } = self;
+        drop(send);
+        queues.after_send();
+    }
+}
+
 impl<T> JobFuture<T> {
     /// A future for a job already in a queue (or already settled).
     pub(crate) fn admitted(outcome: Arc<dyn Outcome<T>>) -> Self {
         Self {
             outcome,
-            sending: None,
+            admission: None,
             done: false,
         }
     }
@@ -79,10 +109,19 @@ impl<T> JobFuture<T> {
         send: SendFut<'static, QueuedJob>,
         queues: Arc<Queues>,
     ) -> Self {
-        let sending = Some(Sending { send, queues });
+        let admission = Some(Admission::Shared(Sending { send, queues }));
         Self {
             outcome,
-            sending,
+            admission,
+            done: false,
+        }
+    }
+
+    /// A future for an ordered job that must first wait for room in its line.
+    pub(crate) fn waiting_in_line(outcome: Arc<dyn Outcome<T>>, ticket: LineTicket) -> Self {
+        Self {
+            outcome,
+            admission: Some(Admission::Line(ticket)),
             done: false,
         }
     }
@@ -112,18 +151,16 @@ impl<T> JobFuture<T> {
         self.outcome.cancel();
     }
 
-    /// Waits for room in the shared queue, if still waiting; `Ready` once admitted.
+    /// Waits for room in the shared queue or the line, if still waiting; `Ready` once
+    /// admitted (or settled by shutdown).
     fn poll_admission(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(sending) = &mut self.sending else {
-            return Poll::Ready(());
-        };
-        if !sending.queues.shared.is_stopping() {
-            // A refused item comes back in the error; dropping it settles it as ShutDown.
-            let _sent = std::task::ready!(Pin::new(&mut sending.send).poll(cx));
+        match &mut self.admission {
+            None => return Poll::Ready(()),
+            Some(Admission::Shared(sending)) => std::task::ready!(sending.poll_sent(cx)),
+            Some(Admission::Line(ticket)) => std::task::ready!(ticket.poll_admitted(cx)),
         }
-        if let Some(Sending { send, queues }) = self.sending.take() {
-            drop(send);
-            queues.after_send();
+        if let Some(Admission::Shared(sending)) = self.admission.take() {
+            sending.finish();
         }
         Poll::Ready(())
     }
@@ -153,7 +190,7 @@ impl<T> Drop for JobFuture<T> {
 impl<T> fmt::Debug for JobFuture<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JobFuture")
-            .field("waiting_for_room", &self.sending.is_some())
+            .field("waiting_for_room", &self.admission.is_some())
             .field("done", &self.done)
             .finish_non_exhaustive()
     }

@@ -7,22 +7,34 @@
 //! up to [`BATCH`] jobs, then goes to the back of the runners channel so that other lines
 //! and plain jobs get their turn.
 //!
+//! A line holds at most the pool's queue capacity of jobs. An awaiting submission that
+//! finds it full joins the line's first-come list of [`Waiter`]s at once (not at its
+//! first poll, so submission order decides), and its future holds a [`LineTicket`]. Each
+//! time the runner takes a job, it moves the first waiter into the line and wakes it.
+//!
 //! Invariants:
 //! - at most one job of a line runs at any time, and jobs start in line order;
+//! - the line holds at most `capacity` jobs; waiters exist only while it is full, so a
+//!   later submission (awaiting or `try_`) never overtakes a waiter;
+//! - waiters are sorted by ticket number, and leave the list only in order (moved into
+//!   the line), or when their future goes away, or at shutdown;
 //! - `scheduled` is `true` exactly while a runner for the line exists;
 //! - a runner dropped without running (shutdown drained it) settles every job of its
-//!   line as ShutDown.
+//!   line, and every waiter's job, as ShutDown.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use super::error::TryExecuteError;
 use super::future::JobFuture;
 use super::handle::PoolHandle;
 use super::job::{Job, QueuedJob, WithToken, WithoutToken, Work};
 use super::queue::Queues;
+use super::shared::Shared;
 use super::token::CancellationToken;
+use super::unwind::wake_quietly;
 use super::watch::WorkerSlot;
 
 /// Jobs a runner runs before it yields its worker to other work.
@@ -34,11 +46,14 @@ const BATCH: usize = 32;
 /// overlap or reorder (writes to one file, calls on one connection). Clones share the
 /// same line.
 ///
-/// Capacity: [`try_execute`](Self::try_execute) refuses a job when the pool's queue
-/// capacity of jobs already wait in the line. The awaiting [`execute`](Self::execute)
-/// never refuses: like a flume sender waiting for room, its job waits past the capacity,
-/// still in order, and is admitted as earlier jobs finish; awaiting each result before
-/// submitting the next keeps the line short.
+/// Capacity: the line holds at most the pool's queue capacity of jobs waiting to start
+/// (the running one does not count). On a full line, the awaiting
+/// [`execute`](Self::execute) returns a future that first waits, without blocking a
+/// thread, for room; waiting submissions take their places in submission order, so a
+/// later job never overtakes one still waiting. Dropping such a future means its job
+/// never runs (counted as cancelled); shutdown settles it with
+/// [`JobError::ShutDown`](crate::JobError::ShutDown). [`try_execute`](Self::try_execute)
+/// refuses at once while the line is full.
 ///
 /// # Examples
 ///
@@ -73,7 +88,16 @@ pub(crate) struct SerialLine {
 
 struct LineState {
     jobs: VecDeque<QueuedJob>,
+    waiters: VecDeque<Waiter>,
+    next_ticket: u64,
     scheduled: bool,
+}
+
+/// A submission waiting for room in its line; its future holds the [`LineTicket`].
+struct Waiter {
+    ticket: u64,
+    job: QueuedJob,
+    waker: Option<Waker>,
 }
 
 impl SerialLine {
@@ -81,11 +105,18 @@ impl SerialLine {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes the next job, or marks the line unscheduled when it is empty.
+    /// Takes the next job, or marks the line unscheduled when it is empty. The room it
+    /// makes goes to the first waiter, which is woken.
     fn next_job(&self) -> Option<QueuedJob> {
-        let mut state = self.lock();
-        let next = state.jobs.pop_front();
-        state.scheduled = next.is_some();
+        let (next, admitted) = {
+            let mut state = self.lock();
+            let next = state.jobs.pop_front();
+            state.scheduled = next.is_some();
+            (next, state.admit_first_waiter(self.capacity))
+        };
+        if let Some(waker) = admitted {
+            wake_quietly(waker);
+        }
         next
     }
 
@@ -97,14 +128,21 @@ impl SerialLine {
         state.scheduled
     }
 
-    /// Empties the line (dropping settles each job as ShutDown) and unschedules it.
+    /// Empties the line and its waiters (dropping settles each job as ShutDown, then
+    /// each waiter is woken) and unschedules it.
     fn discard(&self) {
-        let jobs = {
+        let (jobs, waiters) = {
             let mut state = self.lock();
             state.scheduled = false;
-            std::mem::take(&mut state.jobs)
+            (
+                std::mem::take(&mut state.jobs),
+                std::mem::take(&mut state.waiters),
+            )
         };
         drop(jobs);
+        for waiter in waiters {
+            waiter.dismiss();
+        }
     }
 }
 
@@ -113,6 +151,8 @@ impl SerialQueue {
         let capacity = queues.shared.queue_capacity;
         let state = Mutex::new(LineState {
             jobs: VecDeque::new(),
+            waiters: VecDeque::new(),
+            next_ticket: 0,
             scheduled: false,
         });
         let line = Arc::new(SerialLine { capacity, state });
@@ -120,9 +160,12 @@ impl SerialQueue {
     }
 
     /// Submits an ordered job; it runs after every job submitted before it to this line
-    /// has finished. The job is in line at once; nothing waits for room.
+    /// has finished. If the line is full, the returned future first waits (without
+    /// blocking a thread) for room; the job keeps its place in submission order meanwhile.
     ///
-    /// Resolves to the job's value or a [`JobError`](crate::JobError).
+    /// Resolves to the job's value or a [`JobError`](crate::JobError): `ShutDown` if the
+    /// pool stopped before the job started, even while it waited for room. Dropping the
+    /// future cancels the job.
     ///
     /// # Examples
     ///
@@ -171,9 +214,10 @@ impl SerialQueue {
     ///
     /// # Errors
     ///
-    /// [`TryExecuteError::Full`] if the pool's queue capacity of jobs wait in the line,
-    /// [`TryExecuteError::ShutDown`] if the pool has shut down; either way the job comes
-    /// back inside the error and is counted as rejected.
+    /// [`TryExecuteError::Full`] if the pool's queue capacity of jobs wait in the line
+    /// (other submissions may then be waiting for room, and this one does not overtake
+    /// them), [`TryExecuteError::ShutDown`] if the pool has shut down; either way the job
+    /// comes back inside the error and is counted as rejected.
     ///
     /// # Examples
     ///
@@ -233,7 +277,8 @@ impl SerialQueue {
             .map_err(|error| map_refused(error, |w| w.0))
     }
 
-    /// Jobs waiting in this line (not counting the one running, if any).
+    /// Jobs waiting to start in this line, at most the pool's queue capacity: neither the
+    /// running job nor submissions still waiting for room count.
     ///
     /// # Examples
     ///
@@ -249,7 +294,7 @@ impl SerialQueue {
         self.line.lock().jobs.len()
     }
 
-    /// Returns `true` if no job is waiting in this line.
+    /// Returns `true` if no job is waiting to start in this line.
     ///
     /// # Examples
     ///
@@ -288,10 +333,12 @@ impl SerialQueue {
         let queued = QueuedJob::new(job.clone());
         if shared.is_stopping() {
             drop(queued);
-        } else {
-            self.push(queued);
+            return JobFuture::admitted(job);
         }
-        JobFuture::admitted(job)
+        match self.push_or_wait(queued) {
+            None => JobFuture::admitted(job),
+            Some(ticket) => JobFuture::waiting_in_line(job, ticket),
+        }
     }
 
     fn try_submit<W: Work>(&self, work: W) -> Result<JobFuture<W::Output>, TryExecuteError<W>> {
@@ -302,23 +349,33 @@ impl SerialQueue {
             return Err(TryExecuteError::ShutDown(work));
         }
         let job = Job::new(Arc::clone(shared), work);
-        match self.try_push(QueuedJob::new(job.clone()), self.line.capacity) {
+        match self.try_push(QueuedJob::new(job.clone())) {
             Ok(()) => Ok(JobFuture::admitted(job)),
             Err(queued) => Err(self.queues.refuse(&job, (queued, true))),
         }
     }
 
-    /// Appends to the line, whatever its length.
-    fn push(&self, queued: QueuedJob) {
-        let was_idle = self.line.lock().push(queued);
-        self.schedule_if(was_idle);
-    }
-
-    /// Appends to the line if fewer than `limit` jobs wait in it.
-    fn try_push(&self, queued: QueuedJob, limit: usize) -> Result<(), QueuedJob> {
+    /// Appends to the line if it has room; else adds a waiter behind the others and
+    /// returns its ticket.
+    fn push_or_wait(&self, queued: QueuedJob) -> Option<LineTicket> {
         let was_idle = {
             let mut state = self.line.lock();
-            if state.jobs.len() >= limit {
+            if !state.has_room(self.line.capacity) {
+                let ticket = state.add_waiter(queued);
+                let shared = Arc::clone(&self.queues.shared);
+                return Some(LineTicket::new(Arc::clone(&self.line), shared, ticket));
+            }
+            state.push(queued)
+        };
+        self.schedule_if(was_idle);
+        None
+    }
+
+    /// Appends to the line if it has room.
+    fn try_push(&self, queued: QueuedJob) -> Result<(), QueuedJob> {
+        let was_idle = {
+            let mut state = self.line.lock();
+            if !state.has_room(self.line.capacity) {
                 return Err(queued);
             }
             state.push(queued)
@@ -337,11 +394,133 @@ impl SerialQueue {
 }
 
 impl LineState {
+    /// Whether a new job may join the line now: it is below `capacity` and nobody waits
+    /// ahead.
+    fn has_room(&self, capacity: usize) -> bool {
+        self.jobs.len() < capacity && self.waiters.is_empty()
+    }
+
     /// Appends a job; returns `true` if the line was idle, so the caller must schedule
     /// its runner.
     fn push(&mut self, queued: QueuedJob) -> bool {
         self.jobs.push_back(queued);
         !std::mem::replace(&mut self.scheduled, true)
+    }
+
+    /// Adds a waiter behind the others; returns its ticket.
+    fn add_waiter(&mut self, job: QueuedJob) -> u64 {
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        let waker = None;
+        self.waiters.push_back(Waiter { ticket, job, waker });
+        ticket
+    }
+
+    /// Moves the first waiter into the line if there is room; returns its waker.
+    fn admit_first_waiter(&mut self, capacity: usize) -> Option<Waker> {
+        if self.jobs.len() >= capacity {
+            return None;
+        }
+        let Waiter { job, waker, .. } = self.waiters.pop_front()?;
+        // Room implies a job was just taken, so the runner exists: `scheduled` stays.
+        self.jobs.push_back(job);
+        waker
+    }
+
+    /// Where the waiter holding `ticket` is, if it still waits (the list is sorted).
+    fn waiter_index(&self, ticket: u64) -> Option<usize> {
+        let found = self.waiters.binary_search_by_key(&ticket, |w| w.ticket);
+        found.ok()
+    }
+
+    /// The waiter holding `ticket`, if it still waits.
+    fn waiter_mut(&mut self, ticket: u64) -> Option<&mut Waiter> {
+        let index = self.waiter_index(ticket)?;
+        self.waiters.get_mut(index)
+    }
+
+    /// Takes the waiter holding `ticket` out of the list, if it still waits.
+    fn remove_waiter(&mut self, ticket: u64) -> Option<Waiter> {
+        let index = self.waiter_index(ticket)?;
+        self.waiters.remove(index)
+    }
+}
+
+impl Waiter {
+    /// Settles the waiter's job as ShutDown, then wakes its future to see it.
+    fn dismiss(self) {
+        let Self { job, waker, .. } = self;
+        drop(job);
+        if let Some(waker) = waker {
+            wake_quietly(waker);
+        }
+    }
+}
+
+/// A future's claim on its waiter in a full line: an armed guard. Dropped while the
+/// waiter still waits, it takes the waiter out; its job then never runs.
+pub(crate) struct LineTicket {
+    line: Arc<SerialLine>,
+    shared: Arc<Shared>,
+    ticket: u64,
+    waiting: bool,
+}
+
+impl LineTicket {
+    fn new(line: Arc<SerialLine>, shared: Arc<Shared>, ticket: u64) -> Self {
+        Self {
+            line,
+            shared,
+            ticket,
+            waiting: true,
+        }
+    }
+
+    /// `Ready` once the waiter left the list: moved into the line, or settled at
+    /// shutdown. A waiter polled after shutdown began leaves at once, settled ShutDown,
+    /// so it never waits behind a job that ignores its token.
+    pub(crate) fn poll_admitted(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.waiting {
+            return Poll::Ready(());
+        }
+        if self.shared.is_stopping() {
+            self.withdraw();
+            return Poll::Ready(());
+        }
+        let mut state = self.line.lock();
+        let Some(waiter) = state.waiter_mut(self.ticket) else {
+            self.waiting = false;
+            return Poll::Ready(());
+        };
+        match &mut waiter.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            waker => *waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Takes the waiter out of the list if it still waits, and drops its job outside the
+    /// lock: a job its future abandoned was counted then, a live one settles as ShutDown.
+    fn withdraw(&mut self) {
+        if std::mem::replace(&mut self.waiting, false) {
+            let waiter = self.line.lock().remove_waiter(self.ticket);
+            drop(waiter);
+        }
+    }
+}
+
+impl Drop for LineTicket {
+    fn drop(&mut self) {
+        self.withdraw();
+    }
+}
+
+impl fmt::Debug for LineTicket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LineTicket")
+            .field("ticket", &self.ticket)
+            .field("waiting", &self.waiting)
+            .finish()
     }
 }
 
@@ -358,7 +537,9 @@ impl fmt::Debug for SerialQueue {
         let mut debug = f.debug_struct("SerialQueue");
         debug.field("pool", &self.queues.shared.name);
         match self.line.state.try_lock() {
-            Ok(state) => debug.field("queued", &state.jobs.len()),
+            Ok(state) => debug
+                .field("queued", &state.jobs.len())
+                .field("waiting_for_room", &state.waiters.len()),
             Err(_) => debug.field("queued", &format_args!("<locked>")),
         };
         debug.finish()
