@@ -1,7 +1,7 @@
 //! Property tests of the worker pool over random job mixes — fast, slow, panicking,
 //! cancelled before they start, refused by a full queue, plain and ordered (issue: worker
 //! pools and the blocked-reactor watchdog):
-//! - the queue never holds more than its capacity;
+//! - the queue, and each ordered line, never holds more than its capacity;
 //! - every submitted job is settled exactly once, and at quiescence
 //!   `submitted = completed + rejected + cancelled + panicked`;
 //! - the pool keeps its thread count throughout.
