@@ -1,6 +1,7 @@
 //! Components (Vert.x's verticles): user state plus lifecycle hooks and message handlers,
 //! always run on one reactor thread, one call at a time.
 
+pub(crate) mod control;
 mod envelope;
 pub(crate) mod instance;
 mod spec;
@@ -13,7 +14,7 @@ use crate::bus::Message;
 
 pub(crate) use envelope::{Envelope, MailboxConsumer};
 pub use instance::ComponentState;
-pub(crate) use instance::{InstanceConfig, InstanceStats};
+pub(crate) use instance::{ChildExit, Exit, InstanceConfig, InstanceStats};
 pub use spec::{ChildSpec, DEFAULT_SHUTDOWN_TIMEOUT};
 pub use timers::TimerId;
 

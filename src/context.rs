@@ -21,6 +21,20 @@ pub(crate) struct Identity {
     pub(crate) reactor: usize,
 }
 
+/// One consumer registration of an instance.
+#[derive(Debug)]
+pub(crate) struct Registration {
+    address: Box<str>,
+    id: ConsumerId,
+}
+
+impl Registration {
+    /// Removes it from the bus.
+    pub(crate) fn remove(self, bus: &Bus) {
+        bus.registry().unregister(&self.address, self.id);
+    }
+}
+
 /// How an instance asked to end, from inside a hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ExitRequest {
@@ -39,7 +53,7 @@ pub struct Context<C: Component> {
     identity: Identity,
     runtime: Handle,
     mailbox: flume::Sender<Envelope<C>>,
-    consumers: Vec<(Box<str>, ConsumerId)>,
+    consumers: Vec<Registration>,
     pub(crate) timers: Timers<C>,
     ordered: Option<SerialQueue>,
     correlation: Option<CorrelationId>,
@@ -144,7 +158,10 @@ impl<C: Component> Context<C> {
             .bus()
             .registry()
             .register::<M>(address.name(), consumer)?;
-        self.consumers.push((address.name().into(), id));
+        self.consumers.push(Registration {
+            address: address.name().into(),
+            id,
+        });
         Ok(())
     }
 
@@ -152,10 +169,10 @@ impl<C: Component> Context<C> {
     pub fn unconsume<M: Message>(&mut self, address: &Address<M>) -> usize {
         let registry = self.runtime.bus().registry();
         let before = self.consumers.len();
-        self.consumers.retain(|(name, id)| {
-            let matches = &**name == address.name();
+        self.consumers.retain(|r| {
+            let matches = &*r.address == address.name();
             if matches {
-                registry.unregister(name, *id);
+                registry.unregister(&r.address, r.id);
             }
             !matches
         });
@@ -164,9 +181,14 @@ impl<C: Component> Context<C> {
 
     pub(crate) fn unregister_all(&mut self) {
         let registry = self.runtime.bus().registry();
-        for (name, id) in self.consumers.drain(..) {
-            registry.unregister(&name, id);
+        for r in self.consumers.drain(..) {
+            registry.unregister(&r.address, r.id);
         }
+    }
+
+    /// The registrations of this incarnation, handed over to outlive it.
+    pub(crate) fn take_registrations(&mut self) -> Vec<Registration> {
+        std::mem::take(&mut self.consumers)
     }
 
     /// Runs `callback` once after `delay`, on this component's reactor, between its

@@ -17,6 +17,8 @@ pub enum Hook {
     Timer,
     /// [`Component::stop`](crate::Component::stop).
     Stop,
+    /// A supervisor (its failure is an escalation).
+    Supervisor,
 }
 
 impl fmt::Display for Hook {
@@ -27,6 +29,7 @@ impl fmt::Display for Hook {
             Self::Handler => "handler",
             Self::Timer => "timer callback",
             Self::Stop => "stop",
+            Self::Supervisor => "supervisor",
         })
     }
 }
@@ -41,6 +44,8 @@ pub enum FailureKind {
     Error,
     /// The component asked to fail through [`Context::fail`](crate::Context::fail).
     Requested,
+    /// A supervisor exceeded its restart intensity and gave up.
+    Escalated,
 }
 
 /// A component instance's failure: the hook, the kind, and a message (the panic payload,
@@ -91,6 +96,7 @@ impl Failure {
             FailureKind::Panicked => format!("{} panicked: {}", self.hook, self.message),
             FailureKind::Error => format!("{} failed: {}", self.hook, self.message),
             FailureKind::Requested => format!("failure requested: {}", self.message),
+            FailureKind::Escalated => format!("supervisor gave up: {}", self.message),
         }
     }
 }

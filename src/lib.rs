@@ -100,6 +100,7 @@ mod oneshot;
 mod reactor;
 mod rt;
 mod runtime;
+mod supervisor;
 mod watchdog;
 mod worker;
 
@@ -117,6 +118,10 @@ pub use runtime::{
     DeploymentId, DeploymentInfo, Handle, InstanceInfo, ReactorInfo, Runtime, RuntimeBuilder,
     SpecError, UndeployError,
 };
+pub use supervisor::{
+    Backoff, Intensity, ROOT, RestartType, Strategy, Supervisor, SupervisorInfo, SupervisorSpec,
+    TreeError,
+};
 pub use watchdog::DEFAULT_BLOCKED_THRESHOLD;
 pub use worker::{
     CancellationToken, JobError, JobFuture, PoolConfig, PoolConfigError, PoolHandle, PoolStats,
@@ -132,6 +137,6 @@ struct ReadmeDoctests;
 pub mod prelude {
     pub use crate::{
         Address, BoxError, Bus, ChildSpec, Component, Context, DeployError, DeploymentId, Handler,
-        Message, RequestError, Runtime, SendError,
+        Message, RequestError, RestartType, Runtime, SendError, Strategy, Supervisor,
     };
 }

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use crate::component::instance::Instances;
+use crate::component::control::{Directive, Instances, StopMode};
 use crate::oneshot;
 use crate::rt::{self, LocalExecutor};
 use crate::watchdog::Probe;
@@ -30,6 +30,9 @@ pub(crate) fn current() -> Option<(u64, usize)> {
     CURRENT.with(Cell::get)
 }
 
+/// A spawned task other than a component instance (a supervisor).
+pub(crate) type SpawnCommand = Box<dyn FnOnce(&LocalExecutor<'static>) + Send>;
+
 /// What a reactor runs for its command handler.
 pub(crate) struct Local<'a> {
     pub(crate) executor: &'a LocalExecutor<'static>,
@@ -44,8 +47,16 @@ pub(crate) type StartCommand = Box<dyn FnOnce(&Local<'_>) + Send>;
 pub(crate) enum Command {
     /// Start an instance.
     Start(StartCommand),
+    /// Spawn a supervisor's task.
+    Spawn(SpawnCommand),
     /// Stop instance `key`; `done` is told once it has stopped (or if it is not there).
-    Stop { key: u64, done: oneshot::Sender<()> },
+    Stop {
+        key: u64,
+        mode: StopMode,
+        done: oneshot::Sender<()>,
+    },
+    /// Tell down instance `key` what to do next.
+    Resume { key: u64, directive: Directive },
     /// Leave the loop and end the thread.
     Shutdown,
 }
@@ -84,7 +95,9 @@ fn run(runtime_id: u64, index: usize, inbox: flume::Receiver<Command>, probe: Op
             };
             match command {
                 Command::Start(start) => start(&local),
-                Command::Stop { key, done } => instances.request_stop(key, done),
+                Command::Spawn(spawn) => spawn(&executor),
+                Command::Stop { key, mode, done } => instances.request_stop(key, mode, done),
+                Command::Resume { key, directive } => instances.resume(key, directive),
                 Command::Shutdown => break,
             }
         }

@@ -5,7 +5,7 @@ mod error;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -15,10 +15,15 @@ use slotmap::SlotMap;
 pub use builder::{DEFAULT_MAILBOX_CAPACITY, DEFAULT_REQUEST_TIMEOUT, RuntimeBuilder};
 pub use error::{BuildError, DeployError, SpecError, UndeployError};
 
-use crate::component::{ChildSpec, ComponentState, InstanceConfig, InstanceStats};
-use crate::context::Identity;
+use std::collections::HashMap;
+
+use crate::component::control::StopMode;
+use crate::component::{ChildSpec, ComponentState, InstanceStats};
 use crate::failure::Failure;
 use crate::reactor::{self, Command, ReactorHandle};
+use crate::supervisor::{
+    Node, NodeConfig, Parent, ROOT, Request, SupervisorInfo, SupervisorSpec, TreeChild,
+};
 use crate::watchdog::{self, Directory, Probe};
 use crate::worker::{PoolHandle, WorkerPool};
 use crate::{Bus, oneshot, rt};
@@ -111,16 +116,26 @@ struct Shared {
     pools: Vec<PoolHandle>,
     mailbox_capacity: usize,
     deployments: Mutex<SlotMap<DeploymentId, Deployment>>,
-    next_reactor: AtomicUsize,
+    /// Live supervisors by path, for deploys and undeploys.
+    supervisors: Mutex<HashMap<Arc<str>, flume::Sender<Request>>>,
+    /// The reactors of supervisors that own some, by path (fixed when built).
+    owned: HashMap<String, Arc<[usize]>>,
+    /// The root's escalation, or a shutdown request (`None`), for `Runtime::wait`.
+    ended: (
+        flume::Sender<Option<Failure>>,
+        flume::Receiver<Option<Failure>>,
+    ),
     next_key: AtomicU64,
-    next_sequence: AtomicU64,
     shutting_down: AtomicBool,
 }
 
 /// One deployment's record.
 struct Deployment {
     name: Arc<str>,
-    sequence: u64,
+    /// The path of the supervisor it is deployed under.
+    parent: Arc<str>,
+    /// Its own path, if it is a supervisor.
+    supervisor: Option<Arc<str>>,
     instances: Vec<InstanceRecord>,
 }
 
@@ -137,6 +152,10 @@ struct InstanceRecord {
 pub struct DeploymentInfo {
     /// The deployment's name.
     pub name: String,
+    /// The path of the supervisor it runs under, such as `root/sales`.
+    pub supervisor: String,
+    /// Its path, if the deployment is a supervisor.
+    pub path: Option<String>,
     /// Its instances, in instance order.
     pub instances: Vec<InstanceInfo>,
 }
@@ -158,6 +177,8 @@ pub struct InstanceInfo {
     pub failures: u64,
     /// Times the watchdog saw it hold its reactor past the blocked threshold.
     pub blocked: u64,
+    /// Times its supervisor restarted it.
+    pub restarts: u64,
 }
 
 /// One reactor as seen from outside, at one moment.
@@ -181,8 +202,12 @@ impl Runtime {
         RuntimeBuilder::new()
     }
 
-    pub(crate) fn start(builder: RuntimeBuilder) -> Result<Self, BuildError> {
-        let count = builder.validate()?;
+    pub(crate) fn start(mut builder: RuntimeBuilder) -> Result<Self, BuildError> {
+        builder.root.name = ROOT.to_owned();
+        let own = builder.validate()?;
+        builder.root.validate(None).map_err(BuildError::Tree)?;
+        let mut owned = HashMap::new();
+        let count = allocate(&builder.root, ROOT, own, &mut owned);
         let pools = builder
             .pools()?
             .into_iter()
@@ -215,9 +240,10 @@ impl Runtime {
             pools: pools.iter().map(WorkerPool::handle).collect(),
             mailbox_capacity: builder.mailbox_capacity,
             deployments: Mutex::new(SlotMap::with_key()),
-            next_reactor: AtomicUsize::new(0),
+            supervisors: Mutex::new(HashMap::new()),
+            owned,
+            ended: flume::bounded(1),
             next_key: AtomicU64::new(1),
-            next_sequence: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
         });
         let watchdog = match builder.blocked_threshold {
@@ -236,11 +262,44 @@ impl Runtime {
             pools = pools.len(),
             "runtime.started"
         );
-        Ok(Self {
+        let mut runtime = Self {
             handle: Handle { shared },
             threads,
             pools,
             watchdog,
+        };
+        if let Err(failure) = runtime.start_root(builder.root) {
+            runtime.stop();
+            return Err(BuildError::StartFailed(failure));
+        }
+        Ok(runtime)
+    }
+
+    /// Starts the root supervisor and, through it, the static tree.
+    fn start_root(&self, spec: SupervisorSpec) -> Result<(), Failure> {
+        let handle = self.handle.clone();
+        let (tx, rx) = flume::bounded(crate::supervisor::REQUESTS);
+        handle.register_supervisor(ROOT.into(), tx);
+        let node = Node::new(NodeConfig {
+            path: ROOT.into(),
+            spec,
+            reactors: handle.shared.owned[ROOT].clone(),
+            runtime: handle.clone(),
+            parent: Parent::Runtime(handle.shared.ended.0.clone()),
+            requests: rx,
+            epoch: 0,
+        });
+        let (started, outcome) = oneshot::channel();
+        let spawn = Command::Spawn(Box::new(move |executor| {
+            executor.spawn(node.run(started)).detach();
+        }));
+        let _ = handle.shared.reactors[0].commands.send(spawn);
+        rt::block_on(outcome).unwrap_or_else(|_| {
+            Err(Failure::new(
+                crate::Hook::Supervisor,
+                crate::FailureKind::Error,
+                "the root supervisor did not start",
+            ))
         })
     }
 
@@ -285,6 +344,19 @@ impl Runtime {
         self.stop();
     }
 
+    /// Blocks until the runtime ends: the root supervisor gave up (its intensity was
+    /// exceeded), or someone called [`Handle::request_shutdown`]. Then shuts down.
+    ///
+    /// # Errors
+    ///
+    /// The root's [`Failure`] (of kind [`Escalated`](crate::FailureKind::Escalated)) if
+    /// it gave up.
+    pub fn wait(mut self) -> Result<(), Failure> {
+        let ended = self.handle.shared.ended.1.recv().ok().flatten();
+        self.stop();
+        ended.map_or(Ok(()), Err)
+    }
+
     fn stop(&mut self) {
         if self.threads.is_empty() {
             return;
@@ -302,8 +374,15 @@ impl Runtime {
         tracing::info!(runtime = shared.id, "runtime.shutting_down");
         let handle = self.handle.clone();
         rt::block_on(async move {
-            for id in handle.deployments_latest_first() {
-                let _ = handle.undeploy(id).await;
+            if let Some(root) = handle.supervisor_requests(ROOT) {
+                let (done, stopped) = oneshot::channel();
+                let stop = Request::Stop {
+                    mode: StopMode::Terminate,
+                    done,
+                };
+                if root.send_async(stop).await.is_ok() {
+                    let _ = stopped.await;
+                }
             }
         });
         for pool in self.pools.drain(..) {
@@ -435,178 +514,249 @@ impl Handle {
                 expired: i.stats.expired.load(Ordering::Relaxed),
                 failures: i.stats.failures.load(Ordering::Relaxed),
                 blocked: i.stats.blocked.load(Ordering::Relaxed),
+                restarts: i.stats.restarts.load(Ordering::Relaxed),
             })
             .collect();
         Some(DeploymentInfo {
             name: record.name.to_string(),
+            supervisor: record.parent.to_string(),
+            path: record.supervisor.as_deref().map(str::to_owned),
             instances,
         })
     }
 
-    fn deployments_latest_first(&self) -> Vec<DeploymentId> {
-        let table = self.deployments();
-        let mut ids: Vec<(u64, DeploymentId)> =
-            table.iter().map(|(id, d)| (d.sequence, id)).collect();
-        ids.sort_unstable_by(|a, b| b.cmp(a));
-        ids.into_iter().map(|(_, id)| id).collect()
+    /// Asks the runtime to end: [`Runtime::wait`] returns `Ok(())` and shuts it down.
+    pub fn request_shutdown(&self) {
+        let _ = self.shared.ended.0.try_send(None);
     }
 
-    /// Deploys `spec`: builds each instance on its reactor with the spec's factory and
-    /// runs its `start`. Resolves once every instance has started, to the new
-    /// deployment's id.
+    /// Deploys `spec` under the root supervisor; see [`deploy_under`](Self::deploy_under).
+    ///
+    /// # Errors
+    ///
+    /// As [`deploy_under`](Self::deploy_under).
+    pub async fn deploy(&self, spec: ChildSpec) -> Result<DeploymentId, DeployError> {
+        self.deploy_under(ROOT, spec).await
+    }
+
+    /// Deploys `spec` under the supervisor at `path` (`"root"`, `"root/sales"`): builds
+    /// each instance on its reactor with the spec's factory and runs its `start`, in
+    /// order. Resolves once every instance has started, to the new deployment's id.
     ///
     /// # Errors
     ///
     /// [`DeployError::InvalidSpec`]; [`DeployError::StartFailed`] when an instance's
     /// factory or `start` fails or panics (the instances that did start are stopped
-    /// first); [`DeployError::ShuttingDown`].
-    pub async fn deploy(&self, spec: ChildSpec) -> Result<DeploymentId, DeployError> {
-        self.validate(&spec)?;
-        let shared = &self.shared;
-        if shared.shutting_down.load(Ordering::SeqCst) {
+    /// first); [`DeployError::NoSuchSupervisor`]; [`DeployError::SupervisorDown`];
+    /// [`DeployError::ShuttingDown`].
+    pub async fn deploy_under(
+        &self,
+        path: &str,
+        spec: ChildSpec,
+    ) -> Result<DeploymentId, DeployError> {
+        spec.validate(usize::MAX)?;
+        self.ask(path, |reply| Request::Deploy { spec, reply })
+            .await
+    }
+
+    /// Deploys a whole supervisor (with its children) under the supervisor at `path`.
+    /// Supervisors deployed at run time use their parent's reactors: `reactors(n)` is
+    /// refused ([`SpecError::DynamicReactors`]), since threads are fixed when the
+    /// runtime is built.
+    ///
+    /// # Errors
+    ///
+    /// As [`deploy_under`](Self::deploy_under), plus [`DeployError::InvalidTree`].
+    pub async fn deploy_supervisor(
+        &self,
+        path: &str,
+        spec: SupervisorSpec,
+    ) -> Result<DeploymentId, DeployError> {
+        self.ask(path, |reply| Request::DeploySupervisor { spec, reply })
+            .await
+    }
+
+    async fn ask(
+        &self,
+        path: &str,
+        request: impl FnOnce(oneshot::Sender<Result<DeploymentId, DeployError>>) -> Request,
+    ) -> Result<DeploymentId, DeployError> {
+        if self.shared.shutting_down.load(Ordering::SeqCst) {
             return Err(DeployError::ShuttingDown);
         }
-        let sequence = shared.next_sequence.fetch_add(1, Ordering::Relaxed);
-        let id = self.deployments().insert(Deployment {
-            name: spec.name.clone(),
-            sequence,
-            instances: Vec::with_capacity(spec.instances),
-        });
-        tracing::info!(component = %spec.name, deployment = ?id, instances = spec.instances, "component.deploying");
-        let mut starts = Vec::with_capacity(spec.instances);
-        for instance in 0..spec.instances {
-            match self.launch(&spec, id, instance).await {
-                Ok(started) => starts.push(started),
-                Err(error) => {
-                    let _ = self.undeploy(id).await;
-                    return Err(error);
-                }
-            }
-        }
-        let mut first_failure: Option<(usize, Failure)> = None;
-        for (instance, started) in starts.into_iter().enumerate() {
-            let outcome = match started.await {
-                Ok(outcome) => outcome,
-                Err(oneshot::Closed) => {
-                    let _ = self.undeploy(id).await;
-                    return Err(DeployError::ShuttingDown);
-                }
-            };
-            if let (Err(failure), None) = (outcome, &first_failure) {
-                first_failure = Some((instance, failure));
-            }
-        }
-        if let Some((instance, failure)) = first_failure {
-            let _ = self.undeploy(id).await;
-            tracing::warn!(component = %spec.name, instance, %failure, "component.start_failed");
-            return Err(DeployError::StartFailed {
-                name: spec.name.to_string(),
-                instance,
-                failure,
-            });
-        }
-        Ok(id)
-    }
-
-    fn validate(&self, spec: &ChildSpec) -> Result<(), SpecError> {
-        if spec.name.is_empty() {
-            return Err(SpecError::EmptyName);
-        }
-        if spec.instances == 0 {
-            return Err(SpecError::ZeroInstances);
-        }
-        if spec.mailbox_capacity == Some(0) {
-            return Err(SpecError::ZeroMailboxCapacity);
-        }
-        match spec.reactor {
-            Some(index) if index >= self.reactors() => Err(SpecError::NoSuchReactor {
-                index,
-                reactors: self.reactors(),
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    /// Sends one instance's start command to its reactor and records it.
-    async fn launch(
-        &self,
-        spec: &ChildSpec,
-        id: DeploymentId,
-        instance: usize,
-    ) -> Result<oneshot::Receiver<Result<(), Failure>>, DeployError> {
-        let shared = &self.shared;
-        let reactor = spec.reactor.unwrap_or_else(|| {
-            shared.next_reactor.fetch_add(1, Ordering::Relaxed) % shared.reactors.len()
-        });
-        let key = shared.next_key.fetch_add(1, Ordering::Relaxed);
-        let stats = Arc::new(InstanceStats::default());
-        let (started, outcome) = oneshot::channel();
-        let config = InstanceConfig {
-            identity: Identity {
-                name: spec.name.clone(),
-                deployment: id,
-                instance,
-                reactor,
-            },
-            key,
-            runtime: self.clone(),
-            mailbox_capacity: spec.mailbox_capacity.unwrap_or(shared.mailbox_capacity),
-            shutdown_timeout: spec.shutdown_timeout,
-            stats: stats.clone(),
-            started,
-        };
-        match self.deployments().get_mut(id) {
-            Some(record) => record.instances.push(InstanceRecord {
-                index: instance,
-                reactor,
-                key,
-                stats,
-            }),
-            None => return Err(DeployError::ShuttingDown),
-        }
-        let command = Command::Start(spec.launch.launch(config));
-        shared.reactors[reactor]
-            .commands
-            .send_async(command)
+        let supervisor = self
+            .supervisor_requests(path)
+            .ok_or_else(|| DeployError::NoSuchSupervisor(path.to_owned()))?;
+        let (reply, answer) = oneshot::channel();
+        supervisor
+            .send_async(request(reply))
             .await
             .map_err(|_| DeployError::ShuttingDown)?;
-        Ok(outcome)
+        answer.await.unwrap_or(Err(DeployError::ShuttingDown))
     }
 
-    /// Undeploys a deployment: each instance stops receiving, runs `stop` (within the
-    /// spec's shutdown timeout), loses its timers and consumers, and is dropped. Messages
-    /// still queued are discarded and their requesters get
+    /// Undeploys a deployment (a component or a supervisor with its subtree): each
+    /// instance stops receiving, runs `stop` (within the spec's shutdown timeout), loses
+    /// its timers and consumers, and is dropped. Messages still queued are discarded and
+    /// their requesters get
     /// [`RequestError::RecipientFailure`](crate::RequestError::RecipientFailure).
     ///
     /// # Errors
     ///
     /// [`UndeployError::UnknownDeployment`] for an id that is not (or no longer) deployed.
     pub async fn undeploy(&self, id: DeploymentId) -> Result<(), UndeployError> {
-        let record = self
+        let parent = self
             .deployments()
-            .remove(id)
+            .get(id)
+            .map(|d| d.parent.clone())
             .ok_or(UndeployError::UnknownDeployment(id))?;
-        let mut stopped = Vec::with_capacity(record.instances.len());
-        for instance in record.instances.iter().rev() {
-            let (done, finished) = oneshot::channel();
-            let command = Command::Stop {
-                key: instance.key,
-                done,
-            };
-            // A reactor that is gone has already dropped its instances.
-            if self.shared.reactors[instance.reactor]
-                .commands
-                .send_async(command)
-                .await
-                .is_ok()
-            {
-                stopped.push(finished);
+        let supervisor = self
+            .supervisor_requests(&parent)
+            .ok_or(UndeployError::UnknownDeployment(id))?;
+        let (reply, answer) = oneshot::channel();
+        if supervisor
+            .send_async(Request::Undeploy { id, reply })
+            .await
+            .is_err()
+        {
+            return Err(UndeployError::UnknownDeployment(id));
+        }
+        answer
+            .await
+            .unwrap_or(Err(UndeployError::UnknownDeployment(id)))
+    }
+
+    /// A snapshot of the supervisor at `path`: strategy, children, restarts.
+    pub async fn supervisor(&self, path: &str) -> Option<SupervisorInfo> {
+        let requests = self.supervisor_requests(path)?;
+        let (reply, answer) = oneshot::channel();
+        requests.send_async(Request::Info { reply }).await.ok()?;
+        answer.await.ok()
+    }
+
+    // ----- for supervisor nodes -----
+
+    fn supervisor_requests(&self, path: &str) -> Option<flume::Sender<Request>> {
+        self.shared
+            .supervisors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(path)
+            .cloned()
+    }
+
+    pub(crate) fn register_supervisor(&self, path: Arc<str>, requests: flume::Sender<Request>) {
+        self.shared
+            .supervisors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(path, requests);
+    }
+
+    pub(crate) fn unregister_supervisor(&self, path: &str) {
+        self.shared
+            .supervisors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(path);
+    }
+
+    pub(crate) fn owned_reactors(&self, path: &str) -> Option<Arc<[usize]>> {
+        self.shared.owned.get(path).cloned()
+    }
+
+    pub(crate) fn next_key(&self) -> u64 {
+        self.shared.next_key.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn mailbox_capacity(&self) -> usize {
+        self.shared.mailbox_capacity
+    }
+
+    pub(crate) async fn send_command(&self, reactor: usize, command: Command) -> Result<(), ()> {
+        self.shared.reactors[reactor]
+            .commands
+            .send_async(command)
+            .await
+            .map_err(|_| ())
+    }
+
+    pub(crate) fn new_record(
+        &self,
+        name: &str,
+        parent: &Arc<str>,
+        supervisor: Option<&Arc<str>>,
+    ) -> DeploymentId {
+        self.deployments().insert(Deployment {
+            name: name.into(),
+            parent: parent.clone(),
+            supervisor: supervisor.cloned(),
+            instances: Vec::new(),
+        })
+    }
+
+    pub(crate) fn record_instance(
+        &self,
+        id: DeploymentId,
+        index: usize,
+        reactor: usize,
+        key: u64,
+        stats: Arc<InstanceStats>,
+    ) {
+        if let Some(record) = self.deployments().get_mut(id) {
+            record.instances.push(InstanceRecord {
+                index,
+                reactor,
+                key,
+                stats,
+            });
+        }
+    }
+
+    /// Drops one instance (or the supervisor) of a deployment; the record goes with its
+    /// last one.
+    pub(crate) fn forget_instance(&self, id: DeploymentId, key: u64) {
+        let mut table = self.deployments();
+        if let Some(record) = table.get_mut(id) {
+            record.instances.retain(|i| i.key != key);
+            if record.instances.is_empty() {
+                table.remove(id);
             }
         }
-        for finished in stopped {
-            let _ = finished.await;
-        }
-        tracing::info!(deployment = ?id, "component.undeployed");
-        Ok(())
     }
+
+    pub(crate) fn remove_record(&self, id: DeploymentId) {
+        self.deployments().remove(id);
+    }
+}
+
+/// Gives each supervisor that declares reactors its global indices, depth first; the
+/// root gets `0..own`. Returns the total.
+fn allocate(
+    spec: &SupervisorSpec,
+    path: &str,
+    own: usize,
+    owned: &mut HashMap<String, Arc<[usize]>>,
+) -> usize {
+    fn walk(
+        spec: &SupervisorSpec,
+        path: &str,
+        next: &mut usize,
+        owned: &mut HashMap<String, Arc<[usize]>>,
+    ) {
+        for child in &spec.children {
+            if let TreeChild::Supervisor(nested) = child {
+                let child_path = format!("{path}/{}", nested.name);
+                if let Some(n) = nested.reactors {
+                    owned.insert(child_path.clone(), (*next..*next + n).collect());
+                    *next += n;
+                }
+                walk(nested, &child_path, next, owned);
+            }
+        }
+    }
+    owned.insert(path.to_owned(), (0..own).collect());
+    let mut next = own;
+    walk(spec, path, &mut next, owned);
+    next
 }

@@ -86,6 +86,7 @@ fn hook_code(hook: Hook) -> u8 {
         Hook::Handler => 2,
         Hook::Timer => 3,
         Hook::Stop => 4,
+        _ => 5,
     }
 }
 
@@ -95,7 +96,8 @@ fn hook_from(code: u8) -> Hook {
         1 => Hook::Start,
         2 => Hook::Handler,
         3 => Hook::Timer,
-        _ => Hook::Stop,
+        4 => Hook::Stop,
+        _ => Hook::Supervisor,
     }
 }
 

@@ -1,35 +1,24 @@
 //! Panic isolation: a panic in start, stop, a handler or a timer callback is caught on the
-//! reactor; the thread and the other components live on; the failed component is stopped
-//! and its requesters fail (issue: core runtime, point 6).
+//! reactor; the thread and the other components live on; the requester of the failed
+//! message gets recipient-failure; the supervisor then restarts the component (permanent)
+//! or removes it (temporary) (issues: core runtime point 6, supervision tree).
 
 #[path = "support/common.rs"]
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::*;
+use reactree::ComponentState;
 use reactree::prelude::*;
-use reactree::{ComponentState, DeploymentInfo};
 
 const VICTIM: Address<Cmd> = Address::new("panic.victim");
 const BYSTANDER: Address<Cmd> = Address::new("panic.bystander");
 
-fn state(runtime: &Runtime, id: DeploymentId) -> Option<ComponentState> {
-    runtime
-        .handle()
-        .deployment(id)
-        .map(|d: DeploymentInfo| d.instances[0].state)
-}
-
-/// Deploys the victim and a bystander on the same (only) reactor.
-fn pair(runtime: &Runtime, log: &Log) -> DeploymentId {
-    let victim = runtime
-        .block_on(runtime.deploy(Probe::spec("victim", "panic.victim", log)))
-        .unwrap();
-    runtime
-        .block_on(runtime.deploy(Probe::spec("bystander", "panic.bystander", log)))
-        .unwrap();
-    victim
+fn instance(runtime: &Runtime, id: DeploymentId) -> Option<reactree::InstanceInfo> {
+    runtime.handle().deployment(id).map(|d| d.instances[0])
 }
 
 fn bystander_serves(runtime: &Runtime) {
@@ -37,45 +26,110 @@ fn bystander_serves(runtime: &Runtime) {
     assert_eq!(reply.ok(), Some(Reply::Thread("reactree-reactor-0".into())));
 }
 
-#[test]
-fn a_handler_panic_stops_only_its_component() {
-    let log = log();
-    let runtime = runtime(1);
-    let victim = pair(&runtime, &log);
-    // Queue requests behind the panic: they fail too, at once.
+/// Queues `Panic` then `Echo(7)` behind a held handler; returns the Echo's outcome.
+fn panic_with_a_request_behind(runtime: &Runtime) -> Result<Reply, RequestError<Cmd>> {
     let (control, gate) = gate();
     runtime.bus().try_send(&VICTIM, Cmd::Hold(gate)).unwrap();
     control.wait_entered();
-    runtime.bus().try_send(&VICTIM, Cmd::Panic).unwrap();
+    let panicking = {
+        let bus = runtime.bus().clone();
+        std::thread::spawn(move || async_io::block_on(bus.request(&VICTIM, Cmd::Panic)))
+    };
     let behind = {
         let bus = runtime.bus().clone();
-        std::thread::spawn(move || async_io::block_on(bus.request(&VICTIM, Cmd::Echo(1))))
+        std::thread::spawn(move || {
+            // Sent after the panic request is queued, so it is behind it.
+            std::thread::sleep(Duration::from_millis(20));
+            async_io::block_on(bus.request(&VICTIM, Cmd::Echo(7)))
+        })
     };
-    assert!(eventually(GENEROUS, || runtime.bus().consumers(&VICTIM) == 1));
-    std::thread::sleep(Duration::from_millis(20));
+    std::thread::sleep(Duration::from_millis(60));
     control.open();
-    let error = behind.join().unwrap().unwrap_err();
     assert!(
-        error.is_recipient_failure() || error.is_no_handlers(),
-        "{error:?}"
+        panicking
+            .join()
+            .unwrap()
+            .unwrap_err()
+            .is_recipient_failure()
     );
-    assert!(eventually(GENEROUS, || state(&runtime, victim)
-        == Some(ComponentState::Failed)));
-    let info = runtime.handle().deployment(victim).unwrap();
-    assert_eq!(info.instances[0].failures, 1);
-    // stop ran after the failure; the consumer is gone.
-    assert!(entries(&log).contains(&"victim stopped".to_owned()));
-    assert_eq!(runtime.bus().consumers(&VICTIM), 0);
-    bystander_serves(&runtime);
-    // A failed deployment can still be undeployed.
-    runtime.block_on(runtime.undeploy(victim)).unwrap();
+    behind.join().unwrap()
 }
 
-struct TimerBomb;
+#[test]
+fn a_handler_panic_restarts_its_component_and_its_mailbox_survives() {
+    let log = log();
+    let runtime = runtime(1);
+    let victim = runtime
+        .block_on(runtime.deploy(Probe::spec("victim", "panic.victim", &log)))
+        .unwrap();
+    runtime
+        .block_on(runtime.deploy(Probe::spec("bystander", "panic.bystander", &log)))
+        .unwrap();
+    // The request queued behind the panic is handled by the new instance.
+    assert_eq!(
+        panic_with_a_request_behind(&runtime).ok(),
+        Some(Reply::Number(7))
+    );
+    let info = instance(&runtime, victim).unwrap();
+    assert_eq!(
+        (info.failures, info.restarts, info.state),
+        (1, 1, ComponentState::Running)
+    );
+    // stop ran on the old instance, start on the new; one registration, not two.
+    let lines = entries(&log);
+    assert_eq!(
+        lines.iter().filter(|l| *l == "victim started").count(),
+        2,
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| *l == "victim stopped").count(),
+        1,
+        "{lines:?}"
+    );
+    assert_eq!(runtime.bus().consumers(&VICTIM), 1);
+    bystander_serves(&runtime);
+}
+
+#[test]
+fn a_temporary_component_that_panics_is_removed() {
+    let log = log();
+    let runtime = runtime(1);
+    let victim =
+        runtime
+            .block_on(runtime.deploy(
+                Probe::spec("victim", "panic.victim", &log).restart(RestartType::Temporary),
+            ))
+            .unwrap();
+    runtime
+        .block_on(runtime.deploy(Probe::spec("bystander", "panic.bystander", &log)))
+        .unwrap();
+    let behind = panic_with_a_request_behind(&runtime).unwrap_err();
+    assert!(
+        behind.is_recipient_failure() || behind.is_no_handlers(),
+        "{behind:?}"
+    );
+    assert!(eventually(GENEROUS, || runtime
+        .handle()
+        .deployment(victim)
+        .is_none()));
+    assert_eq!(runtime.bus().consumers(&VICTIM), 0);
+    assert!(entries(&log).contains(&"victim stopped".to_owned()));
+    bystander_serves(&runtime);
+}
+
+struct TimerBomb {
+    armed: Arc<AtomicBool>,
+}
 impl Component for TimerBomb {
     async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
         ctx.consume(&VICTIM)?;
-        ctx.run_later(Duration::from_millis(5), |_, _| panic!("timer exploded"));
+        let armed = self.armed.clone();
+        ctx.run_later(Duration::from_millis(5), move |_, _| {
+            if armed.swap(false, Ordering::SeqCst) {
+                panic!("timer exploded");
+            }
+        });
         Ok(())
     }
 }
@@ -86,68 +140,75 @@ impl Handler<Cmd> for TimerBomb {
 }
 
 #[test]
-fn a_timer_panic_stops_only_its_component() {
+fn a_timer_panic_restarts_only_its_component() {
     let log = log();
     let runtime = runtime(1);
     runtime
         .block_on(runtime.deploy(Probe::spec("bystander", "panic.bystander", &log)))
         .unwrap();
+    let armed = Arc::new(AtomicBool::new(true));
+    let a = armed.clone();
     let bomb = runtime
-        .block_on(runtime.deploy(ChildSpec::new("bomb", || TimerBomb)))
+        .block_on(runtime.deploy(ChildSpec::new("bomb", move || TimerBomb {
+            armed: a.clone(),
+        })))
         .unwrap();
-    assert!(eventually(GENEROUS, || state(&runtime, bomb)
-        == Some(ComponentState::Failed)));
-    assert_eq!(runtime.bus().consumers(&VICTIM), 0);
+    assert!(eventually(GENEROUS, || instance(&runtime, bomb)
+        .is_some_and(|i| i.restarts == 1)));
+    assert!(eventually(GENEROUS, || {
+        instance(&runtime, bomb).is_some_and(|i| i.state == ComponentState::Running)
+    }));
+    assert_eq!(instance(&runtime, bomb).unwrap().failures, 1);
+    let reply = runtime.block_on(runtime.bus().request(&VICTIM, Cmd::Echo(0)));
+    assert_eq!(reply.ok(), Some(Reply::Done));
     bystander_serves(&runtime);
+}
+
+fn fragile(name: &str, address: &'static str, log: &Log) -> ChildSpec {
+    let (name, log) = (name.to_owned(), log.clone());
+    ChildSpec::new(name.clone(), move || Probe {
+        name: name.clone(),
+        address: Address::new(address),
+        log: log.clone(),
+        panic_in_start: false,
+        panic_in_stop: true,
+    })
 }
 
 #[test]
 fn a_stop_panic_is_caught_and_recorded() {
     let log = log();
     let runtime = runtime(1);
-    let l = log.clone();
-    let id = runtime
-        .block_on(runtime.deploy(ChildSpec::new("fragile", move || Probe {
-            name: "fragile".into(),
-            address: VICTIM,
-            log: l.clone(),
-            panic_in_start: false,
-            panic_in_stop: true,
-        })))
-        .unwrap();
     runtime
         .block_on(runtime.deploy(Probe::spec("bystander", "panic.bystander", &log)))
         .unwrap();
-    // ctx.stop() from a handler leads to stop(), which panics: the instance ends failed.
+    // ctx.stop() leads to stop(), which panics: a failure, so a transient child restarts.
+    let id = runtime
+        .block_on(
+            runtime
+                .deploy(fragile("fragile", "panic.victim", &log).restart(RestartType::Transient)),
+        )
+        .unwrap();
     let reply = runtime.block_on(runtime.bus().request(&VICTIM, Cmd::Stop));
     assert_eq!(reply.ok(), Some(Reply::Done));
-    assert!(eventually(GENEROUS, || state(&runtime, id)
-        == Some(ComponentState::Failed)));
+    assert!(eventually(GENEROUS, || instance(&runtime, id)
+        .is_some_and(|i| i.restarts == 1)));
+    assert_eq!(instance(&runtime, id).unwrap().failures, 1);
     bystander_serves(&runtime);
-    // And undeploying a component whose stop panics completes too.
-    let l = log.clone();
-    let id = runtime
-        .block_on(runtime.deploy(ChildSpec::new("fragile2", move || Probe {
-            name: "fragile2".into(),
-            address: Address::new("panic.fragile2"),
-            log: l.clone(),
-            panic_in_start: false,
-            panic_in_stop: true,
-        })))
-        .unwrap();
+    // Undeploying a component whose stop panics completes too.
     runtime.block_on(runtime.undeploy(id)).unwrap();
     bystander_serves(&runtime);
 }
 
 #[test]
-fn stop_and_fail_requests_end_the_instance() {
+fn transient_children_restart_after_failures_only() {
     let log = log();
     let runtime = runtime(1);
     let a = runtime
-        .block_on(runtime.deploy(Probe::spec("a", "panic.a", &log)))
+        .block_on(runtime.deploy(Probe::spec("a", "panic.a", &log).restart(RestartType::Transient)))
         .unwrap();
     let b = runtime
-        .block_on(runtime.deploy(Probe::spec("b", "panic.b", &log)))
+        .block_on(runtime.deploy(Probe::spec("b", "panic.b", &log).restart(RestartType::Transient)))
         .unwrap();
     runtime
         .block_on(runtime.bus().request(&Address::new("panic.a"), Cmd::Stop))
@@ -155,16 +216,17 @@ fn stop_and_fail_requests_end_the_instance() {
     runtime
         .block_on(runtime.bus().request(&Address::new("panic.b"), Cmd::Fail))
         .unwrap();
-    assert!(eventually(GENEROUS, || state(&runtime, a)
-        == Some(ComponentState::Stopped)));
-    assert!(eventually(GENEROUS, || state(&runtime, b)
-        == Some(ComponentState::Failed)));
-    let info = runtime.handle().deployment(b).unwrap();
-    assert_eq!(
-        (
-            info.instances[0].failures,
-            runtime.handle().deployment(a).unwrap().instances[0].failures
-        ),
-        (1, 0)
+    // A normal exit: it stays down. A requested failure: it is restarted.
+    assert!(eventually(GENEROUS, || {
+        instance(&runtime, a).is_some_and(|i| i.state == ComponentState::Stopped)
+    }));
+    assert!(eventually(GENEROUS, || {
+        instance(&runtime, b).is_some_and(|i| i.state == ComponentState::Running && i.restarts == 1)
+    }));
+    let (a, b) = (
+        instance(&runtime, a).unwrap(),
+        instance(&runtime, b).unwrap(),
     );
+    assert_eq!((a.failures, a.restarts, b.failures), (0, 0, 1));
+    assert_eq!(runtime.bus().consumers(&Address::<Cmd>::new("panic.a")), 0);
 }

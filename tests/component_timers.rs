@@ -116,9 +116,13 @@ fn a_stopped_component_loses_its_timers() {
     let runtime = runtime(1);
     let b = beats.clone();
     runtime
-        .block_on(runtime.deploy(ChildSpec::new("beacon", move || Beacon {
-            beats: b.clone(),
-        })))
+        .block_on(
+            runtime.deploy(
+                // Transient: its own normal stop is final.
+                ChildSpec::new("beacon", move || Beacon { beats: b.clone() })
+                    .restart(RestartType::Transient),
+            ),
+        )
         .unwrap();
     assert!(eventually(GENEROUS, || *beats.lock().unwrap() >= 3));
     runtime

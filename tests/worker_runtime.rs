@@ -205,7 +205,7 @@ impl Handler<Waiter> for Patient {
 }
 
 #[test]
-fn shutdown_cancels_a_running_job_through_its_token() {
+fn shutdown_cancels_a_components_running_job_through_its_token() {
     let seen = Arc::new(Mutex::new(false));
     let runtime = Runtime::builder()
         .reactors(1)
@@ -229,13 +229,32 @@ fn shutdown_cancels_a_running_job_through_its_token() {
     });
     let pool = runtime.handle().worker_pool().clone();
     assert!(eventually(GENEROUS, || pool.stats().active == 1));
-    // A queued job behind the running one gets the typed shut-down error.
-    let queued = pool.execute_fn(|| 2);
     runtime.shutdown();
     assert!(*seen.lock().unwrap(), "the running job saw its token");
     assert!(waiting.join().unwrap().unwrap_err().is_recipient_failure());
+}
+
+#[test]
+fn shutdown_settles_queued_jobs_and_cancels_running_ones() {
+    let runtime = Runtime::builder()
+        .reactors(1)
+        .worker_pool(PoolConfig::new().threads(1))
+        .build()
+        .unwrap();
+    let pool = runtime.handle().worker_pool().clone();
+    let running = pool.execute(|token| {
+        while !token.is_cancelled() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        "saw the token"
+    });
+    assert!(eventually(GENEROUS, || pool.stats().active == 1));
+    let queued = pool.execute_fn(|| "ran after all");
+    runtime.shutdown();
+    assert_eq!(async_io::block_on(running).unwrap(), "saw the token");
     assert!(matches!(
         async_io::block_on(queued),
         Err(JobError::ShutDown)
     ));
+    assert!(pool.is_shut_down());
 }

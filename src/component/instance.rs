@@ -11,21 +11,21 @@
 //! - a stop request is seen between handlers; a handler still running when it comes gets
 //!   the shutdown timeout, then is dropped.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::task::{Poll, Waker};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_lite::FutureExt;
 use tracing::Instrument;
 
 use crate::component::Envelope;
+use crate::component::control::{Control, Directive, Instances, StopMode};
+use crate::context::Registration;
 use crate::context::{ExitRequest, Identity};
 use crate::failure::{Failure, FailureKind, Hook};
 use crate::rt::Timer;
@@ -44,6 +44,20 @@ pub(crate) struct InstanceConfig {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) stats: Arc<InstanceStats>,
     pub(crate) started: oneshot::Sender<Result<(), Failure>>,
+    /// Where the instance reports the exits it was not asked for.
+    pub(crate) supervisor: flume::Sender<ChildExit>,
+    /// Which start this is, as its supervisor counts; echoed in its exit report.
+    pub(crate) epoch: u64,
+}
+
+/// An exit an instance reports to its supervisor: a failure or a normal stop it asked
+/// for itself (exits the supervisor asked for are not reported).
+#[derive(Debug)]
+pub(crate) struct ChildExit {
+    pub(crate) key: u64,
+    /// The start this exit ends; an exit of an older start is stale.
+    pub(crate) epoch: u64,
+    pub(crate) exit: Exit,
 }
 
 /// The lifecycle state of a component instance.
@@ -61,6 +75,8 @@ pub enum ComponentState {
     Stopped = 3,
     /// Ended by a failure.
     Failed = 4,
+    /// Down after an exit, waiting for its supervisor to restart it (or to give up).
+    Restarting = 5,
 }
 
 /// Counters of one instance, shared with the runtime (relaxed atomics).
@@ -71,6 +87,7 @@ pub(crate) struct InstanceStats {
     pub(crate) expired: AtomicU64,
     pub(crate) failures: AtomicU64,
     pub(crate) blocked: AtomicU64,
+    pub(crate) restarts: AtomicU64,
 }
 
 impl InstanceStats {
@@ -84,7 +101,8 @@ impl InstanceStats {
             1 => ComponentState::Running,
             2 => ComponentState::Stopping,
             3 => ComponentState::Stopped,
-            _ => ComponentState::Failed,
+            4 => ComponentState::Failed,
+            _ => ComponentState::Restarting,
         }
     }
 }
@@ -94,72 +112,10 @@ impl InstanceStats {
 pub(crate) enum Exit {
     /// It asked to stop (`ctx.stop()`).
     Normal,
-    /// It was stopped from outside (undeploy, shutdown).
+    /// It was stopped by its supervisor (undeploy, shutdown, a sibling's restart).
     Stopped,
     /// It failed.
     Failed(Failure),
-}
-
-/// The reactor's handle on a running instance: a stop flag and the waiters of its end.
-#[derive(Default)]
-pub(crate) struct Control {
-    stop: Cell<bool>,
-    waker: Cell<Option<Waker>>,
-    waiters: RefCell<Vec<oneshot::Sender<()>>>,
-}
-
-impl Control {
-    /// Asks the instance to stop; `done` is told when it has.
-    pub(crate) fn request_stop(&self, done: oneshot::Sender<()>) {
-        self.waiters.borrow_mut().push(done);
-        self.stop.set(true);
-        if let Some(waker) = self.waker.take() {
-            waker.wake();
-        }
-    }
-
-    fn stop_requested(&self) -> bool {
-        self.stop.get()
-    }
-
-    /// Whether a stop was asked; if not, wakes `cx` when one is.
-    fn poll_stop(&self, cx: &mut std::task::Context<'_>) -> bool {
-        if self.stop.get() {
-            return true;
-        }
-        self.waker.set(Some(cx.waker().clone()));
-        false
-    }
-
-    fn finish(&self) {
-        for done in self.waiters.take() {
-            let _ = done.send(());
-        }
-    }
-}
-
-/// The instances running on one reactor, by key.
-#[derive(Default)]
-pub(crate) struct Instances {
-    map: RefCell<HashMap<u64, Rc<Control>>>,
-}
-
-impl Instances {
-    /// Asks instance `key` to stop; tells `done` at once if it is not running.
-    pub(crate) fn request_stop(&self, key: u64, done: oneshot::Sender<()>) {
-        let control = self.map.borrow().get(&key).cloned();
-        match control {
-            Some(control) => control.request_stop(done),
-            None => {
-                let _ = done.send(());
-            }
-        }
-    }
-
-    /// How many instances run here.
-    pub(crate) fn len(&self) -> usize {
-        self.map.borrow().len()
-    }
 }
 
 /// What every phase of an instance needs besides the component and its context.
@@ -189,7 +145,8 @@ impl Instance<'_> {
     }
 }
 
-/// Runs one instance from build to exit.
+/// Runs one instance from build to termination: incarnations of the component on one
+/// mailbox, restarted as its supervisor directs.
 pub(crate) async fn run<C, F>(
     factory: Arc<F>,
     config: InstanceConfig,
@@ -201,10 +158,7 @@ pub(crate) async fn run<C, F>(
 {
     let (mailbox, inbox) = flume::bounded::<Envelope<C>>(config.mailbox_capacity);
     let control = Rc::new(Control::default());
-    instances
-        .map
-        .borrow_mut()
-        .insert(config.key, control.clone());
+    instances.insert(config.key, control.clone());
     let InstanceConfig {
         identity,
         runtime,
@@ -212,8 +166,11 @@ pub(crate) async fn run<C, F>(
         stats,
         started,
         key,
+        supervisor,
+        epoch,
         ..
     } = config;
+    let mut epoch = epoch;
     let span = tracing::debug_span!(
         "component.lifecycle",
         component = %identity.name,
@@ -228,17 +185,57 @@ pub(crate) async fn run<C, F>(
         probe: probe.as_deref(),
         key,
     };
-    let ctx = Context::new(identity, runtime, mailbox);
-    let exit = live(&*factory, ctx, &inbox, &instance, started)
-        .instrument(span.clone())
-        .await;
-    let _entered = span.enter();
+    let mut started = started;
+    // Registrations of the previous incarnation: they keep the mailbox reachable while
+    // the instance is down, until the next incarnation has registered its own.
+    let mut kept: Vec<Registration> = Vec::new();
+    let registry = runtime.bus().clone();
+    loop {
+        let ctx = Context::new(identity.clone(), runtime.clone(), mailbox.clone());
+        let (exit, registrations) = live(&*factory, ctx, &inbox, &instance, started, &mut kept)
+            .instrument(span.clone())
+            .await;
+        kept = registrations;
+        let _entered = span.enter();
+        report(&exit, &stats);
+        if control.stop_mode() != Some(StopMode::Terminate) && !matches!(exit, Exit::Stopped) {
+            // Nobody asked for this exit: the supervisor decides what comes next.
+            let _ = supervisor.send(ChildExit { key, epoch, exit });
+        }
+        if control.stop_mode() == Some(StopMode::Terminate) {
+            break;
+        }
+        stats.transition_to(ComponentState::Restarting);
+        match poll_fn(|cx| {
+            control
+                .poll_directive(cx)
+                .map_or(Poll::Pending, Poll::Ready)
+        })
+        .await
+        {
+            Directive::Restart {
+                started: next,
+                epoch: next_epoch,
+            } => {
+                stats.restarts.fetch_add(1, Ordering::Relaxed);
+                tracing::info!("component.restarting");
+                started = next;
+                epoch = next_epoch;
+            }
+            Directive::Terminate => break,
+        }
+    }
+    for registration in kept {
+        registration.remove(&registry);
+    }
     // Drop what is still queued: each request's reply slot goes, and its requester
     // learns at once that the recipient failed.
     drop(inbox.drain());
     drop(inbox);
-    report(&exit, &stats);
-    instances.map.borrow_mut().remove(&key);
+    if stats.state() == ComponentState::Restarting {
+        stats.transition_to(ComponentState::Stopped);
+    }
+    instances.remove(key);
     control.finish();
 }
 
@@ -256,29 +253,39 @@ fn report(exit: &Exit, stats: &InstanceStats) {
     }
 }
 
-/// Build, start, serve and stop one incarnation.
+/// Build, start, serve and stop one incarnation. Returns how it ended and the
+/// registrations still in place (none after a terminate request).
 async fn live<C: Component>(
     factory: &dyn Fn() -> C,
     mut ctx: Context<C>,
     inbox: &flume::Receiver<Envelope<C>>,
     instance: &Instance<'_>,
     started: oneshot::Sender<Result<(), Failure>>,
-) -> Exit {
+    previous: &mut Vec<Registration>,
+) -> (Exit, Vec<Registration>) {
+    instance.stats.transition_to(ComponentState::Starting);
     let mut component = match start(factory, &mut ctx, instance).await {
         Ok(component) => component,
         Err(failure) => {
             ctx.unregister_all();
             ctx.timers.clear();
             let _ = started.send(Err(failure.clone()));
-            return Exit::Failed(failure);
+            return (Exit::Failed(failure), std::mem::take(previous));
         }
     };
+    // The new incarnation has registered its consumers: the old ones can go.
+    let registry = ctx.bus().clone();
+    for registration in previous.drain(..) {
+        registration.remove(&registry);
+    }
     instance.stats.transition_to(ComponentState::Running);
     let _ = started.send(Ok(()));
     tracing::debug!("component.started");
     let exit = serve(&mut component, &mut ctx, inbox, instance).await;
     instance.stats.transition_to(ComponentState::Stopping);
-    ctx.unregister_all();
+    if instance.control.stop_mode() == Some(StopMode::Terminate) {
+        ctx.unregister_all();
+    }
     let exit = stop(&mut component, &mut ctx, exit, instance).await;
     ctx.timers.clear();
     let dropped = {
@@ -288,7 +295,7 @@ async fn live<C: Component>(
     if let Err(payload) = dropped {
         tracing::warn!(failure = %Failure::panicked(Hook::Stop, &*payload), "component.drop_panicked");
     }
-    exit
+    (exit, ctx.take_registrations())
 }
 
 async fn start<C: Component>(
@@ -367,7 +374,7 @@ async fn serve<C: Component>(
     let mut budget = BATCH;
     let mut timer = Timer::never();
     loop {
-        if instance.control.stop_requested() {
+        if instance.control.stop_mode().is_some() {
             return Exit::Stopped;
         }
         if let Some(exit) = exit_requested(ctx, Hook::Handler) {

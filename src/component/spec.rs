@@ -5,9 +5,11 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::Component;
+use reactree_supervisors::RestartType;
+
 use crate::component::InstanceConfig;
 use crate::reactor::{Local, StartCommand};
+use crate::{Component, SpecError};
 
 /// The default time a component's `stop` gets before it is abandoned.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -69,6 +71,7 @@ pub struct ChildSpec {
     pub(crate) reactor: Option<usize>,
     pub(crate) mailbox_capacity: Option<usize>,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) restart: RestartType,
 }
 
 impl fmt::Debug for ChildSpec {
@@ -79,13 +82,15 @@ impl fmt::Debug for ChildSpec {
             .field("reactor", &self.reactor)
             .field("mailbox_capacity", &self.mailbox_capacity)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("restart", &self.restart)
             .finish_non_exhaustive()
     }
 }
 
 impl ChildSpec {
-    /// A spec of one instance built by `factory`, placed round-robin, with the runtime's
-    /// default mailbox capacity and a 5 s shutdown timeout.
+    /// A spec of one permanent instance built by `factory`, placed round-robin over its
+    /// supervisor's reactors, with the runtime's default mailbox capacity and a 5 s
+    /// shutdown timeout.
     pub fn new<C, F>(name: impl Into<String>, factory: F) -> Self
     where
         C: Component,
@@ -101,7 +106,17 @@ impl ChildSpec {
             reactor: None,
             mailbox_capacity: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            restart: RestartType::Permanent,
         }
+    }
+
+    /// When its supervisor restarts it: always (`Permanent`, the default, as in OTP),
+    /// after a failure only (`Transient`), or never (`Temporary`: a temporary child that
+    /// exits is removed, its deployment with it).
+    #[must_use]
+    pub fn restart(mut self, restart: RestartType) -> Self {
+        self.restart = restart;
+        self
     }
 
     /// How many instances to run, each on its own reactor slot (round-robin unless
@@ -137,5 +152,22 @@ impl ChildSpec {
     /// The deployment's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Checks the spec against a supervisor with `reactors` reactors.
+    pub(crate) fn validate(&self, reactors: usize) -> Result<(), SpecError> {
+        if self.name.is_empty() || self.name.contains('/') {
+            return Err(SpecError::EmptyName);
+        }
+        if self.instances == 0 {
+            return Err(SpecError::ZeroInstances);
+        }
+        if self.mailbox_capacity == Some(0) {
+            return Err(SpecError::ZeroMailboxCapacity);
+        }
+        match self.reactor {
+            Some(index) if index >= reactors => Err(SpecError::NoSuchReactor { index, reactors }),
+            _ => Ok(()),
+        }
     }
 }

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use crate::runtime::BuildError;
+use crate::supervisor::{Backoff, Intensity, Strategy, Supervisor, SupervisorSpec};
 use crate::watchdog::DEFAULT_BLOCKED_THRESHOLD;
-use crate::{PoolConfig, Runtime};
+use crate::{ChildSpec, PoolConfig, Runtime};
 
 /// The default capacity of a component's mailbox.
 pub const DEFAULT_MAILBOX_CAPACITY: usize = 1024;
@@ -39,6 +40,7 @@ pub struct RuntimeBuilder {
     pub(crate) worker_pool: PoolConfig,
     pub(crate) named_pools: Vec<PoolConfig>,
     pub(crate) blocked_threshold: Option<Duration>,
+    pub(crate) root: SupervisorSpec,
 }
 
 impl Default for RuntimeBuilder {
@@ -60,10 +62,48 @@ impl RuntimeBuilder {
             worker_pool: PoolConfig::new(),
             named_pools: Vec::new(),
             blocked_threshold: Some(DEFAULT_BLOCKED_THRESHOLD),
+            root: Supervisor::builder_const(),
         }
     }
 
-    /// The number of reactor threads.
+    /// The root supervisor's strategy (default one-for-one).
+    #[must_use]
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.root = self.root.strategy(strategy);
+        self
+    }
+
+    /// The root supervisor's restart intensity (default 3 in 5 s). Past it, the runtime
+    /// shuts down and [`Runtime::wait`] returns the failure.
+    #[must_use]
+    pub fn intensity(mut self, intensity: Intensity) -> Self {
+        self.root = self.root.intensity(intensity);
+        self
+    }
+
+    /// The root supervisor's backoff (default none).
+    #[must_use]
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.root = self.root.backoff(backoff);
+        self
+    }
+
+    /// Adds a component to the root of the static tree, started (in order) by `build`.
+    #[must_use]
+    pub fn child(mut self, spec: ChildSpec) -> Self {
+        self.root = self.root.child(spec);
+        self
+    }
+
+    /// Adds a supervisor to the root of the static tree, started (in order) by `build`.
+    #[must_use]
+    pub fn supervisor(mut self, spec: SupervisorSpec) -> Self {
+        self.root = self.root.supervisor(spec);
+        self
+    }
+
+    /// The number of reactor threads of the root supervisor (nested supervisors may add
+    /// their own).
     #[must_use]
     pub const fn reactors(mut self, reactors: usize) -> Self {
         self.reactors = Some(reactors);

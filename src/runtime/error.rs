@@ -25,6 +25,12 @@ pub enum BuildError {
     /// Two worker pools share a name (`default` is taken by the default pool).
     #[error("two worker pools are named {0:?}")]
     DuplicatePool(String),
+    /// The supervision tree makes no sense.
+    #[error("invalid supervision tree")]
+    Tree(#[source] crate::TreeError),
+    /// A child of the static tree failed to start; nothing was left running.
+    #[error("the supervision tree failed to start")]
+    StartFailed(#[source] Failure),
     /// The OS refused a reactor or watchdog thread.
     #[error("could not spawn a runtime thread")]
     Spawn(#[source] std::io::Error),
@@ -44,13 +50,19 @@ pub enum SpecError {
     #[error("mailbox capacity must be at least 1")]
     ZeroMailboxCapacity,
     /// `reactor(i)` with no such reactor.
-    #[error("no reactor {index}: the runtime has {reactors}")]
+    #[error("no reactor {index}: the supervisor has {reactors}")]
     NoSuchReactor {
         /// The requested index.
         index: usize,
         /// How many reactors there are.
         reactors: usize,
     },
+    /// A supervisor of that name is already a child there.
+    #[error("a child named {0:?} is already there")]
+    DuplicateName(String),
+    /// A supervisor deployed at run time declares reactors of its own.
+    #[error("supervisors deployed at run time use their parent's reactors")]
+    DynamicReactors,
 }
 
 /// Why a deployment failed. Nothing of a failed deployment keeps running: instances that
@@ -72,6 +84,15 @@ pub enum DeployError {
         #[source]
         failure: Failure,
     },
+    /// The supervisor tree deployed at run time makes no sense.
+    #[error("invalid supervision tree")]
+    InvalidTree(#[source] crate::TreeError),
+    /// No supervisor at that path.
+    #[error("no supervisor at {0:?}")]
+    NoSuchSupervisor(String),
+    /// The supervisor at that path has given up and waits for its parent.
+    #[error("supervisor {0:?} is down")]
+    SupervisorDown(String),
     /// The runtime is shutting down.
     #[error("the runtime is shutting down")]
     ShuttingDown,

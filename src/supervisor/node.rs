@@ -1,0 +1,830 @@
+//! A supervisor node: one task on the first reactor of its set, owning its children's
+//! lifecycle and driving its [`SupervisorPolicy`].
+//!
+//! Invariants:
+//! - only this task starts, stops and restarts its children, so its decisions are
+//!   serialised: the policy sees every exit exactly once, in order;
+//! - children start in order, each start finishing before the next begins, and stop in
+//!   reverse order;
+//! - an exit report carries the epoch (the start it ends); reports of an older start
+//!   are stale and ignored, so a child stopped for a sibling's restart is never
+//!   mistaken for a failed one;
+//! - the exits channel is unbounded but holds at most one report per child and epoch.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Instant;
+
+use futures_lite::Future;
+use reactree_supervisors::{
+    ChildId, Decision, Exit as PolicyExit, PolicyState, RestartType, SupervisorPolicy, Timestamp,
+};
+
+use crate::component::control::{Directive, StopMode};
+use crate::component::{ChildExit, Exit, InstanceConfig, InstanceStats};
+use crate::context::Identity;
+use crate::failure::{Failure, FailureKind, Hook};
+use crate::reactor::Command;
+use crate::rt::Timer;
+use crate::runtime::{DeployError, SpecError, UndeployError};
+use crate::supervisor::{SupervisorInfo, SupervisorSpec, TreeChild};
+use crate::{ChildSpec, DeploymentId, Handle, oneshot};
+
+/// Capacity of a supervisor's request mailbox.
+pub(crate) const REQUESTS: usize = 64;
+
+/// What the runtime and a parent ask of a supervisor.
+pub(crate) enum Request {
+    Deploy {
+        spec: ChildSpec,
+        reply: oneshot::Sender<Result<DeploymentId, DeployError>>,
+    },
+    DeploySupervisor {
+        spec: SupervisorSpec,
+        reply: oneshot::Sender<Result<DeploymentId, DeployError>>,
+    },
+    Undeploy {
+        id: DeploymentId,
+        reply: oneshot::Sender<Result<(), UndeployError>>,
+    },
+    /// Stop every child; with `Terminate`, end too.
+    Stop {
+        mode: StopMode,
+        done: oneshot::Sender<()>,
+    },
+    /// Start again after an escalation or a stop for restart.
+    Restart {
+        epoch: u64,
+        started: oneshot::Sender<Result<(), Failure>>,
+    },
+    Info {
+        reply: oneshot::Sender<SupervisorInfo>,
+    },
+}
+
+/// Who hears about this supervisor giving up.
+pub(crate) enum Parent {
+    Supervisor {
+        exits: flume::Sender<ChildExit>,
+        key: u64,
+    },
+    Runtime(flume::Sender<Option<Failure>>),
+}
+
+/// Everything a node needs to start.
+pub(crate) struct NodeConfig {
+    pub(crate) path: Arc<str>,
+    pub(crate) spec: SupervisorSpec,
+    pub(crate) reactors: Arc<[usize]>,
+    pub(crate) runtime: Handle,
+    pub(crate) parent: Parent,
+    pub(crate) requests: flume::Receiver<Request>,
+    pub(crate) epoch: u64,
+}
+
+enum Kind {
+    Instance {
+        spec: ChildSpec,
+        index: usize,
+        reactor: usize,
+        stats: Arc<InstanceStats>,
+    },
+    Supervisor {
+        spec: SupervisorSpec,
+        path: Arc<str>,
+        reactors: Arc<[usize]>,
+        requests: Option<flume::Sender<Request>>,
+    },
+}
+
+struct Child {
+    id: ChildId,
+    key: u64,
+    deployment: DeploymentId,
+    restart: RestartType,
+    /// A task exists for it (running or down, waiting for a directive).
+    alive: bool,
+    /// Started and not exited since.
+    running: bool,
+    epoch: u64,
+    kind: Kind,
+}
+
+impl Child {
+    fn name(&self) -> &str {
+        match &self.kind {
+            Kind::Instance { spec, .. } => spec.name(),
+            Kind::Supervisor { spec, .. } => spec.name(),
+        }
+    }
+}
+
+/// Restarts waiting out their backoff.
+struct Plan {
+    due: Instant,
+    restart: Vec<ChildId>,
+}
+
+/// What woke the node.
+enum Event {
+    Exit(ChildExit),
+    Request(Request),
+    Due,
+    Closed,
+}
+
+/// Whether the node goes on.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Continue,
+    End,
+}
+
+pub(crate) struct Node {
+    path: Arc<str>,
+    spec: SupervisorSpec,
+    reactors: Arc<[usize]>,
+    runtime: Handle,
+    parent: Parent,
+    requests: flume::Receiver<Request>,
+    epoch: u64,
+    policy: SupervisorPolicy,
+    origin: Instant,
+    children: Vec<Child>,
+    exits_tx: flume::Sender<ChildExit>,
+    exits: flume::Receiver<ChildExit>,
+    next_reactor: usize,
+    plans: Vec<Plan>,
+}
+
+fn policy_of(spec: &SupervisorSpec) -> SupervisorPolicy {
+    SupervisorPolicy::new(spec.strategy, spec.intensity, spec.backoff, spec.seed)
+        .expect("validated when the tree was built")
+}
+
+impl Node {
+    /// A node with its static children registered (not started).
+    pub(crate) fn new(config: NodeConfig) -> Self {
+        let (exits_tx, exits) = flume::unbounded();
+        let mut node = Self {
+            policy: policy_of(&config.spec),
+            path: config.path,
+            spec: config.spec,
+            reactors: config.reactors,
+            runtime: config.runtime,
+            parent: config.parent,
+            requests: config.requests,
+            epoch: config.epoch,
+            origin: Instant::now(),
+            children: Vec::new(),
+            exits_tx,
+            exits,
+            next_reactor: 0,
+            plans: Vec::new(),
+        };
+        for child in node.spec.children.clone() {
+            match child {
+                TreeChild::Component(spec) => {
+                    let id = node.runtime.new_record(spec.name(), &node.path, None);
+                    node.add_instances(&spec, id);
+                }
+                TreeChild::Supervisor(spec) => {
+                    node.add_supervisor(spec);
+                }
+            }
+        }
+        node
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::since(self.origin, Instant::now())
+    }
+
+    /// Runs the node: starts its children, then supervises until told to end.
+    pub(crate) async fn run(mut self, started: oneshot::Sender<Result<(), Failure>>) {
+        let _span = tracing::debug_span!("supervisor", path = %self.path).entered();
+        let outcome = self.start_all().await;
+        let ok = outcome.is_ok();
+        let _ = started.send(outcome);
+        if ok || self.down().await == Flow::Continue {
+            self.supervise().await;
+        }
+        self.runtime.unregister_supervisor(&self.path);
+    }
+
+    async fn supervise(&mut self) {
+        loop {
+            let flow = match self.next_event().await {
+                Event::Exit(exit) => {
+                    self.on_exit(exit).await;
+                    Flow::Continue
+                }
+                Event::Request(request) => self.on_request(request).await,
+                Event::Due => {
+                    self.run_plans().await;
+                    Flow::Continue
+                }
+                Event::Closed => Flow::End,
+            };
+            if flow == Flow::End {
+                return;
+            }
+            if self.policy.state() == PolicyState::Escalated {
+                self.escalate().await;
+                if self.down().await == Flow::End {
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn next_event(&mut self) -> Event {
+        let due = self.plans.iter().map(|p| p.due).min();
+        let mut timer = due.map(Timer::at);
+        let mut exit = self.exits.recv_async();
+        let mut request = self.requests.recv_async();
+        poll_fn(|cx| {
+            if let Poll::Ready(Ok(e)) = Pin::new(&mut exit).poll(cx) {
+                return Poll::Ready(Event::Exit(e));
+            }
+            if let Poll::Ready(r) = Pin::new(&mut request).poll(cx) {
+                return Poll::Ready(r.map_or(Event::Closed, Event::Request));
+            }
+            if let Some(t) = timer.as_mut()
+                && Pin::new(t).poll(cx).is_ready()
+            {
+                return Poll::Ready(Event::Due);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    // ----- children: adding, starting, stopping -----
+
+    fn add_instances(&mut self, spec: &ChildSpec, deployment: DeploymentId) {
+        for index in 0..spec.instances {
+            let reactor = match spec.reactor {
+                Some(i) => self.reactors[i],
+                None => {
+                    let r = self.reactors[self.next_reactor % self.reactors.len()];
+                    self.next_reactor += 1;
+                    r
+                }
+            };
+            let key = self.runtime.next_key();
+            let stats = Arc::new(InstanceStats::default());
+            self.runtime
+                .record_instance(deployment, index, reactor, key, stats.clone());
+            let id = self
+                .policy
+                .add_child(spec.restart)
+                .expect("a supervising policy");
+            self.children.push(Child {
+                id,
+                key,
+                deployment,
+                restart: spec.restart,
+                alive: false,
+                running: false,
+                epoch: 0,
+                kind: Kind::Instance {
+                    spec: spec.clone(),
+                    index,
+                    reactor,
+                    stats,
+                },
+            });
+        }
+    }
+
+    fn add_supervisor(&mut self, spec: SupervisorSpec) -> DeploymentId {
+        let path: Arc<str> = format!("{}/{}", self.path, spec.name).into();
+        let reactors = self
+            .runtime
+            .owned_reactors(&path)
+            .unwrap_or_else(|| self.reactors.clone());
+        let deployment = self.runtime.new_record(&spec.name, &self.path, Some(&path));
+        let id = self
+            .policy
+            .add_child(RestartType::Permanent)
+            .expect("a supervising policy");
+        self.children.push(Child {
+            id,
+            key: self.runtime.next_key(),
+            deployment,
+            restart: RestartType::Permanent,
+            alive: false,
+            running: false,
+            epoch: 0,
+            kind: Kind::Supervisor {
+                spec,
+                path,
+                reactors,
+                requests: None,
+            },
+        });
+        deployment
+    }
+
+    fn index_of(&self, id: ChildId) -> Option<usize> {
+        self.children.iter().position(|c| c.id == id)
+    }
+
+    /// Starts child `i` (fresh, or again on its mailbox) and waits for its `start`.
+    async fn start_child(&mut self, i: usize) -> Result<(), Failure> {
+        let epoch = self.runtime.next_key();
+        let exits = self.exits_tx.clone();
+        let runtime = self.runtime.clone();
+        let path = self.path.clone();
+        let child = &mut self.children[i];
+        child.epoch = epoch;
+        let (started, outcome) = oneshot::channel();
+        let command = match (&mut child.kind, child.alive) {
+            (Kind::Instance { reactor, .. }, true) => Some((
+                *reactor,
+                Command::Resume {
+                    key: child.key,
+                    directive: Directive::Restart { started, epoch },
+                },
+            )),
+            (
+                Kind::Instance {
+                    spec,
+                    index,
+                    reactor,
+                    stats,
+                },
+                false,
+            ) => {
+                let config = InstanceConfig {
+                    identity: Identity {
+                        name: spec.name.clone(),
+                        deployment: child.deployment,
+                        instance: *index,
+                        reactor: *reactor,
+                    },
+                    key: child.key,
+                    runtime: runtime.clone(),
+                    mailbox_capacity: spec.mailbox_capacity.unwrap_or(runtime.mailbox_capacity()),
+                    shutdown_timeout: spec.shutdown_timeout,
+                    stats: stats.clone(),
+                    started,
+                    supervisor: exits,
+                    epoch,
+                };
+                Some((*reactor, Command::Start(spec.launch.launch(config))))
+            }
+            (
+                Kind::Supervisor {
+                    requests: Some(requests),
+                    ..
+                },
+                true,
+            ) => {
+                let _ = requests
+                    .send_async(Request::Restart { epoch, started })
+                    .await;
+                None
+            }
+            (
+                Kind::Supervisor {
+                    spec,
+                    path: child_path,
+                    reactors,
+                    requests,
+                },
+                _,
+            ) => {
+                let (tx, rx) = flume::bounded(REQUESTS);
+                runtime.register_supervisor(child_path.clone(), tx.clone());
+                *requests = Some(tx);
+                let node = Node::new(NodeConfig {
+                    path: child_path.clone(),
+                    spec: spec.clone(),
+                    reactors: reactors.clone(),
+                    runtime: runtime.clone(),
+                    parent: Parent::Supervisor {
+                        exits,
+                        key: child.key,
+                    },
+                    requests: rx,
+                    epoch,
+                });
+                let spawn = Command::Spawn(Box::new(move |executor| {
+                    executor.spawn(node.run(started)).detach();
+                }));
+                Some((reactors[0], spawn))
+            }
+        };
+        child.alive = true;
+        if let Some((reactor, command)) = command {
+            let _ = runtime.send_command(reactor, command).await;
+        }
+        let result = outcome.await.unwrap_or_else(|_| {
+            Err(Failure::new(
+                Hook::Start,
+                FailureKind::Error,
+                "the runtime is shutting down",
+            ))
+        });
+        let child = &mut self.children[i];
+        child.running = result.is_ok();
+        match &result {
+            Ok(()) => {
+                tracing::debug!(supervisor = %path, child = child.name(), "supervisor.child_started")
+            }
+            Err(failure) => {
+                tracing::warn!(supervisor = %path, child = child.name(), %failure, "supervisor.child_start_failed")
+            }
+        }
+        result
+    }
+
+    /// Stops child `i`; with `Terminate` its task ends.
+    async fn stop_child(&mut self, i: usize, mode: StopMode) {
+        let runtime = self.runtime.clone();
+        let child = &mut self.children[i];
+        child.running = false;
+        if !child.alive {
+            return;
+        }
+        let (done, stopped) = oneshot::channel();
+        match &mut child.kind {
+            Kind::Instance { reactor, .. } => {
+                let command = Command::Stop {
+                    key: child.key,
+                    mode,
+                    done,
+                };
+                let _ = runtime.send_command(*reactor, command).await;
+            }
+            Kind::Supervisor { requests, .. } => {
+                if let Some(requests) = requests.as_ref() {
+                    let _ = requests.send_async(Request::Stop { mode, done }).await;
+                }
+                if mode == StopMode::Terminate {
+                    *requests = None;
+                }
+            }
+        }
+        let _ = stopped.await;
+        if mode == StopMode::Terminate {
+            self.children[i].alive = false;
+        }
+    }
+
+    /// Starts every child in order; on a failure, stops those started, in reverse.
+    async fn start_all(&mut self) -> Result<(), Failure> {
+        for i in 0..self.children.len() {
+            if let Err(failure) = self.start_child(i).await {
+                self.terminate_all().await;
+                return Err(failure);
+            }
+            let now = self.now();
+            let _ = self.policy.child_started(self.children[i].id, now);
+        }
+        Ok(())
+    }
+
+    /// Terminates every child, in reverse start order.
+    async fn terminate_all(&mut self) {
+        for i in (0..self.children.len()).rev() {
+            self.stop_child(i, StopMode::Terminate).await;
+        }
+    }
+
+    /// Forgets child `i`: its policy entry and its deployment record.
+    fn forget(&mut self, i: usize) {
+        let child = self.children.remove(i);
+        let _ = self.policy.remove_child(child.id);
+        self.runtime.forget_instance(child.deployment, child.key);
+        for plan in &mut self.plans {
+            plan.restart.retain(|id| *id != child.id);
+        }
+    }
+
+    // ----- exits and decisions -----
+
+    async fn on_exit(&mut self, report: ChildExit) {
+        let Some(i) = self.children.iter().position(|c| c.key == report.key) else {
+            return;
+        };
+        let child = &mut self.children[i];
+        if child.epoch != report.epoch || !child.running {
+            return;
+        }
+        child.running = false;
+        let id = child.id;
+        let exit = match &report.exit {
+            Exit::Normal => PolicyExit::Normal,
+            Exit::Failed(_) => PolicyExit::Abnormal,
+            Exit::Stopped => return,
+        };
+        if let Exit::Failed(failure) = &report.exit {
+            tracing::warn!(supervisor = %self.path, child = child.name(), %failure, "supervisor.child_failed");
+        }
+        let now = self.now();
+        match self.policy.child_exited(id, exit, now) {
+            // It stays down (a transient child's normal exit): its task and mailbox go,
+            // its place stays for a later group restart.
+            Ok(Decision::Ignore) => self.stop_child(i, StopMode::Terminate).await,
+            Ok(decision) => self.apply(decision).await,
+            Err(error) => {
+                tracing::error!(supervisor = %self.path, %error, "supervisor.policy_refused")
+            }
+        }
+    }
+
+    async fn apply(&mut self, decision: Decision) {
+        let mut queue = VecDeque::from([decision]);
+        while let Some(decision) = queue.pop_front() {
+            match decision {
+                Decision::Ignore => {}
+                Decision::Remove { child } => {
+                    if let Some(i) = self.index_of(child) {
+                        self.stop_child(i, StopMode::Terminate).await;
+                        self.forget(i);
+                    }
+                }
+                Decision::Restart {
+                    stop,
+                    remove,
+                    restart,
+                    delay,
+                } => {
+                    for id in stop {
+                        if let Some(i) = self.index_of(id) {
+                            self.stop_child(i, StopMode::Restart).await;
+                        }
+                    }
+                    for id in remove {
+                        if let Some(i) = self.index_of(id) {
+                            self.stop_child(i, StopMode::Terminate).await;
+                            self.forget(i);
+                        }
+                    }
+                    for plan in &mut self.plans {
+                        plan.restart.retain(|id| !restart.contains(id));
+                    }
+                    tracing::info!(supervisor = %self.path, ?delay, children = restart.len(), "supervisor.restart");
+                    if delay.is_zero() {
+                        self.restart_now(&restart, &mut queue).await;
+                    } else {
+                        self.plans.push(Plan {
+                            due: Instant::now() + delay,
+                            restart,
+                        });
+                    }
+                }
+                Decision::Escalate { stop } => {
+                    for id in stop {
+                        if let Some(i) = self.index_of(id) {
+                            self.stop_child(i, StopMode::Terminate).await;
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn restart_now(&mut self, ids: &[ChildId], queue: &mut VecDeque<Decision>) {
+        for &id in ids {
+            let Some(i) = self.index_of(id) else { continue };
+            let outcome = self.start_child(i).await;
+            let now = self.now();
+            match outcome {
+                Ok(()) => {
+                    let _ = self.policy.child_started(id, now);
+                }
+                Err(_) => {
+                    if let Ok(decision) = self.policy.child_start_failed(id, now) {
+                        queue.push_back(decision);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn run_plans(&mut self) {
+        let now = Instant::now();
+        let (due, later): (Vec<Plan>, Vec<Plan>) = std::mem::take(&mut self.plans)
+            .into_iter()
+            .partition(|p| p.due <= now);
+        self.plans = later;
+        let mut queue = VecDeque::new();
+        for plan in due {
+            self.restart_now(&plan.restart, &mut queue).await;
+        }
+        while let Some(decision) = queue.pop_front() {
+            Box::pin(self.apply(decision)).await;
+        }
+    }
+
+    /// Past its intensity: every child goes, and the parent hears of it.
+    async fn escalate(&mut self) {
+        self.plans.clear();
+        self.terminate_all().await;
+        let failure = Failure::new(
+            Hook::Supervisor,
+            FailureKind::Escalated,
+            format!("supervisor {} exceeded its restart intensity", self.path),
+        );
+        tracing::error!(supervisor = %self.path, %failure, "supervisor.escalated");
+        match &self.parent {
+            Parent::Supervisor { exits, key } => {
+                let _ = exits.send(ChildExit {
+                    key: *key,
+                    epoch: self.epoch,
+                    exit: Exit::Failed(failure),
+                });
+            }
+            Parent::Runtime(root) => {
+                let _ = root.try_send(Some(failure));
+            }
+        }
+    }
+
+    /// Down (gave up, or stopped for a restart): waits for the parent's word.
+    async fn down(&mut self) -> Flow {
+        loop {
+            let Ok(request) = self.requests.recv_async().await else {
+                return Flow::End;
+            };
+            match request {
+                Request::Restart { epoch, started } => {
+                    self.epoch = epoch;
+                    self.policy = policy_of(&self.spec);
+                    self.origin = Instant::now();
+                    for child in &mut self.children {
+                        child.id = self
+                            .policy
+                            .add_child(child.restart)
+                            .expect("a fresh policy");
+                    }
+                    let outcome = self.start_all().await;
+                    let ok = outcome.is_ok();
+                    let _ = started.send(outcome);
+                    if ok {
+                        return Flow::Continue;
+                    }
+                }
+                Request::Stop { mode, done } => {
+                    let _ = done.send(());
+                    if mode == StopMode::Terminate {
+                        return Flow::End;
+                    }
+                }
+                Request::Deploy { reply, .. } | Request::DeploySupervisor { reply, .. } => {
+                    let _ = reply.send(Err(DeployError::SupervisorDown(self.path.to_string())));
+                }
+                Request::Undeploy { id, reply } => {
+                    let _ = reply.send(self.undeploy(id).await);
+                }
+                Request::Info { reply } => {
+                    let _ = reply.send(self.info());
+                }
+            }
+        }
+    }
+
+    // ----- requests -----
+
+    async fn on_request(&mut self, request: Request) -> Flow {
+        match request {
+            Request::Deploy { spec, reply } => {
+                let _ = reply.send(self.deploy(spec).await);
+            }
+            Request::DeploySupervisor { spec, reply } => {
+                let _ = reply.send(self.deploy_supervisor(spec).await);
+            }
+            Request::Undeploy { id, reply } => {
+                let _ = reply.send(self.undeploy(id).await);
+            }
+            Request::Info { reply } => {
+                let _ = reply.send(self.info());
+            }
+            Request::Stop { mode, done } => {
+                self.plans.clear();
+                self.terminate_all().await;
+                if mode == StopMode::Terminate {
+                    self.runtime.unregister_supervisor(&self.path);
+                    let _ = done.send(());
+                    return Flow::End;
+                }
+                let _ = done.send(());
+                return self.down().await;
+            }
+            Request::Restart { started, .. } => {
+                let _ = started.send(Ok(()));
+            }
+        }
+        Flow::Continue
+    }
+
+    fn validate(&self, spec: &ChildSpec) -> Result<(), SpecError> {
+        spec.validate(self.reactors.len())?;
+        if self.children.iter().any(|c| c.name() == spec.name()) {
+            return Err(SpecError::DuplicateName(spec.name().to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn deploy(&mut self, spec: ChildSpec) -> Result<DeploymentId, DeployError> {
+        self.validate(&spec)?;
+        let id = self.runtime.new_record(spec.name(), &self.path, None);
+        let first = self.children.len();
+        self.add_instances(&spec, id);
+        tracing::info!(supervisor = %self.path, component = spec.name(), deployment = ?id, "component.deploying");
+        self.start_new(first, id)
+            .await
+            .map_err(|(instance, failure)| DeployError::StartFailed {
+                name: spec.name().to_owned(),
+                instance,
+                failure,
+            })?;
+        Ok(id)
+    }
+
+    async fn deploy_supervisor(
+        &mut self,
+        spec: SupervisorSpec,
+    ) -> Result<DeploymentId, DeployError> {
+        spec.validate(Some(&self.path))
+            .map_err(DeployError::InvalidTree)?;
+        if spec.own_reactors() > 0 {
+            return Err(SpecError::DynamicReactors.into());
+        }
+        if self.children.iter().any(|c| c.name() == spec.name) {
+            return Err(SpecError::DuplicateName(spec.name.clone()).into());
+        }
+        let name = spec.name.clone();
+        let first = self.children.len();
+        let id = self.add_supervisor(spec);
+        self.start_new(first, id)
+            .await
+            .map_err(|(instance, failure)| DeployError::StartFailed {
+                name,
+                instance,
+                failure,
+            })?;
+        Ok(id)
+    }
+
+    /// Starts the children from `first` on (a new deployment); on a failure, removes
+    /// them all again and says which instance failed.
+    async fn start_new(&mut self, first: usize, id: DeploymentId) -> Result<(), (usize, Failure)> {
+        for i in first..self.children.len() {
+            match self.start_child(i).await {
+                Ok(()) => {
+                    let now = self.now();
+                    let _ = self.policy.child_started(self.children[i].id, now);
+                }
+                Err(failure) => {
+                    let _ = self.undeploy(id).await;
+                    return Err((i - first, failure));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn undeploy(&mut self, id: DeploymentId) -> Result<(), UndeployError> {
+        let mine: Vec<usize> = (0..self.children.len())
+            .filter(|&i| self.children[i].deployment == id)
+            .collect();
+        if mine.is_empty() {
+            return Err(UndeployError::UnknownDeployment(id));
+        }
+        for &i in mine.iter().rev() {
+            self.stop_child(i, StopMode::Terminate).await;
+        }
+        for &i in mine.iter().rev() {
+            self.forget(i);
+        }
+        self.runtime.remove_record(id);
+        tracing::info!(supervisor = %self.path, deployment = ?id, "component.undeployed");
+        Ok(())
+    }
+
+    fn info(&self) -> SupervisorInfo {
+        let stats = self.policy.stats(self.now());
+        SupervisorInfo {
+            path: self.path.to_string(),
+            strategy: self.spec.strategy,
+            children: self
+                .children
+                .iter()
+                .map(|c| (c.name().to_owned(), c.running))
+                .collect(),
+            restarts: stats.total_restarts,
+            restarts_in_window: stats.restarts_in_window,
+            escalated: self.policy.state() == PolicyState::Escalated,
+        }
+    }
+}
