@@ -34,12 +34,17 @@
 //! Each job is one allocation (`job`) shared by its queue entry, its future and its
 //! token, holding a small state machine under a mutex. Workers park on the shared flume
 //! queue, the channel of ordered-line runners and a stop channel at once (`thread`).
+//! The shared queue is bounded by a gate, not by flume (whose hand-over to a parked
+//! receiver skips the bound): a job takes room before it is sent and gives it back when
+//! a worker takes it, and submitters without room wait first-come at the gate
+//! (`admission`).
 //! Each ordered line keeps its own first-come list of submitters waiting for room, and
 //! lets the first one in whenever its runner takes a job (`serial`).
 //! Shutdown and late submitters meet through the lifecycle flag and the channel lock
 //! (`queue`). Per-thread start times (`watch`) let the runtime's watchdog report jobs
 //! running past the long-job threshold.
 
+mod admission;
 mod config;
 mod error;
 mod future;
