@@ -12,8 +12,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::error::JobError;
 use super::admission::QueueTicket;
+use super::error::JobError;
 use super::job::Outcome;
 use super::serial::LineTicket;
 

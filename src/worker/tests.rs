@@ -162,7 +162,10 @@ fn parked_workers_never_let_a_burst_past_the_capacity() {
     assert_eq!(queues.len(), 0);
     let next = queues.try_submit(WithoutToken(|| 4));
     assert!(next.is_ok(), "the room was given back");
-    assert!(queues.try_submit(WithoutToken(|| 5)).is_err(), "and only once");
+    assert!(
+        queues.try_submit(WithoutToken(|| 5)).is_err(),
+        "and only once"
+    );
     assert_eq!(queues.len(), 1);
 }
 
@@ -171,9 +174,15 @@ fn a_taken_job_lets_the_first_waiter_in_before_any_later_submission() {
     let queues = queues(1);
     let first = queues.submit(WithoutToken(|| 1));
     let mut waiting = queues.submit(WithoutToken(|| 2));
-    assert!(block_on(poll_once(&mut waiting)).is_none(), "no room: it waits");
+    assert!(
+        block_on(poll_once(&mut waiting)).is_none(),
+        "no room: it waits"
+    );
     let late = queues.try_submit(WithoutToken(|| 3));
-    assert!(late.is_err(), "a try_ submission does not overtake a waiter");
+    assert!(
+        late.is_err(),
+        "a try_ submission does not overtake a waiter"
+    );
 
     let taken = block_on(queues.recv_job()).expect("the first job");
     assert_eq!(queues.len(), 1, "its room went straight to the waiter");
