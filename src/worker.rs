@@ -13,10 +13,10 @@
 //!   many until shutdown; every job runs under `catch_unwind`, so a panicking job is a
 //!   [`JobError::Panicked`] for its caller and its thread lives on.
 //! - **Bounded queues.** The shared queue, and each [`SerialQueue`]'s line, never holds
-//!   more than the pool's queue capacity of jobs waiting to start. The `execute` forms
-//!   wait for room without blocking a thread (an ordered job keeps its place in
-//!   submission order while it waits); the `try_execute` forms fail at once and hand the
-//!   job back in [`TryExecuteError`].
+//!   more than the pool's queue capacity of jobs waiting to start, however many workers
+//!   are idle. The `execute` forms wait for room without blocking a thread, keeping
+//!   their place in submission order; the `try_execute` forms never overtake them: they
+//!   fail at once and hand the job back in [`TryExecuteError`].
 //! - **Cancellation.** Dropping a [`JobFuture`] (or calling [`JobFuture::cancel`]) before
 //!   the job starts, even while it still waits for room, means it never runs; while it
 //!   runs, its [`CancellationToken`] is set.
