@@ -13,10 +13,10 @@
 //!   many until shutdown; every job runs under `catch_unwind`, so a panicking job is a
 //!   [`JobError::Panicked`] for its caller and its thread lives on.
 //! - **Bounded queues.** The shared queue, and each [`SerialQueue`]'s line, never holds
-//!   more than the pool's queue capacity of jobs waiting to start. The `execute` forms
-//!   wait for room without blocking a thread (an ordered job keeps its place in
-//!   submission order while it waits); the `try_execute` forms fail at once and hand the
-//!   job back in [`TryExecuteError`].
+//!   more than the pool's queue capacity of jobs waiting to start, however many workers
+//!   are idle. The `execute` forms wait for room without blocking a thread, keeping
+//!   their place in submission order; the `try_execute` forms never overtake them: they
+//!   fail at once and hand the job back in [`TryExecuteError`].
 //! - **Cancellation.** Dropping a [`JobFuture`] (or calling [`JobFuture::cancel`]) before
 //!   the job starts, even while it still waits for room, means it never runs; while it
 //!   runs, its [`CancellationToken`] is set.
@@ -34,12 +34,17 @@
 //! Each job is one allocation (`job`) shared by its queue entry, its future and its
 //! token, holding a small state machine under a mutex. Workers park on the shared flume
 //! queue, the channel of ordered-line runners and a stop channel at once (`thread`).
+//! The shared queue is bounded by a gate, not by flume (whose hand-over to a parked
+//! receiver skips the bound): a job takes room before it is sent and gives it back when
+//! a worker takes it, and submitters without room wait first-come at the gate
+//! (`admission`).
 //! Each ordered line keeps its own first-come list of submitters waiting for room, and
 //! lets the first one in whenever its runner takes a job (`serial`).
 //! Shutdown and late submitters meet through the lifecycle flag and the channel lock
 //! (`queue`). Per-thread start times (`watch`) let the runtime's watchdog report jobs
 //! running past the long-job threshold.
 
+mod admission;
 mod config;
 mod error;
 mod future;

@@ -2,6 +2,12 @@
 //! and hands the job back (counted as rejected), while `execute` waits for room without
 //! blocking a thread and completes once room is made. Nothing is lost silently.
 //!
+//! The shared queue holds at most its capacity whatever the number of idle workers: flume
+//! hands a job to a parked receiver by pushing it past the channel's bound, so a burst of
+//! submissions to idle workers used to overfill the queue (the worker proptest found
+//! "queue 2 over capacity 1" with four threads). Submitters waiting for room are let in
+//! first-come, and a `try_` submission never overtakes them.
+//!
 //! The same holds for each ordered line (`SerialQueue`), which used to take every
 //! awaiting submission at once and so grew without bound: a line never holds more than
 //! the pool's queue capacity, its waiting submitters keep their submission order, a
@@ -133,6 +139,141 @@ fn many_waiting_submitters_all_complete() {
     });
     assert_eq!(total, (0..200).map(|i| i * 2).sum());
     assert_eq!(handle.stats().completed, 200);
+}
+
+/// Polls `done` until it holds, failing the test past the patience.
+fn poll_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn a_burst_to_idle_workers_never_overfills_the_shared_queue() {
+    const THREADS: usize = 4;
+    const ROUNDS: usize = 50;
+    let pool = WorkerPool::new(PoolConfig::new().threads(THREADS).queue_capacity(1)).unwrap();
+    let handle = pool.handle();
+    for round in 0..ROUNDS {
+        // Every worker runs a job at once, then all go back to wait on the queue together.
+        let (arrived_tx, arrived) = flume::unbounded::<()>();
+        let (depart, departing) = flume::unbounded::<()>();
+        let mut warm_up: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (arrived_tx, departing) = (arrived_tx.clone(), departing.clone());
+                handle.execute_fn(move || {
+                    arrived_tx.send(()).ok();
+                    departing.recv_timeout(PATIENCE).ok();
+                })
+            })
+            .collect();
+        block_on(async {
+            for job in &mut warm_up {
+                assert!(poll_once(job).await.is_none(), "held until departure");
+            }
+        });
+        poll_until("every worker runs a warm-up job", || {
+            arrived.len() == THREADS
+        });
+        drop(depart);
+        block_on(within(async {
+            for job in warm_up {
+                job.await.expect("the warm-up job returns");
+            }
+        }));
+        poll_until("the workers are idle", || handle.stats().active == 0);
+
+        // A burst of gate jobs from one thread, with no await in between.
+        let (started_tx, started) = flume::unbounded::<()>();
+        let (release, gate) = flume::unbounded::<()>();
+        let mut accepted = Vec::new();
+        for _ in 0..=THREADS {
+            let (started_tx, gate) = (started_tx.clone(), gate.clone());
+            let job = move || {
+                started_tx.send(()).ok();
+                gate.recv_timeout(PATIENCE).ok();
+            };
+            match handle.try_execute_fn(job) {
+                Ok(future) => accepted.push(future),
+                Err(refused) => assert!(refused.is_full(), "round {round}: {refused}"),
+            }
+            let queued = handle.stats().queue_len;
+            assert!(queued <= 1, "round {round}: queue {queued} over capacity 1");
+        }
+        // Each accepted job holds a worker or the one place in the queue.
+        let expected = accepted.len().min(THREADS);
+        poll_until("the accepted jobs start", || started.len() >= expected);
+        let stats = handle.stats();
+        assert_eq!(stats.active, expected, "round {round}");
+        assert_eq!(stats.queue_len, accepted.len() - expected, "round {round}");
+        assert!(accepted.len() <= THREADS + 1, "round {round}");
+
+        drop(release);
+        block_on(within(async {
+            for job in accepted {
+                job.await.expect("the gate job returns");
+            }
+        }));
+    }
+    let stats = handle.stats();
+    assert_eq!(stats.in_flight(), 0, "{stats:?}");
+    assert_eq!(
+        stats.submitted,
+        stats.completed + stats.rejected,
+        "nothing cancelled or lost: {stats:?}"
+    );
+}
+
+#[test]
+fn waiting_submitters_are_let_in_first_come_and_try_execute_does_not_overtake() {
+    let pool = WorkerPool::new(PoolConfig::new().threads(1).queue_capacity(1)).unwrap();
+    let handle = pool.handle();
+    let (started, release, blocker) = gate();
+    let blocker = handle.execute_fn(blocker);
+    started.recv_timeout(PATIENCE).unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut jobs: Vec<_> = (0..10u32)
+        .map(|i| {
+            let log = Arc::clone(&log);
+            handle.execute_fn(move || log.lock().unwrap().push(i))
+        })
+        .collect();
+    assert_eq!(handle.stats().queue_len, 1, "nine submitters wait for room");
+    // Polled latest first: they wait in submission order, not in the order of polls.
+    block_on(async {
+        for job in jobs.iter_mut().rev() {
+            assert!(poll_once(job).await.is_none(), "the gate holds the worker");
+        }
+    });
+    let late = handle
+        .try_execute_fn(|| ())
+        .expect_err("no room while others wait");
+    assert!(late.is_full());
+    // A waiter that goes away gives up its place; its job never runs.
+    drop(jobs.remove(4));
+
+    release.send(()).unwrap();
+    block_on(within(async {
+        for job in jobs {
+            job.await.expect("the job returns");
+        }
+        blocker.await.unwrap();
+    }));
+    let order: Vec<u32> = (0..10).filter(|&i| i != 4).collect();
+    assert_eq!(*log.lock().unwrap(), order);
+    let stats = handle.stats();
+    assert_eq!(
+        (
+            stats.submitted,
+            stats.completed,
+            stats.rejected,
+            stats.cancelled,
+            stats.in_flight()
+        ),
+        (12, 10, 1, 1, 0)
+    );
 }
 
 #[test]

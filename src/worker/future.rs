@@ -3,8 +3,8 @@
 //!
 //! Invariant: dropping the future before it returned `Ready` abandons the job exactly
 //! once (a queued job never runs, a running job sees its token set). The job is
-//! abandoned before the wait for room is given up, so a job dropped while waiting is
-//! counted once, as cancelled.
+//! abandoned before the wait for room is given up (its ticket is a field, dropped after
+//! `Drop::drop`), so a job dropped while waiting is counted once, as cancelled.
 
 use std::fmt;
 use std::future::Future;
@@ -12,11 +12,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use flume::r#async::SendFut;
-
+use super::admission::QueueTicket;
 use super::error::JobError;
-use super::job::{Outcome, QueuedJob};
-use super::queue::Queues;
+use super::job::Outcome;
 use super::serial::LineTicket;
 
 /// The result of a job submitted to a worker pool.
@@ -62,35 +60,10 @@ pub struct JobFuture<T> {
 
 /// Where a job waits for room, if it was not admitted at once.
 enum Admission {
-    /// In flume's list of senders waiting for room in the shared queue.
-    Shared(Sending),
+    /// At the gate of the shared queue.
+    Shared(QueueTicket),
     /// In an ordered line's list of waiting submitters.
     Line(LineTicket),
-}
-
-/// A job still waiting for room in the shared queue.
-struct Sending {
-    send: SendFut<'static, QueuedJob>,
-    queues: Arc<Queues>,
-}
-
-impl Sending {
-    /// `Ready` once the job is in the queue, or once the pool is stopping.
-    fn poll_sent(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if !self.queues.shared.is_stopping() {
-            // A refused item comes back in the error; dropping it settles it as ShutDown.
-            let _sent = std::task::ready!(Pin::new(&mut self.send).poll(cx));
-        }
-        Poll::Ready(())
-    }
-
-    /// Ends the wait: if shutdown began meanwhile, the job may have arrived after the
-    /// drain, so drain again.
-    fn finish(self) {
-        let Self { send, queues } = self;
-        drop(send);
-        queues.after_send();
-    }
 }
 
 impl<T> JobFuture<T> {
@@ -104,15 +77,10 @@ impl<T> JobFuture<T> {
     }
 
     /// A future for a job that must first wait for room in the shared queue.
-    pub(crate) fn sending(
-        outcome: Arc<dyn Outcome<T>>,
-        send: SendFut<'static, QueuedJob>,
-        queues: Arc<Queues>,
-    ) -> Self {
-        let admission = Some(Admission::Shared(Sending { send, queues }));
+    pub(crate) fn waiting_for_room(outcome: Arc<dyn Outcome<T>>, ticket: QueueTicket) -> Self {
         Self {
             outcome,
-            admission,
+            admission: Some(Admission::Shared(ticket)),
             done: false,
         }
     }
@@ -156,12 +124,10 @@ impl<T> JobFuture<T> {
     fn poll_admission(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         match &mut self.admission {
             None => return Poll::Ready(()),
-            Some(Admission::Shared(sending)) => std::task::ready!(sending.poll_sent(cx)),
+            Some(Admission::Shared(ticket)) => std::task::ready!(ticket.poll_admitted(cx)),
             Some(Admission::Line(ticket)) => std::task::ready!(ticket.poll_admitted(cx)),
         }
-        if let Some(Admission::Shared(sending)) = self.admission.take() {
-            sending.finish();
-        }
+        self.admission = None;
         Poll::Ready(())
     }
 }

@@ -1,41 +1,52 @@
 //! The pool's channels and the admission of jobs into them.
 //!
-//! Two channels feed the workers: the bounded shared queue of jobs, and an unbounded
-//! channel of [`SerialRunner`]s, which holds at most one runner per ordered line and so
-//! is bounded by the number of lines.
+//! Two channels feed the workers: the shared queue of jobs, and an unbounded channel of
+//! [`SerialRunner`]s, which holds at most one runner per ordered line and so is bounded
+//! by the number of lines.
 //!
 //! Invariants:
-//! - the shared queue never holds more than its capacity: the awaiting form waits in
-//!   flume's list of pending senders, the `try_` form is refused;
+//! - the shared queue never holds more than its capacity. Its channel is unbounded: flume
+//!   would let a burst of sends to idle workers past its bound (a send that finds a
+//!   receiver waiting pushes without looking at the capacity). The [`Gate`] bounds it
+//!   instead: a job takes room before it is sent, and gives it back once when it is taken
+//!   off the channel, which only [`Queues::recv_job`] (a worker) and [`Queues::drain`]
+//!   (shutdown) do. So the channel holds at most the jobs holding room, at most the
+//!   capacity. Without room, the awaiting form waits at the gate in submission order, and
+//!   the `try_` form is refused;
 //! - no job is left in a channel after shutdown: shutdown sets the lifecycle to
-//!   `Stopping` and then drains; a submitter sends and then checks the lifecycle
-//!   ([`Queues::after_send`]). The channel lock orders the drain and the send, so one of
-//!   the two always sees the other's work.
+//!   `Stopping` and then drains; a submitter (or a worker letting a waiter in) sends and
+//!   then checks the lifecycle ([`Queues::after_send`]). The channel lock orders the
+//!   drain and the send, so one of the two always sees the other's work.
 
 use std::sync::Arc;
 
+use super::admission::{Gate, LetIn, QueueTicket};
 use super::error::TryExecuteError;
 use super::future::JobFuture;
 use super::job::{Job, QueuedJob, Work};
 use super::serial::SerialRunner;
 use super::shared::Shared;
+use super::unwind::wake_quietly;
 
 /// The channels of one pool, shared by its handles and threads.
 #[derive(Debug)]
 pub(crate) struct Queues {
     pub(crate) shared: Arc<Shared>,
+    pub(crate) gate: Gate,
     jobs_tx: flume::Sender<QueuedJob>,
-    pub(crate) jobs_rx: flume::Receiver<QueuedJob>,
+    jobs_rx: flume::Receiver<QueuedJob>,
     runners_tx: flume::Sender<SerialRunner>,
     pub(crate) runners_rx: flume::Receiver<SerialRunner>,
 }
 
 impl Queues {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        let (jobs_tx, jobs_rx) = flume::bounded(shared.queue_capacity);
+        let gate = Gate::new(shared.queue_capacity);
+        let (jobs_tx, jobs_rx) = flume::unbounded();
         let (runners_tx, runners_rx) = flume::unbounded();
         Self {
             shared,
+            gate,
             jobs_tx,
             jobs_rx,
             runners_tx,
@@ -48,7 +59,7 @@ impl Queues {
         self.jobs_tx.len()
     }
 
-    /// Submits `work` if there is room now.
+    /// Submits `work` if there is room now and nobody waits for it.
     pub(crate) fn try_submit<W: Work>(
         &self,
         work: W,
@@ -60,15 +71,14 @@ impl Queues {
             return Err(TryExecuteError::ShutDown(work));
         }
         let job = Job::new(Arc::clone(&self.shared), work);
-        let refusal = match self.jobs_tx.try_send(QueuedJob::new(job.clone())) {
-            Ok(()) => {
-                self.after_send();
-                return Ok(JobFuture::admitted(job));
-            }
-            Err(flume::TrySendError::Full(queued)) => (queued, true),
-            Err(flume::TrySendError::Disconnected(queued)) => (queued, false),
-        };
-        Err(self.refuse(&job, refusal))
+        let queued = QueuedJob::new(job.clone());
+        if !self.gate.try_admit() {
+            return Err(self.refuse(&job, (queued, true)));
+        }
+        match self.send_admitted(queued) {
+            Ok(()) => Ok(JobFuture::admitted(job)),
+            Err(queued) => Err(self.refuse(&job, (queued, false))),
+        }
     }
 
     /// Hands refused work back, uncounted except as rejected.
@@ -97,20 +107,58 @@ impl Queues {
             drop(queued);
             return JobFuture::admitted(job);
         }
-        match self.jobs_tx.try_send(queued) {
-            Ok(()) => {
-                self.after_send();
+        match self.gate.admit_or_wait(queued) {
+            Ok(queued) => {
+                // Unsent only if the channel closed: dropping it settles it as ShutDown.
+                let _unsent = self.send_admitted(queued);
                 JobFuture::admitted(job)
             }
-            Err(flume::TrySendError::Full(queued)) => {
-                let send = self.jobs_tx.clone().into_send_async(queued);
-                JobFuture::sending(job, send, Arc::clone(self))
-            }
-            Err(flume::TrySendError::Disconnected(queued)) => {
-                drop(queued);
-                JobFuture::admitted(job)
+            Err(ticket) => {
+                let ticket = QueueTicket::new(Arc::clone(self), ticket);
+                JobFuture::waiting_for_room(job, ticket)
             }
         }
+    }
+
+    /// Sends a job that holds room into the shared queue. The receiver lives as long as
+    /// `self`, so this cannot fail; if it did, the room is given back with the job.
+    fn send_admitted(&self, queued: QueuedJob) -> Result<(), QueuedJob> {
+        match self.jobs_tx.send(queued) {
+            Ok(()) => {
+                self.after_send();
+                Ok(())
+            }
+            Err(flume::SendError(queued)) => {
+                self.release_room();
+                Err(queued)
+            }
+        }
+    }
+
+    /// Waits for the next job of the shared queue and takes it off, giving its room
+    /// back. Nothing awaits between the two, so a dropped future never loses room.
+    /// `None` only if the channel closed, which it cannot while `self` lives.
+    pub(crate) async fn recv_job(&self) -> Option<QueuedJob> {
+        let job = self.jobs_rx.recv_async().await.ok()?;
+        if self.release_room() {
+            self.after_send();
+        }
+        Some(job)
+    }
+
+    /// Gives back the room of one job taken off the shared queue. If a waiter was let in,
+    /// sends its job, wakes its future and returns `true`: the caller must then check
+    /// for shutdown, unless it is the drain.
+    fn release_room(&self) -> bool {
+        let Some(LetIn { job, waker }) = self.gate.release() else {
+            return false;
+        };
+        // The receiver lives as long as `self`; an unsent job would settle as ShutDown.
+        let _unsent = self.jobs_tx.send(job);
+        if let Some(waker) = waker {
+            wake_quietly(waker);
+        }
+        true
     }
 
     /// Queues an ordered line's runner; never waits, never refuses.
@@ -129,12 +177,17 @@ impl Queues {
         }
     }
 
-    /// Empties both channels, settling every job in them as ShutDown. Repeats until
-    /// empty, as each drain pulls in senders that were waiting for room.
+    /// Empties both channels and the gate's waiters, settling every job in them as
+    /// ShutDown. Each job taken off the shared queue gives its room back, which may let
+    /// a late waiter in, so it repeats until all are empty.
     pub(crate) fn drain(&self) -> usize {
         let mut drained = 0;
         loop {
+            drained += self.gate.dismiss_all();
             let jobs: Vec<QueuedJob> = self.jobs_rx.drain().collect();
+            for _ in &jobs {
+                self.release_room();
+            }
             let runners: Vec<SerialRunner> = self.runners_rx.drain().collect();
             if jobs.is_empty() && runners.is_empty() {
                 return drained;

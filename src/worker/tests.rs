@@ -1,9 +1,15 @@
 //! Unit tests of private invariants: the long-job watch slots, the lifecycle's forward
-//! only transitions, and a job's single settlement.
+//! only transitions, a job's single settlement, and the shared queue's bound with idle
+//! workers parked on it (flume used to let a burst of sends to them past its bound).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_lite::future::{block_on, poll_once};
+
 use super::config::PoolConfig;
+use super::job::WithoutToken;
+use super::queue::Queues;
 use super::shared::{Shared, Transition};
 use super::watch::{OverdueJob, WorkerSlot, overdue_jobs};
 use super::{PoolHandle, WorkerPool};
@@ -127,4 +133,61 @@ fn a_job_cancelled_then_dropped_is_counted_once() {
         (stats.submitted, stats.completed, stats.cancelled),
         (2, 1, 1)
     );
+}
+
+/// Queues with no worker threads: the tests play the workers through `recv_job`.
+fn queues(capacity: usize) -> Arc<Queues> {
+    let config = PoolConfig::new().threads(4).queue_capacity(capacity);
+    Arc::new(Queues::new(Arc::new(Shared::new(&config))))
+}
+
+#[test]
+fn parked_workers_never_let_a_burst_past_the_capacity() {
+    let queues = queues(1);
+    // Four idle workers, each parked on the shared queue.
+    let mut parked: Vec<_> = (0..4).map(|_| Box::pin(queues.recv_job())).collect();
+    for worker in &mut parked {
+        assert!(block_on(poll_once(worker)).is_none(), "nothing to take yet");
+    }
+    let burst: Vec<_> = (0..4)
+        .map(|i| queues.try_submit(WithoutToken(move || i)))
+        .collect();
+    let accepted = burst.iter().filter(|result| result.is_ok()).count();
+    assert_eq!(accepted, 1, "one place, one job, however many workers wait");
+    assert_eq!(queues.len(), 1);
+
+    // A worker takes the job; its room comes back and the next submission gets it.
+    let taken = block_on(poll_once(&mut parked[0])).expect("the parked worker wakes");
+    assert!(taken.is_some());
+    assert_eq!(queues.len(), 0);
+    let next = queues.try_submit(WithoutToken(|| 4));
+    assert!(next.is_ok(), "the room was given back");
+    assert!(
+        queues.try_submit(WithoutToken(|| 5)).is_err(),
+        "and only once"
+    );
+    assert_eq!(queues.len(), 1);
+}
+
+#[test]
+fn a_taken_job_lets_the_first_waiter_in_before_any_later_submission() {
+    let queues = queues(1);
+    let first = queues.submit(WithoutToken(|| 1));
+    let mut waiting = queues.submit(WithoutToken(|| 2));
+    assert!(
+        block_on(poll_once(&mut waiting)).is_none(),
+        "no room: it waits"
+    );
+    let late = queues.try_submit(WithoutToken(|| 3));
+    assert!(
+        late.is_err(),
+        "a try_ submission does not overtake a waiter"
+    );
+
+    let taken = block_on(queues.recv_job()).expect("the first job");
+    assert_eq!(queues.len(), 1, "its room went straight to the waiter");
+    assert!(queues.try_submit(WithoutToken(|| 4)).is_err(), "still full");
+    drop((taken, first, waiting));
+    let stats = queues.shared.counters.snapshot(4, queues.len(), 1);
+    assert_eq!((stats.submitted, stats.rejected), (4, 2));
 }

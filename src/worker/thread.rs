@@ -90,9 +90,9 @@ impl Worker {
             Next::Stop
         };
         let job = async {
-            match self.queues.jobs_rx.recv_async().await {
-                Ok(job) => Next::Job(job),
-                Err(_) => Next::Stop,
+            match self.queues.recv_job().await {
+                Some(job) => Next::Job(job),
+                None => Next::Stop,
             }
         };
         let serial = async {
