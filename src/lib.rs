@@ -137,6 +137,6 @@ struct ReadmeDoctests;
 pub mod prelude {
     pub use crate::{
         Address, BoxError, Bus, ChildSpec, Component, Context, DeployError, DeploymentId, Handler,
-        Message, RequestError, RestartType, Runtime, SendError, Strategy, Supervisor,
+        Message, RequestError, RestartType, Runtime, SendError, Supervisor,
     };
 }

@@ -1,0 +1,130 @@
+//! Each restart strategy end to end, with real components that panic on command: which
+//! siblings are stopped (in reverse start order) and restarted (in start order), and
+//! that the untouched ones keep running (issue: supervision tree).
+
+#[path = "support/common.rs"]
+mod common;
+
+use common::*;
+use reactree::Strategy;
+use reactree::prelude::*;
+
+fn address(name: &str) -> Address<Cmd> {
+    Address::from_string(format!("strategy.{name}"))
+}
+
+/// A runtime whose root runs `a`, `b`, `c` (in that order) under `strategy`.
+fn three(strategy: Strategy, log: &Log) -> Runtime {
+    let mut builder = Runtime::builder()
+        .reactors(1)
+        .worker_pool(reactree::PoolConfig::new().threads(1))
+        .strategy(strategy);
+    for name in ["a", "b", "c"] {
+        let leaked: &'static str = Box::leak(format!("strategy.{name}").into_boxed_str());
+        builder = builder.child(Probe::spec(name, leaked, log));
+    }
+    builder.build().unwrap()
+}
+
+/// Makes `name` panic and waits until the supervisor has restarted what it will.
+fn crash(runtime: &Runtime, name: &str) {
+    let error = runtime
+        .block_on(runtime.bus().request(&address(name), Cmd::Panic))
+        .unwrap_err();
+    assert!(error.is_recipient_failure());
+    // The failed child answers again once the restarts are done.
+    let reply = runtime.block_on(async {
+        loop {
+            if let Ok(reply) = runtime.bus().request(&address(name), Cmd::Echo(1)).await {
+                break reply;
+            }
+            futures_lite::future::yield_now().await;
+        }
+    });
+    assert_eq!(reply, Reply::Number(1));
+    settle(runtime);
+}
+
+/// Waits until every child of the root is running again.
+fn settle(runtime: &Runtime) {
+    assert!(eventually(GENEROUS, || {
+        runtime
+            .block_on(runtime.handle().supervisor("root"))
+            .is_some_and(|info| info.children.iter().all(|(_, running)| *running))
+    }));
+}
+
+fn after_boot(log: &Log) -> Vec<String> {
+    entries(log).split_off(3)
+}
+
+#[test]
+fn one_for_one_restarts_only_the_failed_child() {
+    let log = log();
+    let runtime = three(Strategy::OneForOne, &log);
+    assert_eq!(entries(&log), ["a started", "b started", "c started"]);
+    crash(&runtime, "b");
+    assert_eq!(after_boot(&log), ["b stopped", "b started"]);
+    let info = runtime
+        .block_on(runtime.handle().supervisor("root"))
+        .unwrap();
+    assert_eq!(info.restarts, 1);
+    assert!(info.children.iter().all(|(_, running)| *running));
+}
+
+#[test]
+fn one_for_all_restarts_every_child_in_order() {
+    let log = log();
+    let runtime = three(Strategy::OneForAll, &log);
+    crash(&runtime, "b");
+    // b stopped itself (it failed); the others are stopped in reverse start order, then
+    // all start again in start order.
+    assert_eq!(
+        after_boot(&log),
+        [
+            "b stopped",
+            "c stopped",
+            "a stopped",
+            "a started",
+            "b started",
+            "c started"
+        ]
+    );
+}
+
+#[test]
+fn rest_for_one_restarts_the_failed_child_and_those_after_it() {
+    let log = log();
+    let runtime = three(Strategy::RestForOne, &log);
+    crash(&runtime, "b");
+    assert_eq!(
+        after_boot(&log),
+        ["b stopped", "c stopped", "b started", "c started"]
+    );
+    // Crashing the last one restarts only itself.
+    log.lock().unwrap().clear();
+    crash(&runtime, "c");
+    assert_eq!(entries(&log), ["c stopped", "c started"]);
+}
+
+#[test]
+fn temporary_siblings_are_not_restarted_by_a_group_restart() {
+    let log = log();
+    let runtime = Runtime::builder()
+        .reactors(1)
+        .strategy(Strategy::OneForAll)
+        .child(Probe::spec("a", "strategy.a", &log))
+        .child(Probe::spec("t", "strategy.t", &log).restart(RestartType::Temporary))
+        .build()
+        .unwrap();
+    crash(&runtime, "a");
+    assert_eq!(
+        after_boot_of(&log, 2),
+        ["a stopped", "t stopped", "a started"]
+    );
+    assert_eq!(runtime.bus().consumers(&address("t")), 0);
+}
+
+fn after_boot_of(log: &Log, n: usize) -> Vec<String> {
+    entries(log).split_off(n)
+}
