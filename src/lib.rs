@@ -65,8 +65,15 @@
 //!   handled at all, so an overloaded component sheds work nobody waits for.
 //! - **Panics.** A panic in a factory, `start`, `stop`, a handler or a timer callback is
 //!   caught on the reactor. The process and the reactor thread live on; the other
-//!   components of that reactor keep serving; the failed instance is stopped and the
-//!   requester of the message being handled gets [`RequestError::RecipientFailure`].
+//!   components of that reactor keep serving; the requester of the message being handled
+//!   gets [`RequestError::RecipientFailure`] at once.
+//! - **Supervision.** Every component lives under a supervisor (the runtime's root, or
+//!   one built with [`Supervisor::builder`]) that restarts it as OTP would: by strategy
+//!   ([`Strategy`]), restart type ([`RestartType`]), within a restart intensity, after a
+//!   backoff delay. A restarted component is a fresh value from its factory on the same
+//!   mailbox: messages accepted before the failure are handled by the new instance.
+//!   Past its intensity a supervisor stops its children and fails to its parent; past
+//!   the root, the runtime ends and [`Runtime::wait`] returns the failure.
 //! - **Shutdown.** [`Runtime::shutdown`] (or dropping the runtime) stops every component,
 //!   the latest deployed first, each `stop` within its spec's shutdown timeout, then joins
 //!   every reactor thread.
@@ -88,7 +95,9 @@
 //! bus resolves an address through a registry of typed, copy-on-write consumer lists, so
 //! a sender never holds a lock while it waits for room. A component's timers live in a
 //! deadline-ordered map inside its task, which waits on the earliest one alongside its
-//! mailbox. See `docs/semantics.md` for the full statement of the semantics.
+//! mailbox. A supervisor is one task on the first reactor of its set; it alone starts,
+//! stops and restarts its children, driving the pure policy of `reactree-supervisors`.
+//! See `docs/semantics.md` for the full statement of the semantics.
 
 #![doc(test(attr(deny(warnings))))]
 
