@@ -217,7 +217,6 @@ pub(crate) async fn run<C, F>(
                 started: next,
                 epoch: next_epoch,
             } => {
-                stats.restarts.fetch_add(1, Ordering::Relaxed);
                 tracing::info!("component.restarting");
                 started = next;
                 epoch = next_epoch;

@@ -15,6 +15,7 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::Instant;
 
@@ -341,6 +342,9 @@ impl Node {
         let runtime = self.runtime.clone();
         let path = self.path.clone();
         let child = &mut self.children[i];
+        if let (Kind::Instance { stats, .. }, true) = (&child.kind, child.epoch != 0) {
+            stats.restarts.fetch_add(1, Ordering::Relaxed);
+        }
         child.epoch = epoch;
         let (started, outcome) = oneshot::channel();
         let command = match (&mut child.kind, child.alive) {
