@@ -559,6 +559,27 @@ impl Handle {
             .await
     }
 
+    /// Deploys `spec` under the supervisor deployed as `supervisor` (an id returned by
+    /// [`deploy_supervisor`](Self::deploy_supervisor), or a static supervisor's id from
+    /// [`deployment`](Self::deployment)).
+    ///
+    /// # Errors
+    ///
+    /// As [`deploy_under`](Self::deploy_under); [`DeployError::NoSuchSupervisor`] if the
+    /// id is not a live supervisor.
+    pub async fn deploy_under_id(
+        &self,
+        supervisor: DeploymentId,
+        spec: ChildSpec,
+    ) -> Result<DeploymentId, DeployError> {
+        let path = self
+            .deployments()
+            .get(supervisor)
+            .and_then(|d| d.supervisor.clone())
+            .ok_or_else(|| DeployError::NoSuchSupervisor(format!("{supervisor:?}")))?;
+        self.deploy_under(&path, spec).await
+    }
+
     /// Deploys a whole supervisor (with its children) under the supervisor at `path`.
     /// Supervisors deployed at run time use their parent's reactors: `reactors(n)` is
     /// refused ([`SpecError::DynamicReactors`]), since threads are fixed when the
