@@ -4,7 +4,7 @@
 //! Each reactor has a [`Probe`]: before every poll of user code (a factory, `start`,
 //! `stop`, a handler, a timer callback) the reactor bumps the probe's sequence number and
 //! marks it busy with the instance's key and the hook; after the poll it marks it idle.
-//! That is three relaxed stores per poll and no clock read, so the hot path does not pay
+//! That is a handful of relaxed stores per poll and no clock read, so the hot path does not pay
 //! for the watchdog. The watchdog thread wakes every check interval; a probe that is busy
 //! with the same sequence number as at its previous look has been stuck in one poll since
 //! at least then. Awaiting is not blocking: a handler that awaits a timer or a reply

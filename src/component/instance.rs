@@ -479,10 +479,9 @@ async fn handle<C: Component>(
     envelope: Envelope<C>,
     instance: &Instance<'_>,
 ) -> Option<Failure> {
-    let dispatched = {
-        let _busy = instance.enter(Hook::Handler);
-        catch_unwind(AssertUnwindSafe(|| envelope.dispatch(component, ctx)))
-    };
+    // Building the handler's future runs no user code for an `async fn` handler, so the
+    // watchdog is told about its polls only (one probe update per message).
+    let dispatched = catch_unwind(AssertUnwindSafe(|| envelope.dispatch(component, ctx)));
     let future = match dispatched {
         Ok(Some(future)) => future,
         Ok(None) => {
