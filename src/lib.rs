@@ -105,6 +105,7 @@ mod bus;
 mod component;
 mod context;
 mod failure;
+mod inspector;
 mod oneshot;
 mod reactor;
 mod rt;
@@ -122,6 +123,9 @@ pub use component::{
 };
 pub use context::Context;
 pub use failure::{Failure, FailureKind, Hook};
+pub use inspector::{
+    AddressSnapshot, ComponentSnapshot, PoolSnapshot, ReactorSnapshot, Snapshot, SupervisorSnapshot,
+};
 pub use runtime::{
     BuildError, DEFAULT_MAILBOX_CAPACITY, DEFAULT_POOL, DEFAULT_REQUEST_TIMEOUT, DeployError,
     DeploymentId, DeploymentInfo, Handle, InstanceInfo, ReactorInfo, Runtime, RuntimeBuilder,

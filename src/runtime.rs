@@ -2,6 +2,7 @@
 
 mod builder;
 mod error;
+mod inspect;
 
 use std::fmt;
 use std::future::Future;
@@ -15,14 +16,14 @@ use slotmap::SlotMap;
 pub use builder::{DEFAULT_MAILBOX_CAPACITY, DEFAULT_REQUEST_TIMEOUT, RuntimeBuilder};
 pub use error::{BuildError, DeployError, SpecError, UndeployError};
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::component::control::StopMode;
 use crate::component::{ChildSpec, ComponentState, InstanceStats};
 use crate::failure::Failure;
 use crate::reactor::{self, Command, ReactorHandle};
 use crate::supervisor::{
-    Node, NodeConfig, Parent, ROOT, Request, SupervisorInfo, SupervisorSpec, TreeChild,
+    Node, NodeConfig, NodeStats, Parent, ROOT, Request, SupervisorInfo, SupervisorSpec, TreeChild,
 };
 use crate::watchdog::{self, Directory, Probe};
 use crate::worker::{PoolHandle, WorkerPool};
@@ -118,6 +119,8 @@ struct Shared {
     deployments: Mutex<SlotMap<DeploymentId, Deployment>>,
     /// Live supervisors by path, for deploys and undeploys.
     supervisors: Mutex<HashMap<Arc<str>, flume::Sender<Request>>>,
+    /// What the inspector reads of each live supervisor, by path (sorted: tree order).
+    nodes: Mutex<BTreeMap<Arc<str>, Arc<NodeStats>>>,
     /// The reactors of supervisors that own some, by path (fixed when built).
     owned: HashMap<String, Arc<[usize]>>,
     /// The root's escalation, or a shutdown request (`None`), for `Runtime::wait`.
@@ -241,6 +244,7 @@ impl Runtime {
             mailbox_capacity: builder.mailbox_capacity,
             deployments: Mutex::new(SlotMap::with_key()),
             supervisors: Mutex::new(HashMap::new()),
+            nodes: Mutex::new(BTreeMap::new()),
             owned,
             ended: flume::bounded(1),
             next_key: AtomicU64::new(1),
@@ -677,6 +681,22 @@ impl Handle {
     pub(crate) fn unregister_supervisor(&self, path: &str) {
         self.shared
             .supervisors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(path);
+    }
+
+    pub(crate) fn register_node(&self, path: Arc<str>, stats: Arc<NodeStats>) {
+        self.shared
+            .nodes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(path, stats);
+    }
+
+    pub(crate) fn unregister_node(&self, path: &str) {
+        self.shared
+            .nodes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(path);

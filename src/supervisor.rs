@@ -10,7 +10,7 @@
 mod node;
 mod spec;
 
-pub(crate) use node::{Node, NodeConfig, Parent, REQUESTS, Request};
+pub(crate) use node::{Node, NodeConfig, NodeStats, Parent, REQUESTS, Request};
 pub use reactree_supervisors::{Backoff, Intensity, RestartType, Strategy};
 pub(crate) use spec::TreeChild;
 pub use spec::{Supervisor, SupervisorSpec, TreeError};

@@ -36,6 +36,7 @@ pub(crate) struct Probe {
     hook: AtomicU8,
     blocked_events: AtomicU64,
     longest_block_micros: AtomicU64,
+    busy_micros: AtomicU64,
 }
 
 /// Marks its probe idle when dropped, also when the poll unwinds.
@@ -62,6 +63,11 @@ impl Probe {
     /// Blocked episodes seen on this reactor.
     pub(crate) fn blocked_events(&self) -> u64 {
         self.blocked_events.load(Ordering::Relaxed)
+    }
+
+    /// Time in component code, sampled: one check interval per look that found it busy.
+    pub(crate) fn busy(&self) -> Duration {
+        Duration::from_micros(self.busy_micros.load(Ordering::Relaxed))
     }
 
     /// The longest block seen on this reactor.
@@ -125,7 +131,11 @@ pub(crate) fn spawn(watched: Watched) -> std::io::Result<(flume::Sender<()>, Joi
             let mut seen: Vec<Option<Sighting>> = vec![None; watched.probes.len()];
             while let Err(flume::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
                 let now = Instant::now();
+                let step = u64::try_from(interval.as_micros()).unwrap_or(u64::MAX);
                 for (index, probe) in watched.probes.iter().enumerate() {
+                    if probe.busy.load(Ordering::Relaxed) {
+                        probe.busy_micros.fetch_add(step, Ordering::Relaxed);
+                    }
                     look(index, probe, &mut seen[index], &watched, now);
                 }
                 for pool in &watched.pools {

@@ -236,6 +236,17 @@ impl Registry {
         }
     }
 
+    /// Every address with consumers: name, message type, counters; sorted by name.
+    pub(crate) fn snapshot(&self) -> Vec<(String, &'static str, AddressStats)> {
+        let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
+        let mut all: Vec<_> = slots
+            .iter()
+            .map(|(name, slot)| (name.to_string(), slot.message_type(), slot.stats()))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
     /// The counters of `name`, if it has consumers.
     pub(crate) fn stats(&self, name: &str) -> Option<AddressStats> {
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);

@@ -15,8 +15,8 @@ use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -80,7 +80,7 @@ pub enum ComponentState {
 }
 
 /// Counters of one instance, shared with the runtime (relaxed atomics).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct InstanceStats {
     state: AtomicU8,
     pub(crate) handled: AtomicU64,
@@ -88,9 +88,45 @@ pub(crate) struct InstanceStats {
     pub(crate) failures: AtomicU64,
     pub(crate) blocked: AtomicU64,
     pub(crate) restarts: AtomicU64,
+    /// The text of the latest failure (written on failure only).
+    last_failure: Mutex<Option<String>>,
+    /// Reads the mailbox's length without keeping it open.
+    mailbox: OnceLock<Box<dyn Fn() -> usize + Send + Sync>>,
+    capacity: AtomicUsize,
+}
+
+impl std::fmt::Debug for InstanceStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstanceStats")
+            .field("state", &self.state())
+            .field("handled", &self.handled)
+            .finish_non_exhaustive()
+    }
 }
 
 impl InstanceStats {
+    /// Messages waiting in the mailbox now, and its capacity.
+    pub(crate) fn mailbox(&self) -> (usize, usize) {
+        let len = self.mailbox.get().map_or(0, |read| read());
+        (len, self.capacity.load(Ordering::Relaxed))
+    }
+
+    /// The latest failure's text.
+    pub(crate) fn last_failure(&self) -> Option<String> {
+        self.last_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn watch_mailbox<T: Send + 'static>(&self, mailbox: &flume::Sender<T>, capacity: usize) {
+        let weak = mailbox.downgrade();
+        let _ = self
+            .mailbox
+            .set(Box::new(move || weak.upgrade().map_or(0, |m| m.len())));
+        self.capacity.store(capacity, Ordering::Relaxed);
+    }
+
     fn transition_to(&self, state: ComponentState) {
         self.state.store(state as u8, Ordering::Release);
     }
@@ -157,6 +193,9 @@ pub(crate) async fn run<C, F>(
     F: Fn() -> C + Send + Sync + 'static,
 {
     let (mailbox, inbox) = flume::bounded::<Envelope<C>>(config.mailbox_capacity);
+    config
+        .stats
+        .watch_mailbox(&mailbox, config.mailbox_capacity);
     let control = Rc::new(Control::default());
     instances.insert(config.key, control.clone());
     let InstanceConfig {
@@ -242,6 +281,10 @@ fn report(exit: &Exit, stats: &InstanceStats) {
     match exit {
         Exit::Failed(failure) => {
             stats.failures.fetch_add(1, Ordering::Relaxed);
+            *stats
+                .last_failure
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(failure.to_string());
             stats.transition_to(ComponentState::Failed);
             tracing::warn!(%failure, "component.failed");
         }

@@ -14,8 +14,8 @@
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 use std::time::Instant;
 
@@ -123,6 +123,16 @@ impl Child {
     }
 }
 
+/// What the inspector reads of a supervisor without asking its task.
+#[derive(Debug)]
+pub(crate) struct NodeStats {
+    pub(crate) strategy: reactree_supervisors::Strategy,
+    pub(crate) restarts: AtomicU64,
+    pub(crate) escalated: AtomicBool,
+    /// Children in start order: name and whether it runs.
+    pub(crate) children: Mutex<Vec<(String, bool)>>,
+}
+
 /// Restarts waiting out their backoff.
 struct Plan {
     due: Instant,
@@ -159,6 +169,7 @@ pub(crate) struct Node {
     exits: flume::Receiver<ChildExit>,
     next_reactor: usize,
     plans: Vec<Plan>,
+    stats: Arc<NodeStats>,
 }
 
 fn policy_of(spec: &SupervisorSpec) -> SupervisorPolicy {
@@ -170,6 +181,7 @@ impl Node {
     /// A node with its static children registered (not started).
     pub(crate) fn new(config: NodeConfig) -> Self {
         let (exits_tx, exits) = flume::unbounded();
+        let strategy = config.spec.strategy;
         let mut node = Self {
             policy: policy_of(&config.spec),
             path: config.path,
@@ -185,6 +197,12 @@ impl Node {
             exits,
             next_reactor: 0,
             plans: Vec::new(),
+            stats: Arc::new(NodeStats {
+                strategy,
+                restarts: AtomicU64::new(0),
+                escalated: AtomicBool::new(false),
+                children: Mutex::new(Vec::new()),
+            }),
         };
         for child in node.spec.children.clone() {
             match child {
@@ -207,13 +225,42 @@ impl Node {
     /// Runs the node: starts its children, then supervises until told to end.
     pub(crate) async fn run(mut self, started: oneshot::Sender<Result<(), Failure>>) {
         let _span = tracing::debug_span!("supervisor", path = %self.path).entered();
+        self.runtime
+            .register_node(self.path.clone(), self.stats.clone());
         let outcome = self.start_all().await;
+        self.publish();
         let ok = outcome.is_ok();
         let _ = started.send(outcome);
         if ok || self.down().await == Flow::Continue {
             self.supervise().await;
         }
+        // Ended for good: its children's records go with it.
+        for child in &self.children {
+            self.runtime.forget_instance(child.deployment, child.key);
+        }
         self.runtime.unregister_supervisor(&self.path);
+        self.runtime.unregister_node(&self.path);
+    }
+
+    /// Refreshes what the inspector reads.
+    fn publish(&self) {
+        let stats = self.policy.stats(self.now());
+        self.stats
+            .restarts
+            .store(stats.total_restarts, Ordering::Relaxed);
+        self.stats.escalated.store(
+            self.policy.state() == PolicyState::Escalated,
+            Ordering::Relaxed,
+        );
+        *self
+            .stats
+            .children
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = self
+            .children
+            .iter()
+            .map(|c| (c.name().to_owned(), c.running))
+            .collect();
     }
 
     async fn supervise(&mut self) {
@@ -230,14 +277,17 @@ impl Node {
                 }
                 Event::Closed => Flow::End,
             };
+            self.publish();
             if flow == Flow::End {
                 return;
             }
             if self.policy.state() == PolicyState::Escalated {
                 self.escalate().await;
+                self.publish();
                 if self.down().await == Flow::End {
                     return;
                 }
+                self.publish();
             }
         }
     }
@@ -672,6 +722,7 @@ impl Node {
                             .expect("a fresh policy");
                     }
                     let outcome = self.start_all().await;
+                    self.publish();
                     let ok = outcome.is_ok();
                     let _ = started.send(outcome);
                     if ok {
