@@ -16,6 +16,8 @@ use crate::{
 #[derive(Debug, Clone)]
 pub(crate) struct Identity {
     pub(crate) name: Arc<str>,
+    /// The component's path in the tree, such as `root/sales/orders`.
+    pub(crate) path: Arc<str>,
     pub(crate) deployment: DeploymentId,
     pub(crate) instance: usize,
     pub(crate) reactor: usize,
@@ -104,6 +106,11 @@ impl<C: Component> Context<C> {
     /// The name of this component's deployment.
     pub fn name(&self) -> &str {
         &self.identity.name
+    }
+
+    /// This component's path in the supervision tree, such as `root/sales/orders`.
+    pub fn path(&self) -> &str {
+        &self.identity.path
     }
 
     /// This component's deployment.

@@ -104,6 +104,7 @@
 mod bus;
 mod component;
 mod context;
+mod events;
 mod failure;
 mod inspector;
 mod oneshot;
@@ -122,6 +123,7 @@ pub use component::{
     BoxError, ChildSpec, Component, ComponentState, DEFAULT_SHUTDOWN_TIMEOUT, Handler, TimerId,
 };
 pub use context::Context;
+pub use events::{EventStream, LifecycleEvent};
 pub use failure::{Failure, FailureKind, Hook};
 pub use inspector::{
     AddressSnapshot, ComponentSnapshot, PoolSnapshot, ReactorSnapshot, Snapshot, SupervisorSnapshot,

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::component::control::StopMode;
 use crate::component::{ChildSpec, ComponentState, InstanceStats};
+use crate::events::{EventStream, Events};
 use crate::failure::Failure;
 use crate::reactor::{self, Command, ReactorHandle};
 use crate::supervisor::{
@@ -130,6 +131,7 @@ struct Shared {
     ),
     next_key: AtomicU64,
     shutting_down: AtomicBool,
+    events: Events,
 }
 
 /// One deployment's record.
@@ -249,6 +251,7 @@ impl Runtime {
             ended: flume::bounded(1),
             next_key: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
+            events: Events::default(),
         });
         let watchdog = match builder.blocked_threshold {
             Some(threshold) => match start_watchdog(&shared, threshold) {
@@ -441,6 +444,16 @@ impl Directory for Names {
             Some(format!("{}#{}", deployment.name, instance.index))
         })
     }
+
+    fn emit_blocked(&self, reactor: usize, component: &str, blocked_for: Duration) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.events.emit(|| crate::LifecycleEvent::Blocked {
+                reactor,
+                component: component.to_owned(),
+                blocked_for,
+            });
+        }
+    }
 }
 
 fn stop_reactors(reactors: &[ReactorHandle], threads: Vec<JoinHandle<()>>) {
@@ -527,6 +540,35 @@ impl Handle {
             path: record.supervisor.as_deref().map(str::to_owned),
             instances,
         })
+    }
+
+    /// Subscribes to the lifecycle events (deployed, started, stopped, failed, restarted,
+    /// escalated, blocked), delivered through a channel of `capacity` events. A
+    /// subscriber that falls behind loses events, counted by [`EventStream::lost`]; it
+    /// never slows the runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reactree::prelude::*;
+    /// use reactree::LifecycleEvent;
+    ///
+    /// struct Idle;
+    /// impl Component for Idle {}
+    ///
+    /// let runtime = Runtime::builder().reactors(1).build()?;
+    /// let events = runtime.handle().events(64);
+    /// runtime.block_on(runtime.deploy(ChildSpec::new("idle", || Idle)))?;
+    /// let first = events.next_timeout(std::time::Duration::from_secs(5));
+    /// assert_eq!(first, Some(LifecycleEvent::Started { path: "root/idle".into(), instance: 0 }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn events(&self, capacity: usize) -> EventStream {
+        self.shared.events.subscribe(capacity)
+    }
+
+    pub(crate) fn event_hub(&self) -> &Events {
+        &self.shared.events
     }
 
     /// Asks the runtime to end: [`Runtime::wait`] returns `Ok(())` and shuts it down.

@@ -111,6 +111,9 @@ fn hook_from(code: u8) -> Hook {
 pub(crate) trait Directory: Send + Sync + 'static {
     /// The deployment name of instance `key`, after counting one blocked episode on it.
     fn blocked(&self, key: u64) -> Option<String>;
+
+    /// Tells the lifecycle event stream about a block.
+    fn emit_blocked(&self, reactor: usize, component: &str, blocked_for: Duration);
 }
 
 /// What the watchdog watches.
@@ -180,10 +183,12 @@ fn look(index: usize, probe: &Probe, seen: &mut Option<Sighting>, watched: &Watc
         .fetch_max(micros, Ordering::Relaxed);
     let component = sighting.component.get_or_insert_with(|| {
         probe.blocked_events.fetch_add(1, Ordering::Relaxed);
-        watched
+        let name = watched
             .directory
             .blocked(key)
-            .unwrap_or_else(|| "(gone)".to_owned())
+            .unwrap_or_else(|| "(gone)".to_owned());
+        watched.directory.emit_blocked(index, &name, blocked_for);
+        name
     });
     tracing::warn!(
         reactor = index,

@@ -27,6 +27,7 @@ use crate::component::Envelope;
 use crate::component::control::{Control, Directive, Instances, StopMode};
 use crate::context::Registration;
 use crate::context::{ExitRequest, Identity};
+use crate::events::LifecycleEvent;
 use crate::failure::{Failure, FailureKind, Hook};
 use crate::rt::Timer;
 use crate::watchdog::{Busy, Probe};
@@ -237,6 +238,17 @@ pub(crate) async fn run<C, F>(
         kept = registrations;
         let _entered = span.enter();
         report(&exit, &stats);
+        runtime.event_hub().emit(|| match &exit {
+            Exit::Failed(failure) => LifecycleEvent::Failed {
+                path: identity.path.to_string(),
+                instance: identity.instance,
+                failure: failure.to_string(),
+            },
+            Exit::Normal | Exit::Stopped => LifecycleEvent::Stopped {
+                path: identity.path.to_string(),
+                instance: identity.instance,
+            },
+        });
         if control.stop_mode() != Some(StopMode::Terminate) && !matches!(exit, Exit::Stopped) {
             // Nobody asked for this exit: the supervisor decides what comes next.
             let _ = supervisor.send(ChildExit { key, epoch, exit });
@@ -321,6 +333,10 @@ async fn live<C: Component>(
         registration.remove(&registry);
     }
     instance.stats.transition_to(ComponentState::Running);
+    ctx.runtime().event_hub().emit(|| LifecycleEvent::Started {
+        path: ctx.path().to_owned(),
+        instance: ctx.instance(),
+    });
     let _ = started.send(Ok(()));
     tracing::debug!("component.started");
     let exit = serve(&mut component, &mut ctx, inbox, instance).await;

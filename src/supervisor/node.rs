@@ -27,6 +27,7 @@ use reactree_supervisors::{
 use crate::component::control::{Directive, StopMode};
 use crate::component::{ChildExit, Exit, InstanceConfig, InstanceStats};
 use crate::context::Identity;
+use crate::events::LifecycleEvent;
 use crate::failure::{Failure, FailureKind, Hook};
 use crate::reactor::Command;
 use crate::rt::Timer;
@@ -392,8 +393,18 @@ impl Node {
         let runtime = self.runtime.clone();
         let path = self.path.clone();
         let child = &mut self.children[i];
-        if let (Kind::Instance { stats, .. }, true) = (&child.kind, child.epoch != 0) {
-            stats.restarts.fetch_add(1, Ordering::Relaxed);
+        if child.epoch != 0 {
+            if let Kind::Instance { stats, .. } = &child.kind {
+                stats.restarts.fetch_add(1, Ordering::Relaxed);
+            }
+            let (name, instance) = match &child.kind {
+                Kind::Instance { spec, index, .. } => (spec.name(), *index),
+                Kind::Supervisor { spec, .. } => (spec.name(), 0),
+            };
+            runtime.event_hub().emit(|| LifecycleEvent::Restarted {
+                path: format!("{path}/{name}"),
+                instance,
+            });
         }
         child.epoch = epoch;
         let (started, outcome) = oneshot::channel();
@@ -417,6 +428,7 @@ impl Node {
                 let config = InstanceConfig {
                     identity: Identity {
                         name: spec.name.clone(),
+                        path: format!("{path}/{}", spec.name).into(),
                         deployment: child.deployment,
                         instance: *index,
                         reactor: *reactor,
@@ -690,6 +702,9 @@ impl Node {
             format!("supervisor {} exceeded its restart intensity", self.path),
         );
         tracing::error!(supervisor = %self.path, %failure, "supervisor.escalated");
+        self.runtime.event_hub().emit(|| LifecycleEvent::Escalated {
+            supervisor: self.path.to_string(),
+        });
         match &self.parent {
             Parent::Supervisor { exits, key } => {
                 let _ = exits.send(ChildExit {
@@ -803,7 +818,14 @@ impl Node {
                 instance,
                 failure,
             })?;
+        self.deployed(spec.name());
         Ok(id)
+    }
+
+    fn deployed(&self, name: &str) {
+        self.runtime.event_hub().emit(|| LifecycleEvent::Deployed {
+            path: format!("{}/{name}", self.path),
+        });
     }
 
     async fn deploy_supervisor(
@@ -824,10 +846,11 @@ impl Node {
         self.start_new(first, id)
             .await
             .map_err(|(instance, failure)| DeployError::StartFailed {
-                name,
+                name: name.clone(),
                 instance,
                 failure,
             })?;
+        self.deployed(&name);
         Ok(id)
     }
 
