@@ -156,8 +156,11 @@ impl ChildSpec {
 
     /// Checks the spec against a supervisor with `reactors` reactors.
     pub(crate) fn validate(&self, reactors: usize) -> Result<(), SpecError> {
-        if self.name.is_empty() || self.name.contains('/') {
+        if self.name.is_empty() {
             return Err(SpecError::EmptyName);
+        }
+        if self.name.contains('/') {
+            return Err(SpecError::InvalidName(self.name.to_string()));
         }
         if self.instances == 0 {
             return Err(SpecError::ZeroInstances);

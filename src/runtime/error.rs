@@ -43,6 +43,9 @@ pub enum SpecError {
     /// The name is empty.
     #[error("a component needs a name")]
     EmptyName,
+    /// The name contains `/`, the separator of paths in the tree.
+    #[error("invalid component name {0:?}: '/' separates paths")]
+    InvalidName(String),
     /// `instances(0)`.
     #[error("instances must be at least 1")]
     ZeroInstances,
