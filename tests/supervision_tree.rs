@@ -200,3 +200,31 @@ fn a_stop_that_overruns_its_timeout_is_abandoned() {
     assert!(took >= Duration::from_millis(50), "{took:?}");
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
+
+#[test]
+fn a_name_is_unique_under_one_supervisor() {
+    let log = log();
+    let runtime = runtime(1);
+    let first = runtime
+        .block_on(runtime.deploy(Probe::spec("twin", "tree.twin", &log)))
+        .unwrap();
+    let error = runtime
+        .block_on(runtime.deploy(Probe::spec("twin", "tree.twin2", &log)))
+        .unwrap_err();
+    assert_eq!(
+        error,
+        DeployError::InvalidSpec(SpecError::DuplicateName("twin".into()))
+    );
+    let error = runtime
+        .block_on(runtime.deploy(Probe::spec("a/b", "tree.slash", &log)))
+        .unwrap_err();
+    assert_eq!(
+        error,
+        DeployError::InvalidSpec(SpecError::InvalidName("a/b".into()))
+    );
+    // Once undeployed, the name is free again.
+    runtime.block_on(runtime.undeploy(first)).unwrap();
+    runtime
+        .block_on(runtime.deploy(Probe::spec("twin", "tree.twin", &log)))
+        .unwrap();
+}
