@@ -58,6 +58,7 @@ mod stats;
 mod thread;
 mod token;
 mod unwind;
+mod waiters;
 mod watch;
 
 #[cfg(test)]
