@@ -39,7 +39,8 @@
 //! a worker takes it, and submitters without room wait first-come at the gate
 //! (`admission`).
 //! Each ordered line keeps its own first-come list of submitters waiting for room, and
-//! lets the first one in whenever its runner takes a job (`serial`).
+//! lets the first one in whenever its runner takes a job (`serial`). Both lists are one
+//! type, a first-come list of waiters keyed by ticket (`waiters`).
 //! Shutdown and late submitters meet through the lifecycle flag and the channel lock
 //! (`queue`). Per-thread start times (`watch`) let the runtime's watchdog report jobs
 //! running past the long-job threshold.
@@ -58,6 +59,7 @@ mod stats;
 mod thread;
 mod token;
 mod unwind;
+mod waiters;
 mod watch;
 
 #[cfg(test)]

@@ -7,11 +7,11 @@
 //! waiters hold their jobs.
 //!
 //! A submission takes room (`admitted += 1`) before it sends its job, or, if there is
-//! none, joins the gate's first-come list of [`Waiter`]s at once (not at its first poll,
-//! so submission order decides) and its future holds a [`QueueTicket`]. Whoever takes a
-//! job off the channel (a worker, or shutdown's drain) gives its room back through
-//! [`Gate::release`]: to the first waiter, whose job then goes into the channel, or else
-//! to the count.
+//! none, joins the gate's first-come list of waiters ([`Waiters`]) at once (not at its
+//! first poll, so submission order decides) and its future holds a [`QueueTicket`].
+//! Whoever takes a job off the channel (a worker, or shutdown's drain) gives its room
+//! back through [`Gate::release`]: to the first waiter, whose job then goes into the
+//! channel, or else to the count.
 //!
 //! Invariants:
 //! - `admitted` counts the jobs holding room: admitted and not yet taken off the channel.
@@ -22,17 +22,16 @@
 //!   held any;
 //! - waiters exist only while all the room is taken (`admitted == capacity`), so a later
 //!   submission (awaiting or `try_`) never overtakes a waiter;
-//! - waiters are sorted by ticket number, and leave the list only in order (let in), or
-//!   when their future goes away, or at shutdown.
+//! - waiters leave the list only in order (let in), or when their future goes away, or
+//!   at shutdown (the list's own invariants are in `waiters`).
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use super::job::QueuedJob;
 use super::queue::Queues;
-use super::unwind::wake_quietly;
+use super::waiters::Waiters;
 
 /// The room in the shared queue, and the submissions waiting for it.
 pub(crate) struct Gate {
@@ -42,15 +41,8 @@ pub(crate) struct Gate {
 
 struct GateState {
     admitted: usize,
-    waiters: VecDeque<Waiter>,
-    next_ticket: u64,
-}
-
-/// A submission waiting for room; its future holds the [`QueueTicket`].
-struct Waiter {
-    ticket: u64,
-    job: QueuedJob,
-    waker: Option<Waker>,
+    /// Submissions waiting for room; each future holds its [`QueueTicket`].
+    waiters: Waiters<QueuedJob>,
 }
 
 /// A waiter [`Gate::release`] let in: its job holds room and must go into the channel;
@@ -64,8 +56,7 @@ impl Gate {
     pub(crate) fn new(capacity: usize) -> Self {
         let state = Mutex::new(GateState {
             admitted: 0,
-            waiters: VecDeque::new(),
-            next_ticket: 0,
+            waiters: Waiters::new(),
         });
         Self { capacity, state }
     }
@@ -92,19 +83,15 @@ impl Gate {
             state.admitted += 1;
             return Ok(job);
         }
-        let ticket = state.next_ticket;
-        state.next_ticket += 1;
-        let waker = None;
-        state.waiters.push_back(Waiter { ticket, job, waker });
-        Err(ticket)
+        Err(state.waiters.push_back(job))
     }
 
     /// Gives back the room of one job taken off the channel: to the first waiter, which
     /// the caller must send and wake, or to the count.
     pub(crate) fn release(&self) -> Option<LetIn> {
         let mut state = self.lock();
-        match state.waiters.pop_front() {
-            Some(Waiter { job, waker, .. }) => Some(LetIn { job, waker }),
+        match state.waiters.pop_front().map(|w| w.into_parts()) {
+            Some((job, waker)) => Some(LetIn { job, waker }),
             None => {
                 debug_assert!(state.admitted > 0, "room given back twice");
                 state.admitted = state.admitted.saturating_sub(1);
@@ -116,34 +103,19 @@ impl Gate {
     /// Empties the list of waiters at shutdown: each job settles as ShutDown, then its
     /// future is woken to see it. Returns how many there were.
     pub(crate) fn dismiss_all(&self) -> usize {
-        let waiters = std::mem::take(&mut self.lock().waiters);
-        let dismissed = waiters.len();
-        for Waiter { job, waker, .. } in waiters {
-            drop(job);
-            if let Some(waker) = waker {
-                wake_quietly(waker);
-            }
-        }
-        dismissed
+        let waiters = self.lock().waiters.take_all();
+        waiters.dismiss()
     }
 
     /// `Ready` once the waiter holding `ticket` left the list; else registers the waker.
     fn poll_left(&self, ticket: u64, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = self.lock();
-        let Some(waiter) = state.waiter_mut(ticket) else {
-            return Poll::Ready(());
-        };
-        match &mut waiter.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            waker => *waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        self.lock().waiters.poll_left(ticket, cx)
     }
 
     /// Takes the waiter holding `ticket` out of the list, and drops its job outside the
     /// lock: a job its future abandoned was counted then, a live one settles as ShutDown.
     fn withdraw(&self, ticket: u64) {
-        let waiter = self.lock().remove_waiter(ticket);
+        let waiter = self.lock().waiters.remove(ticket);
         drop(waiter);
     }
 }
@@ -151,22 +123,6 @@ impl Gate {
 impl GateState {
     fn has_room(&self, capacity: usize) -> bool {
         self.admitted < capacity && self.waiters.is_empty()
-    }
-
-    /// Where the waiter holding `ticket` is, if it still waits (the list is sorted).
-    fn waiter_index(&self, ticket: u64) -> Option<usize> {
-        let found = self.waiters.binary_search_by_key(&ticket, |w| w.ticket);
-        found.ok()
-    }
-
-    fn waiter_mut(&mut self, ticket: u64) -> Option<&mut Waiter> {
-        let index = self.waiter_index(ticket)?;
-        self.waiters.get_mut(index)
-    }
-
-    fn remove_waiter(&mut self, ticket: u64) -> Option<Waiter> {
-        let index = self.waiter_index(ticket)?;
-        self.waiters.remove(index)
     }
 }
 

@@ -8,16 +8,17 @@
 //! and plain jobs get their turn.
 //!
 //! A line holds at most the pool's queue capacity of jobs. An awaiting submission that
-//! finds it full joins the line's first-come list of [`Waiter`]s at once (not at its
-//! first poll, so submission order decides), and its future holds a [`LineTicket`]. Each
-//! time the runner takes a job, it moves the first waiter into the line and wakes it.
+//! finds it full joins the line's first-come list of waiters ([`Waiters`]) at once (not
+//! at its first poll, so submission order decides), and its future holds a
+//! [`LineTicket`]. Each time the runner takes a job, it moves the first waiter into the
+//! line and wakes it.
 //!
 //! Invariants:
 //! - at most one job of a line runs at any time, and jobs start in line order;
 //! - the line holds at most `capacity` jobs; waiters exist only while it is full, so a
 //!   later submission (awaiting or `try_`) never overtakes a waiter;
-//! - waiters are sorted by ticket number, and leave the list only in order (moved into
-//!   the line), or when their future goes away, or at shutdown;
+//! - waiters leave the list only in order (moved into the line), or when their future
+//!   goes away, or at shutdown (the list's own invariants are in `waiters`);
 //! - `scheduled` is `true` exactly while a runner for the line exists;
 //! - a runner dropped without running (shutdown drained it) settles every job of its
 //!   line, and every waiter's job, as ShutDown.
@@ -35,6 +36,7 @@ use super::queue::Queues;
 use super::shared::Shared;
 use super::token::CancellationToken;
 use super::unwind::wake_quietly;
+use super::waiters::Waiters;
 use super::watch::WorkerSlot;
 
 /// Jobs a runner runs before it yields its worker to other work.
@@ -88,16 +90,9 @@ pub(crate) struct SerialLine {
 
 struct LineState {
     jobs: VecDeque<QueuedJob>,
-    waiters: VecDeque<Waiter>,
-    next_ticket: u64,
+    /// Submissions waiting for room in the line; each future holds its [`LineTicket`].
+    waiters: Waiters<QueuedJob>,
     scheduled: bool,
-}
-
-/// A submission waiting for room in its line; its future holds the [`LineTicket`].
-struct Waiter {
-    ticket: u64,
-    job: QueuedJob,
-    waker: Option<Waker>,
 }
 
 impl SerialLine {
@@ -134,15 +129,10 @@ impl SerialLine {
         let (jobs, waiters) = {
             let mut state = self.lock();
             state.scheduled = false;
-            (
-                std::mem::take(&mut state.jobs),
-                std::mem::take(&mut state.waiters),
-            )
+            (std::mem::take(&mut state.jobs), state.waiters.take_all())
         };
         drop(jobs);
-        for waiter in waiters {
-            waiter.dismiss();
-        }
+        waiters.dismiss();
     }
 }
 
@@ -151,8 +141,7 @@ impl SerialQueue {
         let capacity = queues.shared.queue_capacity;
         let state = Mutex::new(LineState {
             jobs: VecDeque::new(),
-            waiters: VecDeque::new(),
-            next_ticket: 0,
+            waiters: Waiters::new(),
             scheduled: false,
         });
         let line = Arc::new(SerialLine { capacity, state });
@@ -361,7 +350,7 @@ impl SerialQueue {
         let was_idle = {
             let mut state = self.line.lock();
             if !state.has_room(self.line.capacity) {
-                let ticket = state.add_waiter(queued);
+                let ticket = state.waiters.push_back(queued);
                 let shared = Arc::clone(&self.queues.shared);
                 return Some(LineTicket::new(Arc::clone(&self.line), shared, ticket));
             }
@@ -407,53 +396,15 @@ impl LineState {
         !std::mem::replace(&mut self.scheduled, true)
     }
 
-    /// Adds a waiter behind the others; returns its ticket.
-    fn add_waiter(&mut self, job: QueuedJob) -> u64 {
-        let ticket = self.next_ticket;
-        self.next_ticket += 1;
-        let waker = None;
-        self.waiters.push_back(Waiter { ticket, job, waker });
-        ticket
-    }
-
     /// Moves the first waiter into the line if there is room; returns its waker.
     fn admit_first_waiter(&mut self, capacity: usize) -> Option<Waker> {
         if self.jobs.len() >= capacity {
             return None;
         }
-        let Waiter { job, waker, .. } = self.waiters.pop_front()?;
+        let (job, waker) = self.waiters.pop_front()?.into_parts();
         // Room implies a job was just taken, so the runner exists: `scheduled` stays.
         self.jobs.push_back(job);
         waker
-    }
-
-    /// Where the waiter holding `ticket` is, if it still waits (the list is sorted).
-    fn waiter_index(&self, ticket: u64) -> Option<usize> {
-        let found = self.waiters.binary_search_by_key(&ticket, |w| w.ticket);
-        found.ok()
-    }
-
-    /// The waiter holding `ticket`, if it still waits.
-    fn waiter_mut(&mut self, ticket: u64) -> Option<&mut Waiter> {
-        let index = self.waiter_index(ticket)?;
-        self.waiters.get_mut(index)
-    }
-
-    /// Takes the waiter holding `ticket` out of the list, if it still waits.
-    fn remove_waiter(&mut self, ticket: u64) -> Option<Waiter> {
-        let index = self.waiter_index(ticket)?;
-        self.waiters.remove(index)
-    }
-}
-
-impl Waiter {
-    /// Settles the waiter's job as ShutDown, then wakes its future to see it.
-    fn dismiss(self) {
-        let Self { job, waker, .. } = self;
-        drop(job);
-        if let Some(waker) = waker {
-            wake_quietly(waker);
-        }
     }
 }
 
@@ -487,23 +438,16 @@ impl LineTicket {
             self.withdraw();
             return Poll::Ready(());
         }
-        let mut state = self.line.lock();
-        let Some(waiter) = state.waiter_mut(self.ticket) else {
-            self.waiting = false;
-            return Poll::Ready(());
-        };
-        match &mut waiter.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            waker => *waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        std::task::ready!(self.line.lock().waiters.poll_left(self.ticket, cx));
+        self.waiting = false;
+        Poll::Ready(())
     }
 
     /// Takes the waiter out of the list if it still waits, and drops its job outside the
     /// lock: a job its future abandoned was counted then, a live one settles as ShutDown.
     fn withdraw(&mut self) {
         if std::mem::replace(&mut self.waiting, false) {
-            let waiter = self.line.lock().remove_waiter(self.ticket);
+            let waiter = self.line.lock().waiters.remove(self.ticket);
             drop(waiter);
         }
     }

@@ -1,8 +1,11 @@
 //! Unit tests of private invariants: the long-job watch slots, the lifecycle's forward
-//! only transitions, a job's single settlement, and the shared queue's bound with idle
-//! workers parked on it (flume used to let a burst of sends to them past its bound).
+//! only transitions, a job's single settlement, the shared queue's bound with idle
+//! workers parked on it (flume used to let a burst of sends to them past its bound), and
+//! the waiting list's first-come order and tickets that are never reused.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use futures_lite::future::{block_on, poll_once};
@@ -11,6 +14,7 @@ use super::config::PoolConfig;
 use super::job::WithoutToken;
 use super::queue::Queues;
 use super::shared::{Shared, Transition};
+use super::waiters::Waiters;
 use super::watch::{OverdueJob, WorkerSlot, overdue_jobs};
 use super::{PoolHandle, WorkerPool};
 
@@ -190,4 +194,76 @@ fn a_taken_job_lets_the_first_waiter_in_before_any_later_submission() {
     drop((taken, first, waiting));
     let stats = queues.shared.counters.snapshot(4, queues.len(), 1);
     assert_eq!((stats.submitted, stats.rejected), (4, 2));
+}
+
+/// A waker that counts its wakes.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn waiters_leave_first_come_or_by_ticket() {
+    let mut waiters = Waiters::new();
+    let tickets: Vec<u64> = (0..4).map(|i| waiters.push_back(i)).collect();
+    assert_eq!(tickets, [0, 1, 2, 3], "tickets follow submission order");
+    let removed = waiters.remove(tickets[1]).map(|w| w.into_parts().0);
+    assert_eq!(removed, Some(1));
+    assert!(waiters.remove(tickets[1]).is_none(), "a waiter leaves once");
+    let order: Vec<u32> = std::iter::from_fn(|| waiters.pop_front())
+        .map(|w| w.into_parts().0)
+        .collect();
+    assert_eq!(order, [0, 2, 3], "the others leave first-come");
+    assert!(waiters.is_empty());
+}
+
+#[test]
+fn a_waiter_is_pending_until_it_leaves_and_then_ready() {
+    let mut waiters = Waiters::new();
+    let counter = Arc::new(CountingWaker::default());
+    let waker = Waker::from(Arc::clone(&counter));
+    let mut cx = Context::from_waker(&waker);
+    let ticket = waiters.push_back("job");
+    assert!(waiters.poll_left(ticket, &mut cx).is_pending());
+    let (job, woken) = waiters.pop_front().expect("one waiter").into_parts();
+    assert_eq!(job, "job");
+    assert!(
+        woken.is_some_and(|w| w.will_wake(&waker)),
+        "its waker comes out"
+    );
+    assert_eq!(waiters.poll_left(ticket, &mut cx), Poll::Ready(()));
+    assert_eq!(
+        counter.0.load(Ordering::SeqCst),
+        0,
+        "the owner wakes, not the list"
+    );
+}
+
+#[test]
+fn dismissed_waiters_are_woken_and_their_tickets_never_reused() {
+    let mut waiters = Waiters::new();
+    let counter = Arc::new(CountingWaker::default());
+    let waker = Waker::from(Arc::clone(&counter));
+    let mut cx = Context::from_waker(&waker);
+    let old = waiters.push_back(0_u32);
+    assert!(waiters.poll_left(old, &mut cx).is_pending());
+    let _unpolled = waiters.push_back(1);
+    assert_eq!(waiters.take_all().dismiss(), 2);
+    assert_eq!(
+        counter.0.load(Ordering::SeqCst),
+        1,
+        "only a polled waiter has a waker"
+    );
+    let late = waiters.push_back(2);
+    assert!(late > old, "a late waiter gets a fresh ticket");
+    assert_eq!(waiters.poll_left(old, &mut cx), Poll::Ready(()));
+    assert!(
+        waiters.remove(old).is_none(),
+        "a stale ticket takes nobody out"
+    );
+    assert_eq!(waiters.len(), 1);
 }
