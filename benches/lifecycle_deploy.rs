@@ -1,0 +1,89 @@
+//! Deployment churn and restarts, measured from the bench thread:
+//! - `lifecycle_deploy/deploy_undeploy`: deploy one component under the root supervisor
+//!   (which starts it on a reactor and waits for its `start`) then undeploy it;
+//! - `supervision_restart/panic_to_next_message`: time from a request whose handler
+//!   panics to the restarted instance (no backoff) answering the next request.
+
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use reactree::Intensity;
+use reactree::prelude::*;
+
+enum Cmd {
+    Panic,
+    Ping,
+}
+impl Message for Cmd {
+    type Reply = ();
+}
+
+const TARGET: Address<Cmd> = Address::new("bench.target");
+
+struct Target;
+impl Component for Target {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&TARGET)?;
+        Ok(())
+    }
+}
+impl Handler<Cmd> for Target {
+    async fn handle(&mut self, cmd: Cmd, _: &mut Context<Self>) {
+        if let Cmd::Panic = cmd {
+            panic!("benchmarked panic");
+        }
+    }
+}
+
+struct Idle;
+impl Component for Idle {}
+
+fn lifecycle_deploy(c: &mut Criterion) {
+    let runtime = Runtime::builder()
+        .reactors(2)
+        .worker_pool(reactree::PoolConfig::new().threads(1))
+        .build()
+        .expect("runtime");
+    c.bench_function("lifecycle_deploy/deploy_undeploy", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let id = runtime
+                    .deploy(ChildSpec::new("idle", || Idle))
+                    .await
+                    .unwrap();
+                runtime.undeploy(id).await.unwrap();
+            })
+        })
+    });
+    runtime.shutdown();
+}
+
+fn supervision_restart(c: &mut Criterion) {
+    // Silence the benchmarked panics' messages.
+    std::panic::set_hook(Box::new(|_| {}));
+    let runtime = Runtime::builder()
+        .reactors(1)
+        .worker_pool(reactree::PoolConfig::new().threads(1))
+        .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)).unwrap())
+        .child(ChildSpec::new("target", || Target))
+        .build()
+        .expect("runtime");
+    c.bench_function("supervision_restart/panic_to_next_message", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let _ = runtime.bus().request(&TARGET, Cmd::Panic).await;
+                // The mailbox survives: this waits for the restarted instance.
+                runtime.bus().request(&TARGET, Cmd::Ping).await.unwrap();
+            })
+        })
+    });
+    runtime.shutdown();
+    let _ = std::panic::take_hook();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = lifecycle_deploy, supervision_restart
+}
+criterion_main!(benches);
