@@ -306,6 +306,21 @@ fn metrics_are_strict_prometheus_text_with_mailbox_gauges() {
 }
 
 #[test]
+fn the_root_is_the_live_page() {
+    let (runtime, server) = served();
+    let response = get(server.local_addr(), "/");
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.content_type, "text/html; charset=utf-8");
+    assert!(response.body.starts_with("<!doctype html>"));
+    assert!(response.body.contains("<script>"), "an inline script");
+    assert!(response.body.contains("fetch("), "the page polls");
+    assert!(response.body.contains("inspect"), "the page polls /inspect");
+    assert!(!response.body.contains("src=\"http"), "no external assets");
+    server.stop();
+    runtime.shutdown();
+}
+
+#[test]
 fn unknown_paths_are_404_and_other_methods_405() {
     let (runtime, server) = served();
     let addr = server.local_addr();
