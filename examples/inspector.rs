@@ -94,7 +94,11 @@ fn serve(runtime: &Runtime) -> Result<(), Box<dyn std::error::Error>> {
         let mut n = 0_u32;
         while Instant::now() < until {
             n = n.wrapping_add(1);
-            let unlucky = if n % 100 == 0 { 13 } else { n % 1000 + 14 };
+            let unlucky = if n.is_multiple_of(100) {
+                13
+            } else {
+                n % 1000 + 14
+            };
             let _ = runtime.bus().request(&ORDERS, Work(unlucky)).await;
             let _ = runtime.bus().request(&STOCK, Work(n % 1000)).await;
             let _ = runtime.bus().request(&PRICES, Work(n % 1000)).await;

@@ -6,7 +6,9 @@
 
 use std::fmt::{Display, Write};
 
-use crate::inspector::{AddressSnapshot, ComponentSnapshot, PoolSnapshot, Snapshot};
+use crate::inspector::{
+    AddressSnapshot, ComponentSnapshot, PoolSnapshot, ReactorSnapshot, Snapshot,
+};
 
 /// The kind of a metric family.
 #[derive(Clone, Copy)]
@@ -36,7 +38,7 @@ pub(crate) fn render(snapshot: &Snapshot) -> String {
 }
 
 /// A family of one metric per item: its name, kind, help and how to read the value.
-type Family<'a, T> = (&'a str, Kind, &'a str, fn(&T) -> u64);
+type Family<'a, T, V = u64> = (&'a str, Kind, &'a str, fn(&T) -> V);
 
 fn components(out: &mut Exposition, components: &[ComponentSnapshot]) {
     let families: [Family<'_, ComponentSnapshot>; 7] = [
@@ -115,7 +117,7 @@ fn supervisors(out: &mut Exposition, snapshot: &Snapshot) {
 
 fn reactors(out: &mut Exposition, snapshot: &Snapshot) {
     let reactors = &snapshot.reactors;
-    let families: [(&str, Kind, &str, fn(&crate::ReactorSnapshot) -> f64); 5] = [
+    let families: [Family<'_, ReactorSnapshot, f64>; 5] = [
         (
             "reactree_reactor_mailbox_depth",
             Kind::Gauge,
