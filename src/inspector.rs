@@ -7,6 +7,11 @@
 //! type serialises (to JSON, for instance) with the field names below.
 
 mod display;
+#[cfg(feature = "http")]
+mod http;
+
+#[cfg(feature = "http")]
+pub use http::{InspectorError, InspectorServer};
 
 /// The whole runtime at one moment.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

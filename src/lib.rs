@@ -128,6 +128,8 @@ pub use failure::{Failure, FailureKind, Hook};
 pub use inspector::{
     AddressSnapshot, ComponentSnapshot, PoolSnapshot, ReactorSnapshot, Snapshot, SupervisorSnapshot,
 };
+#[cfg(feature = "http")]
+pub use inspector::{InspectorError, InspectorServer};
 pub use runtime::{
     BuildError, DEFAULT_MAILBOX_CAPACITY, DEFAULT_POOL, DEFAULT_REQUEST_TIMEOUT, DeployError,
     DeploymentId, DeploymentInfo, Handle, InstanceInfo, ReactorInfo, Runtime, RuntimeBuilder,

@@ -137,7 +137,7 @@ fn many_waiting_submitters_all_complete() {
         }
         total
     });
-    assert_eq!(total, (0..200).map(|i| i * 2).sum());
+    assert_eq!(total, (0..200).map(|i| i * 2).sum::<u32>());
     assert_eq!(handle.stats().completed, 200);
 }
 
