@@ -7,6 +7,8 @@
 //! type serialises (to JSON, for instance) with the field names below.
 
 mod display;
+
+use crate::{AddressStats, PoolStats};
 #[cfg(feature = "http")]
 mod http;
 
@@ -106,7 +108,8 @@ pub struct ReactorSnapshot {
     pub longest_block_ms: u64,
 }
 
-/// One bus address.
+/// One bus address: its name, its message type, and its counters (flattened into the
+/// same JSON object).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -115,45 +118,20 @@ pub struct AddressSnapshot {
     pub address: String,
     /// The Rust type of its messages.
     pub message_type: String,
-    /// Registered consumers.
-    pub consumers: usize,
-    /// Messages sent and accepted.
-    pub sent: u64,
-    /// Publications.
-    pub published: u64,
-    /// Requests delivered.
-    pub requested: u64,
-    /// Requests replied to.
-    pub replied: u64,
-    /// Requests timed out.
-    pub timed_out: u64,
-    /// Messages refused by a full mailbox.
-    pub refused: u64,
+    /// Its consumers and counters, as [`Bus::stats`](crate::Bus::stats) reports them.
+    #[cfg_attr(feature = "serde", serde(flatten))]
+    pub counters: AddressStats,
 }
 
-/// One worker pool.
+/// One worker pool: its name and its counters (flattened into the same JSON object).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct PoolSnapshot {
     /// Its name.
     pub name: String,
-    /// Its threads.
-    pub threads: usize,
-    /// Jobs waiting in its queue.
-    pub queue_len: usize,
-    /// Its queue's capacity.
-    pub queue_capacity: usize,
-    /// Jobs running now.
-    pub active: usize,
-    /// Jobs submitted.
-    pub submitted: u64,
-    /// Jobs completed.
-    pub completed: u64,
-    /// Jobs refused (full queue or shut down).
-    pub rejected: u64,
-    /// Jobs cancelled before they ran.
-    pub cancelled: u64,
-    /// Jobs that panicked.
-    pub panicked: u64,
+    /// Its threads, queue and counters, as [`PoolHandle::stats`](crate::PoolHandle::stats)
+    /// reports them.
+    #[cfg_attr(feature = "serde", serde(flatten))]
+    pub stats: PoolStats,
 }

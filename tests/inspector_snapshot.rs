@@ -103,14 +103,14 @@ fn the_snapshot_follows_the_tree() {
         with_extra
             .bus
             .iter()
-            .any(|a| a.address == "insp.extra" && a.consumers == 1)
+            .any(|a| a.address == "insp.extra" && a.counters.consumers == 1)
     );
     let inv = with_extra
         .bus
         .iter()
         .find(|a| a.address == "insp.inventory")
         .unwrap();
-    assert_eq!(inv.sent, 6);
+    assert_eq!(inv.counters.sent, 6);
     runtime.block_on(runtime.undeploy(id)).unwrap();
     let after = handle.inspect();
     assert!(after.components.iter().all(|c| c.name != "extra"));
@@ -123,8 +123,8 @@ fn the_snapshot_follows_the_tree() {
     }
     let _ = runtime.block_on(pool.execute_fn(|| panic!("job exploded")));
     let pools = handle.inspect().pools;
-    let default = &pools[0];
-    assert_eq!(default.name, "default");
+    let (name, default) = (&pools[0].name, &pools[0].stats);
+    assert_eq!(name, "default");
     assert_eq!(
         (
             default.threads,

@@ -54,6 +54,7 @@ impl AddressCounters {
 /// The counters of one address, read at one moment. They live as long as the address
 /// has consumers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct AddressStats {
     /// Registered consumers.

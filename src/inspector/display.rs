@@ -31,13 +31,13 @@ impl fmt::Display for Snapshot {
                 f,
                 "  {:<24} c{} sent {} pub {} req {}/{} t/o {} refused {}",
                 clip(&a.address, 24),
-                a.consumers,
-                a.sent,
-                a.published,
-                a.replied,
-                a.requested,
-                a.timed_out,
-                a.refused,
+                a.counters.consumers,
+                a.counters.sent,
+                a.counters.published,
+                a.counters.replied,
+                a.counters.requested,
+                a.counters.timed_out,
+                a.counters.refused,
             )?;
         }
         writeln!(f, "pools")?;
@@ -46,14 +46,14 @@ impl fmt::Display for Snapshot {
                 f,
                 "  {:<10} threads {} queue {}/{} active {} done {} rej {} canc {} pan {}",
                 clip(&p.name, 10),
-                p.threads,
-                p.queue_len,
-                p.queue_capacity,
-                p.active,
-                p.completed,
-                p.rejected,
-                p.cancelled,
-                p.panicked,
+                p.stats.threads,
+                p.stats.queue_len,
+                p.stats.queue_capacity,
+                p.stats.active,
+                p.stats.completed,
+                p.stats.rejected,
+                p.stats.cancelled,
+                p.stats.panicked,
             )?;
         }
         Ok(())

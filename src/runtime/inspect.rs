@@ -60,36 +60,19 @@ impl Handle {
                 .registry()
                 .snapshot()
                 .into_iter()
-                .map(|(address, message_type, s)| AddressSnapshot {
+                .map(|(address, message_type, counters)| AddressSnapshot {
                     address,
                     message_type: message_type.to_owned(),
-                    consumers: s.consumers,
-                    sent: s.sent,
-                    published: s.published,
-                    requested: s.requested,
-                    replied: s.replied,
-                    timed_out: s.timed_out,
-                    refused: s.refused,
+                    counters,
                 })
                 .collect(),
             pools: self
                 .shared
                 .pools
                 .iter()
-                .map(|pool| {
-                    let s = pool.stats();
-                    PoolSnapshot {
-                        name: pool.name().to_owned(),
-                        threads: s.threads,
-                        queue_len: s.queue_len,
-                        queue_capacity: s.queue_capacity,
-                        active: s.active,
-                        submitted: s.submitted,
-                        completed: s.completed,
-                        rejected: s.rejected,
-                        cancelled: s.cancelled,
-                        panicked: s.panicked,
-                    }
+                .map(|pool| PoolSnapshot {
+                    name: pool.name().to_owned(),
+                    stats: pool.stats(),
                 })
                 .collect(),
         }

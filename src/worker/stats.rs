@@ -101,6 +101,7 @@ impl Counters {
 /// # Ok::<(), reactree::PoolConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct PoolStats {
     /// Worker threads the pool was configured with; the number never changes.

@@ -1,6 +1,7 @@
 //! The Prometheus rendering's escaping and layout, without a server.
 
 use super::metrics::{escape_label, render};
+use crate::AddressStats;
 use crate::inspector::{AddressSnapshot, Snapshot};
 
 #[test]
@@ -16,13 +17,13 @@ fn every_family_has_help_and_type_before_its_samples() {
         bus: vec![AddressSnapshot {
             address: "odd\"address".to_owned(),
             message_type: "u32".to_owned(),
-            consumers: 2,
-            sent: 5,
-            published: 0,
-            requested: 1,
-            replied: 1,
-            timed_out: 0,
-            refused: 0,
+            counters: AddressStats {
+                consumers: 2,
+                sent: 5,
+                requested: 1,
+                replied: 1,
+                ..AddressStats::default()
+            },
         }],
         ..Snapshot::default()
     };
