@@ -132,8 +132,8 @@ pub use inspector::{
 pub use inspector::{InspectorError, InspectorServer};
 pub use runtime::{
     BuildError, DEFAULT_MAILBOX_CAPACITY, DEFAULT_POOL, DEFAULT_REQUEST_TIMEOUT, DeployError,
-    DeploymentId, DeploymentInfo, Handle, InstanceInfo, ReactorInfo, Runtime, RuntimeBuilder,
-    SpecError, UndeployError,
+    DeploymentId, DeploymentInfo, Handle, InstanceInfo, Runtime, RuntimeBuilder, SpecError,
+    UndeployError,
 };
 pub use supervisor::{
     Backoff, Intensity, ROOT, RestartType, Strategy, Supervisor, SupervisorInfo, SupervisorSpec,

@@ -186,19 +186,6 @@ pub struct InstanceInfo {
     pub restarts: u64,
 }
 
-/// One reactor as seen from outside, at one moment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ReactorInfo {
-    /// Its index, as in its thread name `reactree-reactor-N`.
-    pub index: usize,
-    /// Times one poll of component code held it past the blocked threshold (0 without the
-    /// watchdog).
-    pub blocked_events: u64,
-    /// The longest such block seen.
-    pub longest_block: Duration,
-}
-
 static NEXT_RUNTIME: AtomicU64 = AtomicU64::new(1);
 
 impl Runtime {
@@ -483,20 +470,6 @@ impl Handle {
     /// The number of reactor threads.
     pub fn reactors(&self) -> usize {
         self.shared.reactors.len()
-    }
-
-    /// Each reactor's blocked-thread counters.
-    pub fn reactor_info(&self) -> Vec<ReactorInfo> {
-        (0..self.shared.reactors.len())
-            .map(|index| {
-                let probe = self.shared.probes.get(index);
-                ReactorInfo {
-                    index,
-                    blocked_events: probe.map_or(0, |p| p.blocked_events()),
-                    longest_block: probe.map_or(Duration::ZERO, |p| p.longest_block()),
-                }
-            })
-            .collect()
     }
 
     /// The default worker pool, the one behind
