@@ -666,12 +666,31 @@ impl Handle {
             .unwrap_or(Err(UndeployError::UnknownDeployment(id)))
     }
 
-    /// A snapshot of the supervisor at `path`: strategy, children, restarts.
-    pub async fn supervisor(&self, path: &str) -> Option<SupervisorInfo> {
-        let requests = self.supervisor_requests(path)?;
-        let (reply, answer) = oneshot::channel();
-        requests.send_async(Request::Info { reply }).await.ok()?;
-        answer.await.ok()
+    /// A snapshot of the supervisor at `path`: strategy, children (and whether each
+    /// runs), restarts. Read in place, like [`inspect`](Self::inspect): it shows the
+    /// supervisor as of its latest decision (a deploy or undeploy has been published by
+    /// the time it resolves; a restart shows once it is done).
+    pub fn supervisor(&self, path: &str) -> Option<SupervisorInfo> {
+        let nodes = self
+            .shared
+            .nodes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let stats = nodes.get(path)?;
+        // Acquire pairs with the supervisor's publish: the rest is at least this fresh.
+        let restarts = stats.restarts.load(Ordering::Acquire);
+        Some(SupervisorInfo {
+            path: path.to_owned(),
+            strategy: stats.strategy,
+            children: stats
+                .children
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+            restarts,
+            restarts_in_window: stats.restarts_in_window.load(Ordering::Relaxed),
+            escalated: stats.escalated.load(Ordering::Relaxed),
+        })
     }
 
     // ----- for supervisor nodes -----

@@ -30,7 +30,7 @@ pub struct SupervisorInfo {
     pub children: Vec<(String, bool)>,
     /// Restarts it has made since it (last) started.
     pub restarts: u64,
-    /// Restarts within its intensity window now.
+    /// Restarts within its intensity window, as of its latest decision.
     pub restarts_in_window: u32,
     /// Whether it has given up (escalated) and waits for its parent.
     pub escalated: bool,

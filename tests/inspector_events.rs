@@ -115,7 +115,8 @@ fn escalations_and_blocks_are_events() {
     );
     assert!(eventually(GENEROUS, || {
         runtime
-            .block_on(runtime.handle().supervisor("root"))
+            .handle()
+            .supervisor("root")
             .is_some_and(|root| root.restarts == 1)
     }));
     // A handler that blocks its reactor for 300 ms.

@@ -51,10 +51,11 @@ fn a_crash_loop_of_hundreds_of_restarts_starts_no_thread() {
             }
         }
     });
-    let root = runtime
-        .block_on(runtime.handle().supervisor("root"))
-        .unwrap();
-    assert!(root.restarts >= 150 + 50, "{root:?}");
+    // 150 restarts of the outer child; the nested supervisor restarted by the root
+    // every third inner crash: 50.
+    assert!(eventually(GENEROUS, || {
+        runtime.handle().supervisor("root").unwrap().restarts == 150 + 50
+    }));
     runtime.shutdown();
     assert_eq!(threads(), baseline);
 }

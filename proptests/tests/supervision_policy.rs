@@ -190,11 +190,7 @@ fn check(case: Case) -> Result<(), TestCaseError> {
         model.exit(child, abnormal);
         if model.escalated {
             // The parent (root) restarts the whole subtree.
-            let settled = settle(|| {
-                runtime
-                    .block_on(handle.supervisor("root"))
-                    .is_some_and(|r| r.restarts == 1)
-            });
+            let settled = settle(|| handle.supervisor("root").is_some_and(|r| r.restarts == 1));
             prop_assert!(
                 settled,
                 "sut should have escalated and been restarted by root"
@@ -202,7 +198,7 @@ fn check(case: Case) -> Result<(), TestCaseError> {
             break;
         }
         let settled = settle(|| {
-            let Some(info) = runtime.block_on(handle.supervisor("root/sut")) else {
+            let Some(info) = handle.supervisor("root/sut") else {
                 return false;
             };
             (0..ids.len()).all(|i| {

@@ -14,7 +14,7 @@
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 use std::time::Instant;
@@ -32,7 +32,7 @@ use crate::failure::{Failure, FailureKind, Hook};
 use crate::reactor::Command;
 use crate::rt::Timer;
 use crate::runtime::{DeployError, SpecError, UndeployError};
-use crate::supervisor::{SupervisorInfo, SupervisorSpec, TreeChild};
+use crate::supervisor::{SupervisorSpec, TreeChild};
 use crate::{ChildSpec, DeploymentId, Handle, oneshot};
 
 /// Capacity of a supervisor's request mailbox.
@@ -61,9 +61,6 @@ pub(crate) enum Request {
     Restart {
         epoch: u64,
         started: oneshot::Sender<Result<(), Failure>>,
-    },
-    Info {
-        reply: oneshot::Sender<SupervisorInfo>,
     },
 }
 
@@ -129,6 +126,7 @@ impl Child {
 pub(crate) struct NodeStats {
     pub(crate) strategy: reactree_supervisors::Strategy,
     pub(crate) restarts: AtomicU64,
+    pub(crate) restarts_in_window: AtomicU32,
     pub(crate) escalated: AtomicBool,
     /// Children in start order: name and whether it runs.
     pub(crate) children: Mutex<Vec<(String, bool)>>,
@@ -201,6 +199,7 @@ impl Node {
             stats: Arc::new(NodeStats {
                 strategy,
                 restarts: AtomicU64::new(0),
+                restarts_in_window: AtomicU32::new(0),
                 escalated: AtomicBool::new(false),
                 children: Mutex::new(Vec::new()),
             }),
@@ -235,7 +234,12 @@ impl Node {
         if ok || self.down().await == Flow::Continue {
             self.supervise().await;
         }
-        // Ended for good: its children's records go with it.
+        self.retire();
+    }
+
+    /// Ended for good: its path and its children's records go. Done before a terminate
+    /// request is answered, so the caller never sees them; idempotent.
+    fn retire(&self) {
         for child in &self.children {
             self.runtime.forget_instance(child.deployment, child.key);
         }
@@ -246,13 +250,6 @@ impl Node {
     /// Refreshes what the inspector reads.
     fn publish(&self) {
         let stats = self.policy.stats(self.now());
-        self.stats
-            .restarts
-            .store(stats.total_restarts, Ordering::Relaxed);
-        self.stats.escalated.store(
-            self.policy.state() == PolicyState::Escalated,
-            Ordering::Relaxed,
-        );
         *self
             .stats
             .children
@@ -262,6 +259,17 @@ impl Node {
             .iter()
             .map(|c| (c.name().to_owned(), c.running))
             .collect();
+        self.stats.escalated.store(
+            self.policy.state() == PolicyState::Escalated,
+            Ordering::Relaxed,
+        );
+        self.stats
+            .restarts_in_window
+            .store(stats.restarts_in_window, Ordering::Relaxed);
+        // Last, with Release: a reader that sees this count sees the rest of this publish.
+        self.stats
+            .restarts
+            .store(stats.total_restarts, Ordering::Release);
     }
 
     async fn supervise(&mut self) {
@@ -745,19 +753,18 @@ impl Node {
                     }
                 }
                 Request::Stop { mode, done } => {
-                    let _ = done.send(());
                     if mode == StopMode::Terminate {
+                        self.retire();
+                        let _ = done.send(());
                         return Flow::End;
                     }
+                    let _ = done.send(());
                 }
                 Request::Deploy { reply, .. } | Request::DeploySupervisor { reply, .. } => {
                     let _ = reply.send(Err(DeployError::SupervisorDown(self.path.to_string())));
                 }
                 Request::Undeploy { id, reply } => {
                     let _ = reply.send(self.undeploy(id).await);
-                }
-                Request::Info { reply } => {
-                    let _ = reply.send(self.info());
                 }
             }
         }
@@ -767,23 +774,27 @@ impl Node {
 
     async fn on_request(&mut self, request: Request) -> Flow {
         match request {
+            // Published before the reply, so the caller reads the new tree.
             Request::Deploy { spec, reply } => {
-                let _ = reply.send(self.deploy(spec).await);
+                let outcome = self.deploy(spec).await;
+                self.publish();
+                let _ = reply.send(outcome);
             }
             Request::DeploySupervisor { spec, reply } => {
-                let _ = reply.send(self.deploy_supervisor(spec).await);
+                let outcome = self.deploy_supervisor(spec).await;
+                self.publish();
+                let _ = reply.send(outcome);
             }
             Request::Undeploy { id, reply } => {
-                let _ = reply.send(self.undeploy(id).await);
-            }
-            Request::Info { reply } => {
-                let _ = reply.send(self.info());
+                let outcome = self.undeploy(id).await;
+                self.publish();
+                let _ = reply.send(outcome);
             }
             Request::Stop { mode, done } => {
                 self.plans.clear();
                 self.terminate_all().await;
                 if mode == StopMode::Terminate {
-                    self.runtime.unregister_supervisor(&self.path);
+                    self.retire();
                     let _ = done.send(());
                     return Flow::End;
                 }
@@ -888,21 +899,5 @@ impl Node {
         self.runtime.remove_record(id);
         tracing::info!(supervisor = %self.path, deployment = ?id, "component.undeployed");
         Ok(())
-    }
-
-    fn info(&self) -> SupervisorInfo {
-        let stats = self.policy.stats(self.now());
-        SupervisorInfo {
-            path: self.path.to_string(),
-            strategy: self.spec.strategy,
-            children: self
-                .children
-                .iter()
-                .map(|c| (c.name().to_owned(), c.running))
-                .collect(),
-            restarts: stats.total_restarts,
-            restarts_in_window: stats.restarts_in_window,
-            escalated: self.policy.state() == PolicyState::Escalated,
-        }
     }
 }
