@@ -9,6 +9,8 @@ use std::time::Instant;
 use futures_lite::FutureExt;
 
 pub(crate) use async_executor::LocalExecutor;
+#[cfg(feature = "http")]
+pub(crate) use async_io::Async;
 pub(crate) use async_io::Timer;
 
 /// Runs a future to completion on the current thread, driving timers and I/O meanwhile.

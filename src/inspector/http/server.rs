@@ -11,7 +11,7 @@ use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::time::Duration;
 
-use async_io::Async;
+use crate::rt::Async;
 use bytes::Bytes;
 use futures_lite::FutureExt;
 use http_body_util::Full;
