@@ -35,7 +35,7 @@ impl Component for Player {
     async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
         ctx.consume(&self.listen)?;
         ctx.run_periodic(Duration::from_millis(200), |player, ctx| {
-            tracing_free_log(&format!(
+            say(&format!(
                 "{} on reactor {} has hit {} balls",
                 player.name,
                 ctx.reactor(),
@@ -46,7 +46,7 @@ impl Component for Player {
     }
 
     async fn stop(&mut self, _ctx: &mut Context<Self>) {
-        tracing_free_log(&format!("{} stops after {} hits", self.name, self.hits));
+        say(&format!("{} stops after {} hits", self.name, self.hits));
     }
 }
 
@@ -60,15 +60,15 @@ impl Handler<Ball> for Player {
         match ctx.bus().request(to, Ball(n + 1)).await {
             Ok(count) => count,
             Err(error) => {
-                tracing_free_log(&format!("{}: {error}", self.name));
+                say(&format!("{}: {error}", self.name));
                 n + 1
             }
         }
     }
 }
 
-/// Examples may print; the library never does.
-fn tracing_free_log(line: &str) {
+/// The example prints; the library never does (it reports through `tracing`).
+fn say(line: &str) {
     println!("{line}");
 }
 
