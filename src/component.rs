@@ -5,6 +5,7 @@ pub(crate) mod control;
 mod envelope;
 pub(crate) mod instance;
 mod spec;
+pub(crate) mod tasks;
 pub(crate) mod timers;
 
 use std::future::Future;
@@ -16,6 +17,7 @@ pub(crate) use envelope::{Envelope, MailboxConsumer};
 pub use instance::ComponentState;
 pub(crate) use instance::{ChildExit, Exit, InstanceConfig, InstanceStats};
 pub use spec::{ChildSpec, DEFAULT_SHUTDOWN_TIMEOUT};
+pub use tasks::{SpawnError, TaskId};
 pub use timers::TimerId;
 
 /// The error type `start` may return: anything that is an error and can cross threads.

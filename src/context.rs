@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::bus::{Address, ConsumeError, ConsumerId, CorrelationId, Message};
+use crate::component::tasks::Tasks;
 use crate::component::timers::Timers;
-use crate::component::{Envelope, Handler, MailboxConsumer, TimerId};
+use crate::component::{Envelope, Handler, MailboxConsumer, SpawnError, TaskId, TimerId};
 use crate::{
     Bus, CancellationToken, Component, DeploymentId, Handle, JobFuture, PoolHandle, SerialQueue,
     TryExecuteError,
@@ -57,6 +58,7 @@ pub struct Context<C: Component> {
     mailbox: flume::Sender<Envelope<C>>,
     consumers: Vec<Registration>,
     pub(crate) timers: Timers<C>,
+    pub(crate) tasks: Tasks,
     ordered: Option<SerialQueue>,
     correlation: Option<CorrelationId>,
     exit: Option<ExitRequest>,
@@ -71,6 +73,7 @@ impl<C: Component> fmt::Debug for Context<C> {
             .field("reactor", &self.identity.reactor)
             .field("consumers", &self.consumers.len())
             .field("timers", &self.timers)
+            .field("tasks", &self.tasks)
             .finish_non_exhaustive()
     }
 }
@@ -87,6 +90,7 @@ impl<C: Component> Context<C> {
             mailbox,
             consumers: Vec::new(),
             timers: Timers::new(),
+            tasks: Tasks::default(),
             ordered: None,
             correlation: None,
             exit: None,
@@ -234,6 +238,89 @@ impl<C: Component> Context<C> {
     /// cancelled before.
     pub fn cancel_timer(&mut self, id: TimerId) -> bool {
         self.timers.cancel(id)
+    }
+
+    /// Runs `future` as a task on this component's reactor, beside its handlers: Vert.x's
+    /// way of giving a verticle a server, a client or a stream to drive. It may hold
+    /// `!Send` values, since it never leaves the reactor.
+    ///
+    /// The task belongs to this incarnation: it is dropped (cancelled at its next await
+    /// point) when the component stops, fails or restarts, so a restarted component starts
+    /// afresh. A panic in the task fails the component like a panic in a handler (the
+    /// failure names the hook `task`), and its supervisor decides what follows. The task
+    /// cannot borrow the component: it talks to it over the bus, or through an `Rc` both
+    /// hold. A task that blocks the reactor is reported by the watchdog like a handler.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::NoReactor`] if the reactor is shutting down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use reactree::prelude::*;
+    ///
+    /// struct Tick;
+    /// impl Message for Tick { type Reply = (); }
+    /// const TICKS: Address<Tick> = Address::new("ticks");
+    ///
+    /// /// Drives a little source of events of its own and feeds them to the bus.
+    /// struct Source;
+    /// impl Component for Source {
+    ///     async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+    ///         let bus = ctx.bus().clone();
+    ///         ctx.spawn(async move {
+    ///             for _ in 0..3 {
+    ///                 let _ = bus.send(&TICKS, Tick).await;
+    ///             }
+    ///         })?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// struct Counter(flume::Sender<()>);
+    /// impl Component for Counter {
+    ///     async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+    ///         ctx.consume(&TICKS)?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// impl Handler<Tick> for Counter {
+    ///     async fn handle(&mut self, _: Tick, _: &mut Context<Self>) {
+    ///         let _ = self.0.send(());
+    ///     }
+    /// }
+    ///
+    /// let (seen, ticks) = flume::unbounded();
+    /// let runtime = Runtime::builder().reactors(1).build()?;
+    /// runtime.block_on(async {
+    ///     runtime.deploy(ChildSpec::new("counter", move || Counter(seen.clone()))).await?;
+    ///     runtime.deploy(ChildSpec::new("source", || Source)).await?;
+    ///     Ok::<_, DeployError>(())
+    /// })?;
+    /// for _ in 0..3 {
+    ///     ticks.recv_timeout(Duration::from_secs(5))?;
+    /// }
+    /// runtime.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spawn(
+        &mut self,
+        future: impl Future<Output = ()> + 'static,
+    ) -> Result<TaskId, SpawnError> {
+        self.tasks.spawn(future)
+    }
+
+    /// Cancels a task spawned with [`spawn`](Self::spawn): it is dropped at its next
+    /// await point. Returns `false` if it had already finished or was cancelled before.
+    pub fn cancel_task(&mut self, id: TaskId) -> bool {
+        self.tasks.cancel(id)
+    }
+
+    /// How many tasks spawned by this incarnation are still running.
+    pub fn task_count(&self) -> usize {
+        self.tasks.len()
     }
 
     /// Runs `job` on the default worker pool and resolves, on this component's reactor,

@@ -19,6 +19,8 @@ pub enum Hook {
     Stop,
     /// A supervisor (its failure is an escalation).
     Supervisor,
+    /// A task the component spawned with [`Context::spawn`](crate::Context::spawn).
+    Task,
 }
 
 impl fmt::Display for Hook {
@@ -30,6 +32,7 @@ impl fmt::Display for Hook {
             Self::Timer => "timer callback",
             Self::Stop => "stop",
             Self::Supervisor => "supervisor",
+            Self::Task => "task",
         })
     }
 }

@@ -120,7 +120,8 @@ pub use bus::{
     RequestError, SendError,
 };
 pub use component::{
-    BoxError, ChildSpec, Component, ComponentState, DEFAULT_SHUTDOWN_TIMEOUT, Handler, TimerId,
+    BoxError, ChildSpec, Component, ComponentState, DEFAULT_SHUTDOWN_TIMEOUT, Handler, SpawnError,
+    TaskId, TimerId,
 };
 pub use context::Context;
 pub use events::{EventStream, LifecycleEvent};

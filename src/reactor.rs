@@ -6,7 +6,8 @@
 //! component code. Invariant: nothing on a reactor blocks its thread, so one slow
 //! instance delays the others on its reactor only by the length of one handler poll.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
@@ -15,7 +16,7 @@ use std::thread::{self, JoinHandle};
 
 use crate::component::control::{Directive, Instances, StopMode};
 use crate::oneshot;
-use crate::rt::{self, LocalExecutor};
+use crate::rt::{self, LocalExecutor, Task};
 use crate::watchdog::Probe;
 
 /// Capacity of each reactor's command mailbox.
@@ -23,6 +24,15 @@ pub(crate) const COMMAND_CAPACITY: usize = 1024;
 
 thread_local! {
     static CURRENT: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
+    /// This reactor's executor, for tasks components spawn (`Context::spawn`).
+    static EXECUTOR: RefCell<Option<Rc<LocalExecutor<'static>>>> = const { RefCell::new(None) };
+}
+
+/// Spawns `future` on this thread's reactor; `None` off a reactor or once it is ending.
+pub(crate) fn spawn_local<T: 'static>(
+    future: impl Future<Output = T> + 'static,
+) -> Option<Task<T>> {
+    EXECUTOR.with(|executor| executor.borrow().as_ref().map(|e| e.spawn(future)))
 }
 
 /// The `(runtime id, reactor index)` of the reactor running on this thread, if any.
@@ -84,7 +94,8 @@ fn run(runtime_id: u64, index: usize, inbox: flume::Receiver<Command>, probe: Op
     CURRENT.with(|c| c.set(Some((runtime_id, index))));
     let _span = tracing::debug_span!("reactor.run", reactor = index).entered();
     tracing::debug!("reactor.started");
-    let executor = LocalExecutor::new();
+    let executor = Rc::new(LocalExecutor::new());
+    EXECUTOR.with(|e| *e.borrow_mut() = Some(executor.clone()));
     let instances = Rc::new(Instances::default());
     rt::block_on(executor.run(async {
         while let Ok(command) = inbox.recv_async().await {
@@ -108,6 +119,7 @@ fn run(runtime_id: u64, index: usize, inbox: flume::Receiver<Command>, probe: Op
     }
     // Dropping the executor drops any task still there; a panic from a `Drop` of user
     // state must not take the thread's exit with it.
+    EXECUTOR.with(|e| e.borrow_mut().take());
     if catch_unwind(AssertUnwindSafe(move || drop(executor))).is_err() {
         tracing::warn!("reactor.drop_panicked");
     }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use futures_lite::FutureExt;
 
-pub(crate) use async_executor::LocalExecutor;
+pub(crate) use async_executor::{LocalExecutor, Task};
 #[cfg(feature = "http")]
 pub(crate) use async_io::Async;
 pub(crate) use async_io::Timer;

@@ -92,7 +92,8 @@ fn hook_code(hook: Hook) -> u8 {
         Hook::Handler => 2,
         Hook::Timer => 3,
         Hook::Stop => 4,
-        _ => 5,
+        Hook::Task => 5,
+        _ => 6,
     }
 }
 
@@ -103,6 +104,7 @@ fn hook_from(code: u8) -> Hook {
         2 => Hook::Handler,
         3 => Hook::Timer,
         4 => Hook::Stop,
+        5 => Hook::Task,
         _ => Hook::Supervisor,
     }
 }

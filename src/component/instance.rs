@@ -25,6 +25,7 @@ use tracing::Instrument;
 
 use crate::component::Envelope;
 use crate::component::control::{Control, Directive, Instances, StopMode};
+use crate::component::tasks::Panics;
 use crate::context::Registration;
 use crate::context::{ExitRequest, Identity};
 use crate::events::LifecycleEvent;
@@ -231,7 +232,8 @@ pub(crate) async fn run<C, F>(
     let mut kept: Vec<Registration> = Vec::new();
     let registry = runtime.bus().clone();
     loop {
-        let ctx = Context::new(identity.clone(), runtime.clone(), mailbox.clone());
+        let mut ctx = Context::new(identity.clone(), runtime.clone(), mailbox.clone());
+        ctx.tasks.watch(probe.clone(), key);
         let (exit, registrations) = live(&*factory, ctx, &inbox, &instance, started, &mut kept)
             .instrument(span.clone())
             .await;
@@ -346,6 +348,7 @@ async fn live<C: Component>(
     }
     let exit = stop(&mut component, &mut ctx, exit, instance).await;
     ctx.timers.clear();
+    ctx.tasks.clear();
     let dropped = {
         let _busy = instance.enter(Hook::Stop);
         catch_unwind(AssertUnwindSafe(move || drop(component)))
@@ -438,6 +441,9 @@ async fn serve<C: Component>(
         if let Some(exit) = exit_requested(ctx, Hook::Handler) {
             return exit;
         }
+        if let Some(failure) = ctx.tasks.panics().take() {
+            return Exit::Failed(failure);
+        }
         if let Some(failure) = fire_timers(component, ctx, instance) {
             return Exit::Failed(failure);
         }
@@ -449,6 +455,7 @@ async fn serve<C: Component>(
             Err(_) => match idle(
                 inbox,
                 instance.control,
+                ctx.tasks.panics(),
                 ctx.timers.next_deadline(),
                 &mut timer,
             )
@@ -484,6 +491,7 @@ fn exit_requested<C: Component>(ctx: &mut Context<C>, hook: Hook) -> Option<Exit
 async fn idle<C: Component>(
     inbox: &flume::Receiver<Envelope<C>>,
     control: &Control,
+    panics: &Panics,
     deadline: Option<Instant>,
     timer: &mut Timer,
 ) -> Wake<C> {
@@ -493,7 +501,7 @@ async fn idle<C: Component>(
     }
     let mut receiving = inbox.recv_async();
     poll_fn(|cx| {
-        if control.poll_stop(cx) {
+        if control.poll_stop(cx) || panics.poll(cx).is_ready() {
             return Poll::Ready(Wake::Other);
         }
         if let Poll::Ready(received) = Pin::new(&mut receiving).poll(cx) {

@@ -174,6 +174,33 @@ impl Handle {
     }
 }
 
+impl Handle {
+    /// The inspector's answer to `request` when its path is one of the inspector's
+    /// (`/`, `/index.html`, `/inspect`, `/metrics`), `None` for any other path: an
+    /// application's own HTTP server (hyper 1) mounts the inspector beside its routes
+    /// with it. A method other than `GET` on these paths is answered 405.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reactree::prelude::*;
+    ///
+    /// let runtime = Runtime::builder().reactors(1).build()?;
+    /// let get = |path: &str| hyper::Request::get(path).body(()).unwrap();
+    /// let metrics = runtime.handle().inspector_response(&get("/metrics")).expect("a route");
+    /// assert_eq!(metrics.status(), 200);
+    /// assert!(runtime.handle().inspector_response(&get("/orders/7")).is_none());
+    /// runtime.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn inspector_response<B>(
+        &self,
+        request: &hyper::Request<B>,
+    ) -> Option<hyper::Response<http_body_util::Full<bytes::Bytes>>> {
+        server::respond(self, request)
+    }
+}
+
 /// Runs `task` on reactor `index` with its local executor.
 pub(crate) fn spawn_on_reactor(
     handle: &Handle,

@@ -127,7 +127,8 @@ impl Drop for OpenGuard {
 
 async fn serve(handle: Handle, stream: Async<TcpStream>) -> Result<(), hyper::Error> {
     let service = service_fn(move |request: Request<Incoming>| {
-        let response = respond(&handle, &request);
+        let response = respond(&handle, &request)
+            .unwrap_or_else(|| plain(StatusCode::NOT_FOUND, "not found\n"));
         async move { Ok::<_, Infallible>(response) }
     });
     hyper::server::conn::http1::Builder::new()
@@ -155,18 +156,17 @@ fn route(path: &str) -> Option<Route> {
     }
 }
 
-fn respond<B>(handle: &Handle, request: &Request<B>) -> Response<Full<Bytes>> {
-    let Some(route) = route(request.uri().path()) else {
-        return plain(StatusCode::NOT_FOUND, "not found\n");
-    };
+/// The answer to a request for one of the inspector's paths; `None` for any other path.
+pub(super) fn respond<B>(handle: &Handle, request: &Request<B>) -> Option<Response<Full<Bytes>>> {
+    let route = route(request.uri().path())?;
     if request.method() != Method::GET {
         let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
         response
             .headers_mut()
             .insert(ALLOW, HeaderValue::from_static("GET"));
-        return response;
+        return Some(response);
     }
-    match route {
+    Some(match route {
         Route::Page => body(StatusCode::OK, "text/html; charset=utf-8", PAGE),
         Route::Metrics => body(
             StatusCode::OK,
@@ -180,7 +180,7 @@ fn respond<B>(handle: &Handle, request: &Request<B>) -> Response<Full<Bytes>> {
                 plain(StatusCode::INTERNAL_SERVER_ERROR, "could not serialize\n")
             }
         },
-    }
+    })
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {

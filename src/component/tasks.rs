@@ -1,0 +1,150 @@
+//! Tasks a component spawns on its reactor (`Context::spawn`): they run beside its
+//! handlers and live as long as the incarnation that spawned them.
+//!
+//! Invariants: a task runs on the instance's reactor thread, so it may hold `!Send`
+//! values; it is dropped (cancelled) when its incarnation ends, by stop, failure or
+//! restart; a panic in it is caught and fails the instance, exactly like a panic in a
+//! handler, and the reactor thread lives on.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, Waker};
+
+use futures_lite::FutureExt;
+
+use crate::failure::{Failure, Hook};
+use crate::reactor;
+use crate::rt::Task;
+use crate::watchdog::Probe;
+
+/// Identifies one task of one component; cancel it with
+/// [`Context::cancel_task`](crate::Context::cancel_task).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(u64);
+
+/// Why [`Context::spawn`](crate::Context::spawn) refused a task.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// Not on a reactor of a running runtime (the reactor is shutting down).
+    #[error("no reactor runs on this thread")]
+    NoReactor,
+}
+
+/// The first panic of any task, shared between the tasks and the instance loop.
+#[derive(Default)]
+pub(crate) struct Panics {
+    failure: RefCell<Option<Failure>>,
+    waker: Cell<Option<Waker>>,
+}
+
+impl Panics {
+    fn record(&self, failure: Failure) {
+        self.failure.borrow_mut().get_or_insert(failure);
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// The failure a task reported, if any.
+    pub(crate) fn take(&self) -> Option<Failure> {
+        self.failure.borrow_mut().take()
+    }
+
+    /// Ready once a task has panicked; registers `cx`'s waker otherwise.
+    pub(crate) fn poll(&self, cx: &mut TaskContext<'_>) -> Poll<()> {
+        if self.failure.borrow().is_some() {
+            return Poll::Ready(());
+        }
+        self.waker.set(Some(cx.waker().clone()));
+        Poll::Pending
+    }
+}
+
+/// The tasks of one incarnation.
+#[derive(Default)]
+pub(crate) struct Tasks {
+    next: u64,
+    running: Vec<(TaskId, Task<()>)>,
+    panics: Rc<Panics>,
+    /// The reactor's watchdog probe and the instance's key: each poll of a task is
+    /// reported like a handler's, so a task that blocks the reactor is named.
+    probe: Option<(Arc<Probe>, u64)>,
+}
+
+impl fmt::Debug for Tasks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tasks")
+            .field("running", &self.running.len())
+            .finish()
+    }
+}
+
+impl Tasks {
+    pub(crate) fn watch(&mut self, probe: Option<Arc<Probe>>, key: u64) {
+        self.probe = probe.map(|probe| (probe, key));
+    }
+
+    pub(crate) fn panics(&self) -> &Rc<Panics> {
+        &self.panics
+    }
+
+    pub(crate) fn spawn(
+        &mut self,
+        future: impl Future<Output = ()> + 'static,
+    ) -> Result<TaskId, SpawnError> {
+        // Finished tasks go first, so a component that spawns one task per event does not
+        // grow this list.
+        self.running.retain(|(_, task)| !task.is_finished());
+        let panics = Rc::downgrade(&self.panics);
+        let probe = self.probe.clone();
+        let guarded = async move {
+            let mut caught = pin!(AssertUnwindSafe(future).catch_unwind());
+            let outcome = std::future::poll_fn(|cx| {
+                let _busy = probe
+                    .as_ref()
+                    .map(|(probe, key)| probe.enter(*key, Hook::Task));
+                caught.as_mut().poll(cx)
+            })
+            .await;
+            if let Err(payload) = outcome {
+                let failure = Failure::panicked(Hook::Task, &*payload);
+                tracing::warn!(%failure, "component.task_panicked");
+                if let Some(panics) = panics.upgrade() {
+                    panics.record(failure);
+                }
+            }
+        };
+        let task = reactor::spawn_local(guarded).ok_or(SpawnError::NoReactor)?;
+        let id = TaskId(self.next);
+        self.next += 1;
+        self.running.push((id, task));
+        Ok(id)
+    }
+
+    pub(crate) fn cancel(&mut self, id: TaskId) -> bool {
+        let Some(at) = self.running.iter().position(|(t, _)| *t == id) else {
+            return false;
+        };
+        let (_, task) = self.running.swap_remove(at);
+        !task.is_finished()
+    }
+
+    /// Tasks still running.
+    pub(crate) fn len(&self) -> usize {
+        self.running
+            .iter()
+            .filter(|(_, task)| !task.is_finished())
+            .count()
+    }
+
+    /// Drops every task: each is cancelled at its next await point.
+    pub(crate) fn clear(&mut self) {
+        self.running.clear();
+    }
+}
