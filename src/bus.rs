@@ -29,7 +29,7 @@ pub use registry::AddressStats;
 pub(crate) use registry::{AddressCounters, ConsumerId, Registry};
 
 use crate::oneshot;
-use registry::{TypedSlot, WrongType};
+use registry::{Lookup, TypedSlot};
 
 /// A message type of the bus; it declares the type of its reply.
 ///
@@ -198,25 +198,14 @@ fn _assert_bus_is_send_sync() {
     is::<Bus>();
 }
 
-/// A send's target: the address's slot and the consumer whose turn it is.
-struct Resolved<M: Message> {
-    slot: Arc<TypedSlot<M>>,
-    consumer: Arc<dyn Consumer<M>>,
-    message: M,
-}
-
-/// A publish's targets: a snapshot of every consumer of the address.
-struct Fanout<M: Message> {
-    slot: Arc<TypedSlot<M>>,
-    consumers: Arc<[registry::Entry<M>]>,
-    message: M,
-}
-
-/// Where an address leads for messages of type `M`.
-enum Route<M: Message> {
-    Found(Arc<TypedSlot<M>>),
-    Missing,
-    WrongType(&'static str),
+/// What offering a delivery to an address's next consumer did.
+enum Offer<M: Message> {
+    /// The mailbox took it.
+    Taken,
+    /// The mailbox is full: the delivery waits for room at this consumer.
+    Full(Arc<dyn Consumer<M>>, Delivery<M>),
+    /// The consumer's mailbox is closed (its instance is ending).
+    Closed(Delivery<M>),
 }
 
 impl Bus {
@@ -250,31 +239,36 @@ impl Bus {
         self.inner.registry.consumer_count(address.name())
     }
 
-    fn route<M: Message>(&self, address: &Address<M>) -> Route<M> {
-        match self.inner.registry.lookup::<M>(address.name()) {
-            Ok(Some(slot)) => Route::Found(slot),
-            Ok(None) => Route::Missing,
-            Err(WrongType(registered)) => Route::WrongType(registered),
-        }
-    }
-
-    fn resolve<M: Message>(
+    /// Offers `delivery` to the next consumer of `address` (round-robin) without
+    /// waiting, under the registry's read lock; `count` sees the slot and the outcome,
+    /// and what it returns comes back beside the outcome.
+    fn offer<M: Message, K>(
         &self,
         address: &Address<M>,
-        message: M,
-    ) -> Result<Resolved<M>, SendError<M>> {
-        match self.route(address) {
-            Route::Found(slot) => match slot.next() {
-                Some(consumer) => Ok(Resolved {
-                    slot,
-                    consumer,
-                    message,
-                }),
-                None => Err(SendError::NoHandlers(message)),
-            },
-            Route::Missing => Err(SendError::NoHandlers(message)),
-            Route::WrongType(registered) => Err(SendError::TypeMismatch {
-                message,
+        delivery: Delivery<M>,
+        count: impl FnOnce(&Arc<AddressCounters>, &Offer<M>) -> K,
+    ) -> Result<(Offer<M>, K), SendError<M>> {
+        let found =
+            self.inner
+                .registry
+                .with(address.name(), delivery, |slot: &TypedSlot<M>, delivery| {
+                    // A slot in the table has a consumer (the registry's invariant).
+                    let offer = match slot.next() {
+                        None => Offer::Closed(delivery),
+                        Some(consumer) => match consumer.try_deliver(delivery) {
+                            Ok(()) => Offer::Taken,
+                            Err(Refused::Full(d)) => Offer::Full(consumer.clone(), d),
+                            Err(Refused::Closed(d)) => Offer::Closed(d),
+                        },
+                    };
+                    let counted = count(&slot.counters, &offer);
+                    (offer, counted)
+                });
+        match found {
+            Lookup::Found(found) => Ok(found),
+            Lookup::Missing(d) => Err(SendError::NoHandlers(d.message)),
+            Lookup::WrongType(d, registered) => Err(SendError::TypeMismatch {
+                message: d.message,
                 registered,
             }),
         }
@@ -301,17 +295,15 @@ impl Bus {
         address: &Address<M>,
         message: M,
     ) -> Result<(), SendError<M>> {
-        let Resolved {
-            slot,
-            consumer,
-            message,
-        } = self.resolve(address, message)?;
-        AddressCounters::bump(&slot.counters.sent);
-        let result = match consumer.try_deliver(Delivery::one_way(message)) {
-            Err(Refused::Full(d)) => consumer.deliver(d).await,
-            other => other,
+        let (offer, ()) = self.offer(address, Delivery::one_way(message), |counters, _| {
+            AddressCounters::bump(&counters.sent);
+        })?;
+        let delivered = match offer {
+            Offer::Taken => return Ok(()),
+            Offer::Full(consumer, d) => consumer.deliver(d).await,
+            Offer::Closed(d) => Err(Refused::Closed(d)),
         };
-        result.map_err(|r| SendError::NoHandlers(r.into_delivery().message))
+        delivered.map_err(|r| SendError::NoHandlers(r.into_delivery().message))
     }
 
     /// Sends `message` to one consumer of `address` (round-robin) if its mailbox has
@@ -327,44 +319,65 @@ impl Bus {
         address: &Address<M>,
         message: M,
     ) -> Result<(), SendError<M>> {
-        let Resolved {
-            slot,
-            consumer,
-            message,
-        } = self.resolve(address, message)?;
-        match consumer.try_deliver(Delivery::one_way(message)) {
-            Ok(()) => {
-                AddressCounters::bump(&slot.counters.sent);
-                Ok(())
-            }
-            Err(Refused::Full(d)) => {
-                AddressCounters::bump(&slot.counters.refused);
-                Err(SendError::Full(d.message))
-            }
-            Err(Refused::Closed(d)) => Err(SendError::NoHandlers(d.message)),
+        let (offer, ()) =
+            self.offer(
+                address,
+                Delivery::one_way(message),
+                |counters, offer| match offer {
+                    Offer::Taken => AddressCounters::bump(&counters.sent),
+                    Offer::Full(..) => AddressCounters::bump(&counters.refused),
+                    Offer::Closed(_) => {}
+                },
+            )?;
+        match offer {
+            Offer::Taken => Ok(()),
+            Offer::Full(_, d) => Err(SendError::Full(d.message)),
+            Offer::Closed(d) => Err(SendError::NoHandlers(d.message)),
         }
     }
 
-    fn published<M: Message + Clone>(
+    /// Offers a clone of `message` to every consumer of `address` under the registry's
+    /// read lock, without waiting; the last consumer gets the original. Full mailboxes
+    /// are handed to `full` with their delivery.
+    fn fan_out<M: Message + Clone>(
         &self,
         address: &Address<M>,
         message: M,
-    ) -> Result<Fanout<M>, PublishError<M>> {
-        match self.route(address) {
-            Route::Found(slot) => {
-                let consumers = slot.consumers();
-                if consumers.is_empty() {
-                    return Err(PublishError::NoHandlers(message));
-                }
-                AddressCounters::bump(&slot.counters.published);
-                Ok(Fanout {
-                    slot,
-                    consumers,
-                    message,
-                })
+        mut full: impl FnMut(&AddressCounters, &Arc<dyn Consumer<M>>, Delivery<M>),
+    ) -> Result<PublishReport, PublishError<M>> {
+        let found =
+            self.inner
+                .registry
+                .with(address.name(), message, |slot: &TypedSlot<M>, message| {
+                    let consumers = slot.consumers();
+                    let Some((last, others)) = consumers.split_last() else {
+                        return Err(message);
+                    };
+                    AddressCounters::bump(&slot.counters.published);
+                    let mut report = PublishReport::default();
+                    let mut offer = |entry: &registry::Entry<M>, copy: M| match entry
+                        .consumer
+                        .try_deliver(Delivery::one_way(copy))
+                    {
+                        Ok(()) => report.delivered += 1,
+                        Err(Refused::Full(d)) => {
+                            report.refused += 1;
+                            full(&slot.counters, &entry.consumer, d);
+                        }
+                        Err(Refused::Closed(_)) => {}
+                    };
+                    for entry in others {
+                        offer(entry, message.clone());
+                    }
+                    offer(last, message);
+                    Ok(report)
+                });
+        match found {
+            Lookup::Found(Ok(report)) => Ok(report),
+            Lookup::Found(Err(message)) | Lookup::Missing(message) => {
+                Err(PublishError::NoHandlers(message))
             }
-            Route::Missing => Err(PublishError::NoHandlers(message)),
-            Route::WrongType(registered) => Err(PublishError::TypeMismatch {
+            Lookup::WrongType(message, registered) => Err(PublishError::TypeMismatch {
                 message,
                 registered,
             }),
@@ -372,7 +385,7 @@ impl Bus {
     }
 
     /// Gives every consumer of `address` a clone of `message`, waiting for room in each
-    /// mailbox in turn. Resolves to the number of consumers reached.
+    /// full mailbox in turn. Resolves to the number of consumers reached.
     ///
     /// # Errors
     ///
@@ -382,25 +395,13 @@ impl Bus {
         address: &Address<M>,
         message: M,
     ) -> Result<usize, PublishError<M>> {
-        let Fanout {
-            consumers, message, ..
-        } = self.published(address, message)?;
-        let mut delivered = 0;
-        let last = consumers.len() - 1;
-        let mut message = Some(message);
-        for (i, entry) in consumers.iter().enumerate() {
-            let copy = if i == last {
-                message
-                    .take()
-                    .expect("the last consumer takes the original")
-            } else {
-                message.clone().expect("present until the last consumer")
-            };
-            let outcome = match entry.consumer.try_deliver(Delivery::one_way(copy)) {
-                Err(Refused::Full(d)) => entry.consumer.deliver(d).await,
-                other => other,
-            };
-            delivered += usize::from(outcome.is_ok());
+        let mut waiting = Vec::new();
+        let report = self.fan_out(address, message, |_, consumer, delivery| {
+            waiting.push((consumer.clone(), delivery));
+        })?;
+        let mut delivered = report.delivered;
+        for (consumer, delivery) in waiting {
+            delivered += usize::from(consumer.deliver(delivery).await.is_ok());
         }
         Ok(delivered)
     }
@@ -416,26 +417,9 @@ impl Bus {
         address: &Address<M>,
         message: M,
     ) -> Result<PublishReport, PublishError<M>> {
-        let Fanout {
-            slot,
-            consumers,
-            message,
-        } = self.published(address, message)?;
-        let mut report = PublishReport::default();
-        for entry in consumers.iter() {
-            match entry
-                .consumer
-                .try_deliver(Delivery::one_way(message.clone()))
-            {
-                Ok(()) => report.delivered += 1,
-                Err(Refused::Full(_)) => {
-                    AddressCounters::bump(&slot.counters.refused);
-                    report.refused += 1;
-                }
-                Err(Refused::Closed(_)) => {}
-            }
-        }
-        Ok(report)
+        self.fan_out(address, message, |counters, _, _| {
+            AddressCounters::bump(&counters.refused);
+        })
     }
 
     /// Sends `message` to one consumer of `address` and resolves to its reply, within the
@@ -492,13 +476,6 @@ impl Bus {
         at_once: bool,
     ) -> Result<M::Reply, RequestError<M>> {
         let deadline = Instant::now() + timeout;
-        let Resolved {
-            slot,
-            consumer,
-            message,
-        } = self
-            .resolve(address, message)
-            .map_err(RequestError::from_send)?;
         let correlation =
             CorrelationId(self.inner.next_correlation.fetch_add(1, Ordering::Relaxed));
         tracing::trace!(
@@ -513,26 +490,32 @@ impl Bus {
             deadline: Some(deadline),
             correlation: Some(correlation),
         };
-        let counters = &slot.counters;
-        match consumer.try_deliver(delivery) {
-            Ok(()) => {}
-            Err(Refused::Full(d)) if at_once => {
-                AddressCounters::bump(&counters.refused);
-                return Err(RequestError::Full(d.message));
-            }
-            Err(Refused::Full(d)) => match crate::rt::deadline(deadline, consumer.deliver(d)).await
-            {
-                Some(Ok(())) => {}
-                Some(Err(r)) => return Err(RequestError::NoHandlers(r.into_delivery().message)),
-                None => {
-                    AddressCounters::bump(&counters.timed_out);
-                    return Err(RequestError::Timeout(timeout));
+        let (offer, counters) = self
+            .offer(address, delivery, |counters, offer| {
+                if at_once && matches!(offer, Offer::Full(..)) {
+                    AddressCounters::bump(&counters.refused);
                 }
-            },
-            Err(Refused::Closed(d)) => return Err(RequestError::NoHandlers(d.message)),
+                Arc::clone(counters)
+            })
+            .map_err(RequestError::from_send)?;
+        match offer {
+            Offer::Taken => {}
+            Offer::Full(_, d) if at_once => return Err(RequestError::Full(d.message)),
+            Offer::Full(consumer, d) => {
+                match crate::rt::deadline(deadline, consumer.deliver(d)).await {
+                    Some(Ok(())) => {}
+                    Some(Err(r)) => {
+                        return Err(RequestError::NoHandlers(r.into_delivery().message));
+                    }
+                    None => {
+                        AddressCounters::bump(&counters.timed_out);
+                        return Err(RequestError::Timeout(timeout));
+                    }
+                }
+            }
+            Offer::Closed(d) => return Err(RequestError::NoHandlers(d.message)),
         }
         AddressCounters::bump(&counters.requested);
-        drop(consumer);
         match crate::rt::deadline(deadline, reply_rx).await {
             Some(Ok(reply)) => {
                 AddressCounters::bump(&counters.replied);

@@ -96,6 +96,7 @@ fn run(runtime_id: u64, index: usize, inbox: flume::Receiver<Command>, probe: Op
     tracing::debug!("reactor.started");
     let executor = Rc::new(LocalExecutor::new());
     EXECUTOR.with(|e| *e.borrow_mut() = Some(executor.clone()));
+    executor.spawn(rt::install_deadlines().drive()).detach();
     let instances = Rc::new(Instances::default());
     rt::block_on(executor.run(async {
         while let Ok(command) = inbox.recv_async().await {
@@ -120,6 +121,7 @@ fn run(runtime_id: u64, index: usize, inbox: flume::Receiver<Command>, probe: Op
     // Dropping the executor drops any task still there; a panic from a `Drop` of user
     // state must not take the thread's exit with it.
     EXECUTOR.with(|e| e.borrow_mut().take());
+    rt::uninstall_deadlines();
     if catch_unwind(AssertUnwindSafe(move || drop(executor))).is_err() {
         tracing::warn!("reactor.drop_panicked");
     }

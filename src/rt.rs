@@ -2,11 +2,9 @@
 //!
 //! Everything else in the crate reaches `async-executor` and `async-io` through here, so a
 //! change of the underlying stack (or a virtual clock for tests) touches one file.
+//! `deadlines` keeps each reactor's request deadlines behind one timer.
 
 use std::future::Future;
-use std::time::Instant;
-
-use futures_lite::FutureExt;
 
 pub(crate) use async_executor::{LocalExecutor, Task};
 #[cfg(feature = "http")]
@@ -18,12 +16,8 @@ pub(crate) fn block_on<T>(future: impl Future<Output = T>) -> T {
     async_io::block_on(future)
 }
 
-/// Resolves to `Some(output)`, or `None` once `deadline` passes first.
-pub(crate) async fn deadline<F: Future>(deadline: Instant, future: F) -> Option<F::Output> {
-    async { Some(future.await) }
-        .or(async {
-            Timer::at(deadline).await;
-            None
-        })
-        .await
-}
+mod deadlines;
+
+pub(crate) use deadlines::{
+    deadline, install as install_deadlines, uninstall as uninstall_deadlines,
+};

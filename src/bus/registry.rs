@@ -11,6 +11,7 @@
 
 use std::any::{Any, type_name};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -74,7 +75,7 @@ pub struct AddressStats {
     pub refused: u64,
 }
 
-/// A registered consumer with its registration id.
+/// One consumer of an address.
 pub(crate) struct Entry<M: Message> {
     pub(crate) id: ConsumerId,
     pub(crate) consumer: Arc<dyn Consumer<M>>,
@@ -89,46 +90,45 @@ impl<M: Message> Clone for Entry<M> {
     }
 }
 
-/// The consumers of one address, for one message type.
+/// The consumers of one address, all of message type `M`, and its counters.
+///
+/// The list is replaced (copy-on-write) under the registry's write lock only, so a
+/// reader holding the read lock sees a fixed list, and a publisher that must wait for
+/// mailbox room keeps a snapshot (an `Arc` clone) instead of the lock.
 pub(crate) struct TypedSlot<M: Message> {
-    consumers: RwLock<Arc<[Entry<M>]>>,
+    consumers: Arc<[Entry<M>]>,
     cursor: AtomicUsize,
-    pub(crate) counters: AddressCounters,
+    pub(crate) counters: Arc<AddressCounters>,
 }
 
 impl<M: Message> TypedSlot<M> {
-    /// A snapshot of the consumers.
-    pub(crate) fn consumers(&self) -> Arc<[Entry<M>]> {
-        self.consumers
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    /// Every consumer, as a snapshot that outlives the lock.
+    pub(crate) fn consumers(&self) -> &Arc<[Entry<M>]> {
+        &self.consumers
     }
 
-    /// The next consumer in round-robin order, if any.
-    pub(crate) fn next(&self) -> Option<Arc<dyn Consumer<M>>> {
-        let list = self
-            .consumers
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        match list.len() {
+    /// The consumer whose turn it is (round-robin), if any.
+    pub(crate) fn next(&self) -> Option<&Arc<dyn Consumer<M>>> {
+        match self.consumers.len() {
             0 => None,
-            1 => Some(list[0].consumer.clone()),
+            1 => Some(&self.consumers[0].consumer),
             n => {
                 let i = self.cursor.fetch_add(1, Ordering::Relaxed) % n;
-                Some(list[i].consumer.clone())
+                Some(&self.consumers[i].consumer)
             }
         }
     }
 }
 
-/// What the registry needs of a slot without knowing its message type.
+/// A slot of any message type.
 trait Slot: Any + Send + Sync {
     fn message_type(&self) -> &'static str;
-    /// Removes a registration; returns how many remain.
-    fn remove(&self, id: ConsumerId) -> usize;
+    /// Removes consumer `id`; returns how many are left.
+    fn remove(&mut self, id: ConsumerId) -> usize;
     fn len(&self) -> usize;
     fn stats(&self) -> AddressStats;
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 impl<M: Message> Slot for TypedSlot<M> {
@@ -136,35 +136,74 @@ impl<M: Message> Slot for TypedSlot<M> {
         type_name::<M>()
     }
 
-    fn remove(&self, id: ConsumerId) -> usize {
-        let mut list = self
+    fn remove(&mut self, id: ConsumerId) -> usize {
+        let kept: Arc<[Entry<M>]> = self
             .consumers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        let kept: Arc<[Entry<M>]> = list.iter().filter(|e| e.id != id).cloned().collect();
-        *list = kept;
-        list.len()
+            .iter()
+            .filter(|e| e.id != id)
+            .cloned()
+            .collect();
+        self.consumers = kept;
+        self.consumers.len()
     }
 
     fn len(&self) -> usize {
-        self.consumers
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.consumers.len()
     }
 
     fn stats(&self) -> AddressStats {
         self.counters.snapshot(self.len())
     }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
 }
 
-/// A lookup that found the address with another type.
-pub(crate) struct WrongType(pub(crate) &'static str);
+/// What a lookup found: the caller's function's result, or the value handed back.
+pub(crate) enum Lookup<T, R> {
+    /// The address has consumers of the right type; `R` is what the function returned.
+    Found(R),
+    /// No consumers.
+    Missing(T),
+    /// Consumers of another message type (its name).
+    WrongType(T, &'static str),
+}
 
-/// Address names to slots.
+/// FNV-1a: address names are short, and hashing them is on every send's path, where
+/// SipHash costs more than the rest of the lookup. Names are chosen by the application.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &byte in bytes {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+type Slots = HashMap<Box<str>, Box<dyn Slot>, BuildHasherDefault<Fnv>>;
+
+/// Address names to slots. Invariant: every slot in the table has at least one consumer.
 #[derive(Default)]
 pub(crate) struct Registry {
-    slots: RwLock<HashMap<Box<str>, Arc<dyn Slot>>>,
+    slots: RwLock<Slots>,
     next_id: AtomicU64,
 }
 
@@ -178,23 +217,30 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
-    /// The typed slot of `name`: `Ok(None)` when nobody listens there.
-    pub(crate) fn lookup<M: Message>(
+    /// Runs `f` on the slot of `name` for messages of type `M`, under the read lock
+    /// (so `f` must not wait); `value` goes to `f`, or comes back if there is no slot of
+    /// that type. One hash, one read lock, no reference count touched.
+    pub(crate) fn with<M: Message, T, R>(
         &self,
         name: &str,
-    ) -> Result<Option<Arc<TypedSlot<M>>>, WrongType> {
+        value: T,
+        f: impl FnOnce(&TypedSlot<M>, T) -> R,
+    ) -> Lookup<T, R> {
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
         let Some(slot) = slots.get(name) else {
-            return Ok(None);
+            return Lookup::Missing(value);
         };
-        let any: Arc<dyn Any + Send + Sync> = slot.clone();
-        match any.downcast::<TypedSlot<M>>() {
-            Ok(typed) => Ok(Some(typed)),
-            Err(_) => Err(WrongType(slot.message_type())),
+        match slot.as_any().downcast_ref::<TypedSlot<M>>() {
+            Some(typed) => Lookup::Found(f(typed, value)),
+            None => Lookup::WrongType(value, slot.message_type()),
         }
     }
 
-    /// Adds a consumer at `name`.
+    /// Adds a consumer of `M` at `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConsumeError::TypeMismatch`] if `name` has consumers of another type.
     pub(crate) fn register<M: Message>(
         &self,
         name: &str,
@@ -203,41 +249,37 @@ impl Registry {
         let id = ConsumerId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let mut slots = self.slots.write().unwrap_or_else(PoisonError::into_inner);
         let slot = slots.entry(name.into()).or_insert_with(|| {
-            Arc::new(TypedSlot::<M> {
-                consumers: RwLock::new(Arc::from(Vec::new())),
+            Box::new(TypedSlot::<M> {
+                consumers: Arc::from(Vec::new()),
                 cursor: AtomicUsize::new(0),
-                counters: AddressCounters::default(),
+                counters: Arc::default(),
             })
         });
-        let any: Arc<dyn Any + Send + Sync> = slot.clone();
-        let Ok(typed) = any.downcast::<TypedSlot<M>>() else {
+        let registered = slot.message_type();
+        let Some(typed) = slot.as_any_mut().downcast_mut::<TypedSlot<M>>() else {
             return Err(ConsumeError::TypeMismatch {
                 address: name.to_owned(),
-                registered: slot.message_type(),
+                registered,
                 requested: type_name::<M>(),
             });
         };
-        let mut list = typed
-            .consumers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        let mut grown: Vec<Entry<M>> = list.iter().cloned().collect();
+        let mut grown: Vec<Entry<M>> = typed.consumers.iter().cloned().collect();
         grown.push(Entry { id, consumer });
-        *list = grown.into();
+        typed.consumers = grown.into();
         Ok(id)
     }
 
-    /// Removes a registration; the address disappears with its last consumer.
+    /// Removes a registration; the address goes with its last consumer.
     pub(crate) fn unregister(&self, name: &str, id: ConsumerId) {
         let mut slots = self.slots.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(slot) = slots.get(name)
+        if let Some(slot) = slots.get_mut(name)
             && slot.remove(id) == 0
         {
             slots.remove(name);
         }
     }
 
-    /// Every address with consumers: name, message type, counters; sorted by name.
+    /// Every address with its message type and counters, sorted by name.
     pub(crate) fn snapshot(&self) -> Vec<(String, &'static str, AddressStats)> {
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
         let mut all: Vec<_> = slots
@@ -248,13 +290,13 @@ impl Registry {
         all
     }
 
-    /// The counters of `name`, if it has consumers.
+    /// The counters of one address.
     pub(crate) fn stats(&self, name: &str) -> Option<AddressStats> {
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
         slots.get(name).map(|s| s.stats())
     }
 
-    /// The number of consumers at `name`.
+    /// How many consumers `name` has.
     pub(crate) fn consumer_count(&self, name: &str) -> usize {
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
         slots.get(name).map_or(0, |s| s.len())

@@ -67,17 +67,20 @@ impl<C: Handler<M>, M: Message> Dispatch<C> for Env<M> {
             component = %ctx.name(),
             correlation_id = correlation.map(|c| c.get()),
         );
-        Some(Box::pin(
-            async move {
-                let answer = component.handle(message, ctx).await;
-                ctx.set_correlation(None);
-                if let Some(reply) = reply {
-                    // A requester that gave up discards the late reply here.
-                    let _ = reply.send(answer);
-                }
+        let handling = async move {
+            let answer = component.handle(message, ctx).await;
+            ctx.set_correlation(None);
+            if let Some(reply) = reply {
+                // A requester that gave up discards the late reply here.
+                let _ = reply.send(answer);
             }
-            .instrument(span),
-        ))
+        };
+        // Without a subscriber for the span, its enter and exit on every poll are skipped.
+        if span.is_disabled() {
+            Some(Box::pin(handling))
+        } else {
+            Some(Box::pin(handling.instrument(span)))
+        }
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
