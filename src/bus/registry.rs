@@ -174,31 +174,46 @@ pub(crate) enum Lookup<T, R> {
     WrongType(T, &'static str),
 }
 
-/// FNV-1a: address names are short, and hashing them is on every send's path, where
-/// SipHash costs more than the rest of the lookup. Names are chosen by the application.
+/// A word-at-a-time multiplicative hash (FxHash's step): address names are short, and
+/// hashing them is on every send's path, where SipHash, or a byte-at-a-time hash, costs
+/// more than the rest of the lookup. Names are chosen by the application, not by peers.
 #[derive(Default, Clone, Copy)]
-pub(crate) struct Fnv(u64);
+pub(crate) struct NameHasher(u64);
 
-impl Hasher for Fnv {
+impl NameHasher {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::K);
+    }
+}
+
+impl Hasher for NameHasher {
     fn finish(&self) -> u64 {
         self.0
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &byte in bytes {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
         }
-        self.0 = hash;
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
     }
 }
 
-type Slots = HashMap<Box<str>, Box<dyn Slot>, BuildHasherDefault<Fnv>>;
+type Slots = HashMap<Box<str>, Box<dyn Slot>, BuildHasherDefault<NameHasher>>;
 
 /// Address names to slots. Invariant: every slot in the table has at least one consumer.
 #[derive(Default)]
