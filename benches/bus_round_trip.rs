@@ -9,10 +9,15 @@
 //! - `bus_tell/same_reactor`, `bus_tell/two_reactors`: a driver sends small one-way
 //!   messages (awaiting room) to a sink with a mailbox of 1024; time per message, ending
 //!   when the sink has handled the last one.
+//! - `bus_tell/outside_thread`: the bench thread sends through the `Bus` handle (awaiting
+//!   room) to the sink on reactor 0, then flushes; time per message.
 //! - `.../same_reactor_without_watchdog`: the same-reactor cases on a runtime built
 //!   `without_watchdog()`, to show what the blocked-thread watchdog costs the hot path.
+//! - `.../two_reactors_spin`: the two-reactor cases with the opt-in idle policy
+//!   `IdlePolicy::Spin(50 µs)`: an idle reactor watches for a wake-up before parking.
 //!
-//! Every other case runs with the watchdog on, as users get it.
+//! Every other case runs with the watchdog on and the default idle policy (park), as
+//! users get it.
 
 use std::time::{Duration, Instant};
 
@@ -105,10 +110,15 @@ impl Handler<Run> for Driver {
 }
 
 /// A runtime of two reactors with the driver on 0 and the targets on `target`.
-fn setup(target: usize, watchdog: bool) -> Runtime {
+fn setup(target: usize, watchdog: bool, spin: bool) -> Runtime {
     let builder = Runtime::builder()
         .reactors(2)
         .worker_pool(reactree::PoolConfig::new().threads(1));
+    let builder = if spin {
+        builder.idle_policy(reactree::IdlePolicy::Spin(Duration::from_micros(50)))
+    } else {
+        builder
+    };
     let builder = if watchdog {
         builder
     } else {
@@ -139,12 +149,13 @@ fn setup(target: usize, watchdog: bool) -> Runtime {
 fn driven(c: &mut Criterion, group: &str, tell: bool) {
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(1));
-    for (name, target, watchdog) in [
-        ("same_reactor", 0, true),
-        ("same_reactor_without_watchdog", 0, false),
-        ("two_reactors", 1, true),
+    for (name, target, watchdog, spin) in [
+        ("same_reactor", 0, true, false),
+        ("same_reactor_without_watchdog", 0, false, false),
+        ("two_reactors", 1, true, false),
+        ("two_reactors_spin", 1, true, true),
     ] {
-        let runtime = setup(target, watchdog);
+        let runtime = setup(target, watchdog, spin);
         g.bench_function(name, |b| {
             b.iter_custom(|n| {
                 runtime
@@ -163,7 +174,7 @@ fn driven(c: &mut Criterion, group: &str, tell: bool) {
 
 fn bus_request(c: &mut Criterion) {
     driven(c, "bus_request", false);
-    let runtime = setup(0, true);
+    let runtime = setup(0, true, false);
     let mut g = c.benchmark_group("bus_request");
     g.throughput(Throughput::Elements(1));
     g.bench_function("outside_thread", |b| {
@@ -176,6 +187,24 @@ fn bus_request(c: &mut Criterion) {
 
 fn bus_tell(c: &mut Criterion) {
     driven(c, "bus_tell", true);
+    let runtime = setup(0, true, false);
+    let mut g = c.benchmark_group("bus_tell");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("outside_thread", |b| {
+        let bus = runtime.bus().clone();
+        b.iter_custom(|n| {
+            runtime.block_on(async {
+                let start = Instant::now();
+                for i in 0..n {
+                    bus.send(&SINK, Tell(i)).await.expect("sink");
+                }
+                bus.request(&FLUSH, Ping(0)).await.expect("flush");
+                start.elapsed()
+            })
+        })
+    });
+    g.finish();
+    runtime.shutdown();
 }
 
 criterion_group! {

@@ -131,6 +131,7 @@ pub use inspector::{
 };
 #[cfg(feature = "http")]
 pub use inspector::{InspectorError, InspectorServer};
+pub use reactor::IdlePolicy;
 pub use runtime::{
     BuildError, DEFAULT_MAILBOX_CAPACITY, DEFAULT_POOL, DEFAULT_REQUEST_TIMEOUT, DeployError,
     DeploymentId, DeploymentInfo, Handle, InstanceInfo, Runtime, RuntimeBuilder, SpecError,

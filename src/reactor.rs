@@ -14,6 +14,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
+mod idle;
+
+pub use idle::IdlePolicy;
+
 use crate::component::control::{Directive, Instances, StopMode};
 use crate::oneshot;
 use crate::rt::{self, LocalExecutor, Task};
@@ -82,15 +86,22 @@ pub(crate) fn spawn(
     runtime_id: u64,
     index: usize,
     probe: Option<Arc<Probe>>,
+    idle: IdlePolicy,
 ) -> io::Result<(ReactorHandle, JoinHandle<()>)> {
     let (commands, inbox) = flume::bounded(COMMAND_CAPACITY);
     let thread = thread::Builder::new()
         .name(format!("reactree-reactor-{index}"))
-        .spawn(move || run(runtime_id, index, inbox, probe))?;
+        .spawn(move || run(runtime_id, index, inbox, probe, idle))?;
     Ok((ReactorHandle { commands }, thread))
 }
 
-fn run(runtime_id: u64, index: usize, inbox: flume::Receiver<Command>, probe: Option<Arc<Probe>>) {
+fn run(
+    runtime_id: u64,
+    index: usize,
+    inbox: flume::Receiver<Command>,
+    probe: Option<Arc<Probe>>,
+    idle: IdlePolicy,
+) {
     CURRENT.with(|c| c.set(Some((runtime_id, index))));
     let _span = tracing::debug_span!("reactor.run", reactor = index).entered();
     tracing::debug!("reactor.started");
@@ -98,7 +109,7 @@ fn run(runtime_id: u64, index: usize, inbox: flume::Receiver<Command>, probe: Op
     EXECUTOR.with(|e| *e.borrow_mut() = Some(executor.clone()));
     executor.spawn(rt::install_deadlines().drive()).detach();
     let instances = Rc::new(Instances::default());
-    rt::block_on(executor.run(async {
+    let serve = executor.run(async {
         while let Ok(command) = inbox.recv_async().await {
             let local = Local {
                 executor: &executor,
@@ -113,7 +124,8 @@ fn run(runtime_id: u64, index: usize, inbox: flume::Receiver<Command>, probe: Op
                 Command::Shutdown => break,
             }
         }
-    }));
+    });
+    rt::block_on(idle::Idle::new(std::pin::pin!(serve), idle));
     let left = instances.len();
     if left > 0 {
         tracing::warn!(instances = left, "reactor.abandoned_instances");

@@ -213,7 +213,7 @@ impl Runtime {
         let mut reactors = Vec::with_capacity(count);
         let mut threads = Vec::with_capacity(count);
         for index in 0..count {
-            match reactor::spawn(id, index, probes.get(index).cloned()) {
+            match reactor::spawn(id, index, probes.get(index).cloned(), builder.idle) {
                 Ok((handle, thread)) => {
                     reactors.push(handle);
                     threads.push(thread);

@@ -58,3 +58,27 @@ fn reactor_threads_are_named_and_serve_components() {
         assert_eq!(names, expected);
     });
 }
+
+#[test]
+fn a_spinning_idle_policy_serves_across_reactors_and_shuts_down() {
+    let log = log();
+    let runtime = Runtime::builder()
+        .reactors(2)
+        .worker_pool(reactree::PoolConfig::new().threads(TEST_POOL_THREADS))
+        .idle_policy(reactree::IdlePolicy::Spin(Duration::from_micros(50)))
+        .build()
+        .unwrap();
+    let address = reactree::Address::<Cmd>::new("spin.echo");
+    runtime.block_on(async {
+        runtime
+            .deploy(Probe::spec("echo", "spin.echo", &log).reactor(1))
+            .await
+            .unwrap();
+        for i in 0..1000 {
+            let reply = runtime.bus().request(&address, Cmd::Echo(i)).await.unwrap();
+            assert_eq!(reply, Reply::Number(i));
+        }
+    });
+    // Shutdown joins the (spinning or parked) reactors as usual.
+    runtime.shutdown();
+}

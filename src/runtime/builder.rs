@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::reactor::IdlePolicy;
 use crate::runtime::BuildError;
 use crate::supervisor::{Backoff, Intensity, Strategy, Supervisor, SupervisorSpec};
 use crate::watchdog::DEFAULT_BLOCKED_THRESHOLD;
@@ -40,6 +41,7 @@ pub struct RuntimeBuilder {
     pub(crate) worker_pool: PoolConfig,
     pub(crate) named_pools: Vec<PoolConfig>,
     pub(crate) blocked_threshold: Option<Duration>,
+    pub(crate) idle: IdlePolicy,
     pub(crate) root: SupervisorSpec,
 }
 
@@ -62,6 +64,7 @@ impl RuntimeBuilder {
             worker_pool: PoolConfig::new(),
             named_pools: Vec::new(),
             blocked_threshold: Some(DEFAULT_BLOCKED_THRESHOLD),
+            idle: IdlePolicy::Park,
             root: Supervisor::builder_const(),
         }
     }
@@ -154,6 +157,32 @@ impl RuntimeBuilder {
     #[must_use]
     pub const fn without_watchdog(mut self) -> Self {
         self.blocked_threshold = None;
+        self
+    }
+
+    /// What an idle reactor does (default [`IdlePolicy::Park`]). Opt in to
+    /// [`IdlePolicy::Spin`] when the latency of request-reply across reactors matters
+    /// more than CPU: an idle reactor then watches for a wake-up for that long before it
+    /// parks its thread, so a reply arriving meanwhile costs no OS wake-up (here, about
+    /// 12 µs per round trip across two reactors without, a few µs with). While messages
+    /// flow, each reactor keeps a core busy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use reactree::{IdlePolicy, Runtime};
+    ///
+    /// let runtime = Runtime::builder()
+    ///     .reactors(2)
+    ///     .idle_policy(IdlePolicy::Spin(Duration::from_micros(50)))
+    ///     .build()?;
+    /// runtime.shutdown();
+    /// # Ok::<(), reactree::BuildError>(())
+    /// ```
+    #[must_use]
+    pub const fn idle_policy(mut self, policy: IdlePolicy) -> Self {
+        self.idle = policy;
         self
     }
 
