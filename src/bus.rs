@@ -97,6 +97,12 @@ impl<M> Address<M> {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// Whether the name is `'static` (from [`new`](Self::new)), so its address in memory
+    /// identifies it.
+    pub(crate) fn is_static(&self) -> bool {
+        matches!(self.name, Cow::Borrowed(_))
+    }
 }
 
 impl<M> Clone for Address<M> {
@@ -248,22 +254,24 @@ impl Bus {
         delivery: Delivery<M>,
         count: impl FnOnce(&Arc<AddressCounters>, &Offer<M>) -> K,
     ) -> Result<(Offer<M>, K), SendError<M>> {
-        let found =
-            self.inner
-                .registry
-                .with(address.name(), delivery, |slot: &TypedSlot<M>, delivery| {
-                    // A slot in the table has a consumer (the registry's invariant).
-                    let offer = match slot.next() {
-                        None => Offer::Closed(delivery),
-                        Some(consumer) => match consumer.try_deliver(delivery) {
-                            Ok(()) => Offer::Taken,
-                            Err(Refused::Full(d)) => Offer::Full(consumer.clone(), d),
-                            Err(Refused::Closed(d)) => Offer::Closed(d),
-                        },
-                    };
-                    let counted = count(&slot.counters, &offer);
-                    (offer, counted)
-                });
+        let found = self.inner.registry.with(
+            address.name(),
+            address.is_static(),
+            delivery,
+            |slot: &TypedSlot<M>, delivery| {
+                // A slot in the table has a consumer (the registry's invariant).
+                let offer = match slot.next() {
+                    None => Offer::Closed(delivery),
+                    Some(consumer) => match consumer.try_deliver(delivery) {
+                        Ok(()) => Offer::Taken,
+                        Err(Refused::Full(d)) => Offer::Full(consumer.clone(), d),
+                        Err(Refused::Closed(d)) => Offer::Closed(d),
+                    },
+                };
+                let counted = count(&slot.counters, &offer);
+                (offer, counted)
+            },
+        );
         match found {
             Lookup::Found(found) => Ok(found),
             Lookup::Missing(d) => Err(SendError::NoHandlers(d.message)),
@@ -345,33 +353,35 @@ impl Bus {
         message: M,
         mut full: impl FnMut(&AddressCounters, &Arc<dyn Consumer<M>>, Delivery<M>),
     ) -> Result<PublishReport, PublishError<M>> {
-        let found =
-            self.inner
-                .registry
-                .with(address.name(), message, |slot: &TypedSlot<M>, message| {
-                    let consumers = slot.consumers();
-                    let Some((last, others)) = consumers.split_last() else {
-                        return Err(message);
-                    };
-                    AddressCounters::bump(&slot.counters.published);
-                    let mut report = PublishReport::default();
-                    let mut offer = |entry: &registry::Entry<M>, copy: M| match entry
-                        .consumer
-                        .try_deliver(Delivery::one_way(copy))
-                    {
-                        Ok(()) => report.delivered += 1,
-                        Err(Refused::Full(d)) => {
-                            report.refused += 1;
-                            full(&slot.counters, &entry.consumer, d);
-                        }
-                        Err(Refused::Closed(_)) => {}
-                    };
-                    for entry in others {
-                        offer(entry, message.clone());
+        let found = self.inner.registry.with(
+            address.name(),
+            address.is_static(),
+            message,
+            |slot: &TypedSlot<M>, message| {
+                let consumers = slot.consumers();
+                let Some((last, others)) = consumers.split_last() else {
+                    return Err(message);
+                };
+                AddressCounters::bump(&slot.counters.published);
+                let mut report = PublishReport::default();
+                let mut offer = |entry: &registry::Entry<M>, copy: M| match entry
+                    .consumer
+                    .try_deliver(Delivery::one_way(copy))
+                {
+                    Ok(()) => report.delivered += 1,
+                    Err(Refused::Full(d)) => {
+                        report.refused += 1;
+                        full(&slot.counters, &entry.consumer, d);
                     }
-                    offer(last, message);
-                    Ok(report)
-                });
+                    Err(Refused::Closed(_)) => {}
+                };
+                for entry in others {
+                    offer(entry, message.clone());
+                }
+                offer(last, message);
+                Ok(report)
+            },
+        );
         match found {
             Lookup::Found(Ok(report)) => Ok(report),
             Lookup::Found(Err(message)) | Lookup::Missing(message) => {

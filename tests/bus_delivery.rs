@@ -275,3 +275,51 @@ fn handlers_run_on_the_consumer_reactor_not_the_sender_thread() {
         assert_eq!(reply.ok(), Some(Reply::Thread("reactree-reactor-1".into())));
     });
 }
+
+/// A sender remembers the route of a `'static` address; every registration or removal
+/// anywhere must make it look again, so routes never go stale.
+#[test]
+fn a_remembered_route_follows_consumers_leaving_and_arriving() {
+    const ROUTED: Address<Cmd> = Address::new("bus.routed");
+    let log = log();
+    let runtime = runtime(2);
+    runtime.block_on(async {
+        let first = runtime
+            .deploy(Probe::spec("first", "bus.routed", &log).reactor(0))
+            .await
+            .unwrap();
+        for i in 0..3 {
+            assert_eq!(
+                runtime.bus().request(&ROUTED, Cmd::Thread).await.unwrap(),
+                Reply::Thread("reactree-reactor-0".into()),
+                "request {i}"
+            );
+        }
+        runtime.undeploy(first).await.unwrap();
+        let error = runtime
+            .bus()
+            .request(&ROUTED, Cmd::Echo(1))
+            .await
+            .unwrap_err();
+        assert!(error.is_no_handlers(), "{error}");
+        assert!(matches!(
+            runtime.bus().try_send(&ROUTED, Cmd::Echo(2)),
+            Err(SendError::NoHandlers(_))
+        ));
+        runtime
+            .deploy(Probe::spec("second", "bus.routed", &log).reactor(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            runtime.bus().request(&ROUTED, Cmd::Thread).await.unwrap(),
+            Reply::Thread("reactree-reactor-1".into())
+        );
+        // The same name built at run time (not remembered) reaches the same consumer.
+        let dynamic = Address::<Cmd>::from_string(String::from("bus.routed"));
+        assert_eq!(
+            runtime.bus().request(&dynamic, Cmd::Thread).await.unwrap(),
+            Reply::Thread("reactree-reactor-1".into())
+        );
+    });
+    runtime.shutdown();
+}

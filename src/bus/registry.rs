@@ -10,6 +10,7 @@
 //! they wait for mailbox room.
 
 use std::any::{Any, type_name};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -97,8 +98,18 @@ impl<M: Message> Clone for Entry<M> {
 /// mailbox room keeps a snapshot (an `Arc` clone) instead of the lock.
 pub(crate) struct TypedSlot<M: Message> {
     consumers: Arc<[Entry<M>]>,
-    cursor: AtomicUsize,
+    cursor: Arc<AtomicUsize>,
     pub(crate) counters: Arc<AddressCounters>,
+}
+
+impl<M: Message> Clone for TypedSlot<M> {
+    fn clone(&self) -> Self {
+        Self {
+            consumers: self.consumers.clone(),
+            cursor: self.cursor.clone(),
+            counters: self.counters.clone(),
+        }
+    }
 }
 
 impl<M: Message> TypedSlot<M> {
@@ -216,10 +227,45 @@ impl Hasher for NameHasher {
 type Slots = HashMap<Box<str>, Box<dyn Slot>, BuildHasherDefault<NameHasher>>;
 
 /// Address names to slots. Invariant: every slot in the table has at least one consumer.
-#[derive(Default)]
 pub(crate) struct Registry {
     slots: RwLock<Slots>,
     next_id: AtomicU64,
+    /// Which registry this is, for the senders' caches.
+    id: u64,
+    /// Bumped, under the write lock, by every change to the table.
+    epoch: AtomicU64,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self {
+            slots: RwLock::default(),
+            next_id: AtomicU64::new(0),
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            epoch: AtomicU64::new(0),
+        }
+    }
+}
+
+/// One remembered route of a sender thread: the slot of a `'static` address name as of
+/// an epoch of one registry.
+struct Cached {
+    registry: u64,
+    epoch: u64,
+    name: (usize, usize),
+    slot: Box<dyn Any>,
+}
+
+/// Remembered routes per thread, direct-mapped by the name's address.
+const CACHE_WAYS: usize = 64;
+
+thread_local! {
+    static ROUTES: RefCell<Vec<Option<Cached>>> = RefCell::new((0..CACHE_WAYS).map(|_| None).collect());
+}
+
+fn way(name: &str) -> usize {
+    (name.as_ptr() as usize >> 3) % CACHE_WAYS
 }
 
 impl std::fmt::Debug for Registry {
@@ -235,18 +281,63 @@ impl Registry {
     /// Runs `f` on the slot of `name` for messages of type `M`, under the read lock
     /// (so `f` must not wait); `value` goes to `f`, or comes back if there is no slot of
     /// that type. One hash, one read lock, no reference count touched.
+    ///
+    /// A `'static` name (`stable`) is looked up in this thread's cache of routes first:
+    /// while no consumer anywhere has registered or left since (the table's epoch), the
+    /// remembered slot is the table's, and the send takes no lock and hashes nothing.
     pub(crate) fn with<M: Message, T, R>(
         &self,
         name: &str,
+        stable: bool,
         value: T,
         f: impl FnOnce(&TypedSlot<M>, T) -> R,
     ) -> Lookup<T, R> {
+        let (mut value, mut f) = (Some(value), Some(f));
+        if stable {
+            let epoch = self.epoch.load(Ordering::Acquire);
+            // Called under a shared borrow of the cache: a nested send (from a message's
+            // `Clone`, say) reads the cache too, and only skips remembering its own route.
+            let hit = ROUTES.with(|routes| {
+                let routes = routes.borrow();
+                let cached = routes[way(name)].as_ref().filter(|cached| {
+                    cached.registry == self.id
+                        && cached.epoch == epoch
+                        && cached.name == (name.as_ptr() as usize, name.len())
+                })?;
+                let slot = cached.slot.downcast_ref::<TypedSlot<M>>()?;
+                let (f, value) = (f.take()?, value.take()?);
+                Some(f(slot, value))
+            });
+            if let Some(found) = hit {
+                return Lookup::Found(found);
+            }
+        }
+        let (Some(value), Some(f)) = (value, f) else {
+            unreachable!("taken only on a cache hit, which returned");
+        };
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
         let Some(slot) = slots.get(name) else {
             return Lookup::Missing(value);
         };
         match slot.as_any().downcast_ref::<TypedSlot<M>>() {
-            Some(typed) => Lookup::Found(f(typed, value)),
+            Some(typed) => {
+                if stable {
+                    // Read under the lock: every change bumps it under the write lock.
+                    let epoch = self.epoch.load(Ordering::Acquire);
+                    let remembered = Cached {
+                        registry: self.id,
+                        epoch,
+                        name: (name.as_ptr() as usize, name.len()),
+                        slot: Box::new(typed.clone()),
+                    };
+                    ROUTES.with(|routes| {
+                        if let Ok(mut routes) = routes.try_borrow_mut() {
+                            routes[way(name)] = Some(remembered);
+                        }
+                    });
+                }
+                Lookup::Found(f(typed, value))
+            }
             None => Lookup::WrongType(value, slot.message_type()),
         }
     }
@@ -266,7 +357,7 @@ impl Registry {
         let slot = slots.entry(name.into()).or_insert_with(|| {
             Box::new(TypedSlot::<M> {
                 consumers: Arc::from(Vec::new()),
-                cursor: AtomicUsize::new(0),
+                cursor: Arc::default(),
                 counters: Arc::default(),
             })
         });
@@ -281,12 +372,14 @@ impl Registry {
         let mut grown: Vec<Entry<M>> = typed.consumers.iter().cloned().collect();
         grown.push(Entry { id, consumer });
         typed.consumers = grown.into();
+        self.epoch.fetch_add(1, Ordering::Release);
         Ok(id)
     }
 
     /// Removes a registration; the address goes with its last consumer.
     pub(crate) fn unregister(&self, name: &str, id: ConsumerId) {
         let mut slots = self.slots.write().unwrap_or_else(PoisonError::into_inner);
+        self.epoch.fetch_add(1, Ordering::Release);
         if let Some(slot) = slots.get_mut(name)
             && slot.remove(id) == 0
         {
