@@ -93,7 +93,9 @@
 //! is one task on it; its mailbox is a bounded `flume` channel of boxed envelopes, each
 //! carrying the typed message, its reply slot, its deadline and its correlation id. The
 //! bus resolves an address through a registry of typed, copy-on-write consumer lists, so
-//! a sender never holds a lock while it waits for room. A component's timers live in a
+//! a sender never holds a lock while it waits for room; each thread remembers the routes
+//! of `'static` addresses until the registry changes. A reactor keeps the deadlines of
+//! its pending requests in one table behind one timer. A component's timers live in a
 //! deadline-ordered map inside its task, which waits on the earliest one alongside its
 //! mailbox. A supervisor is one task on the first reactor of its set; it alone starts,
 //! stops and restarts its children, driving the pure policy of `reactree-supervisors`.
