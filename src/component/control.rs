@@ -83,7 +83,11 @@ impl Control {
         if self.stop.get().is_some() {
             return true;
         }
-        self.waker.set(Some(cx.waker().clone()));
+        // Polled on every idle and every pending handler poll: keep the waker when it is
+        // the same task's, instead of cloning (two atomic operations) each time.
+        let kept = self.waker.take().filter(|w| w.will_wake(cx.waker()));
+        self.waker
+            .set(Some(kept.unwrap_or_else(|| cx.waker().clone())));
         false
     }
 

@@ -61,7 +61,9 @@ impl Panics {
         if self.failure.borrow().is_some() {
             return Poll::Ready(());
         }
-        self.waker.set(Some(cx.waker().clone()));
+        let kept = self.waker.take().filter(|w| w.will_wake(cx.waker()));
+        self.waker
+            .set(Some(kept.unwrap_or_else(|| cx.waker().clone())));
         Poll::Pending
     }
 }
