@@ -65,7 +65,12 @@ fn cpu_time() -> Duration {
     // field of the line, stime the 15th, in clock ticks (100 per second on Linux).
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
@@ -80,8 +85,12 @@ fn measure(policy: IdlePolicy, round_trips: usize) -> Result<(), Box<dyn std::er
         .idle_policy(policy)
         .build()?;
     runtime.block_on(async {
-        runtime.deploy(ChildSpec::new("asker", || Asker).reactor(0)).await?;
-        runtime.deploy(ChildSpec::new("echo", || Echo).reactor(1)).await?;
+        runtime
+            .deploy(ChildSpec::new("asker", || Asker).reactor(0))
+            .await?;
+        runtime
+            .deploy(ChildSpec::new("echo", || Echo).reactor(1))
+            .await?;
         Ok::<_, DeployError>(())
     })?;
     // Warm up, then measure.

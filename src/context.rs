@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::bus::{Address, ConsumeError, ConsumerId, CorrelationId, Message};
 use crate::component::tasks::Tasks;
 use crate::component::timers::Timers;
-use crate::component::{Envelope, Handler, MailboxConsumer, SpawnError, TaskId, TimerId};
+use crate::component::{Envelope, Handler, MailboxConsumer, SpawnError, TaskId, TimerId, mailbox};
 use crate::{
     Bus, CancellationToken, Component, DeploymentId, Handle, JobFuture, PoolHandle, SerialQueue,
     TryExecuteError,
@@ -55,7 +55,7 @@ pub(crate) enum ExitRequest {
 pub struct Context<C: Component> {
     identity: Identity,
     runtime: Handle,
-    mailbox: flume::Sender<Envelope<C>>,
+    mailbox: mailbox::Sender<Envelope<C>>,
     consumers: Vec<Registration>,
     pub(crate) timers: Timers<C>,
     pub(crate) tasks: Tasks,
@@ -82,7 +82,7 @@ impl<C: Component> Context<C> {
     pub(crate) fn new(
         identity: Identity,
         runtime: Handle,
-        mailbox: flume::Sender<Envelope<C>>,
+        mailbox: mailbox::Sender<Envelope<C>>,
     ) -> Self {
         Self {
             identity,
@@ -140,7 +140,7 @@ impl<C: Component> Context<C> {
 
     /// The capacity of this instance's mailbox.
     pub fn mailbox_capacity(&self) -> usize {
-        self.mailbox.capacity().unwrap_or(usize::MAX)
+        self.mailbox.capacity()
     }
 
     /// The correlation id of the request being handled; `None` for `send`, `publish`,

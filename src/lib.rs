@@ -90,7 +90,7 @@
 //!
 //! A reactor is an OS thread running an `async_executor::LocalExecutor` under
 //! `async_io::block_on`, fed by a bounded `flume` command channel. A component instance
-//! is one task on it; its mailbox is a bounded `flume` channel of boxed envelopes, each
+//! is one task on it; its mailbox is a bounded channel of boxed envelopes, each
 //! carrying the typed message, its reply slot, its deadline and its correlation id. The
 //! bus resolves an address through a registry of typed, copy-on-write consumer lists, so
 //! a sender never holds a lock while it waits for room; each thread remembers the routes

@@ -11,7 +11,7 @@ use std::time::Instant;
 use tracing::Instrument;
 
 use crate::bus::{Consumer, DeliverFuture, Delivery, Message, Refused};
-use crate::component::Handler;
+use crate::component::{Handler, mailbox};
 use crate::{Component, Context};
 
 /// A message waiting in the mailbox of a component of type `C`.
@@ -98,11 +98,11 @@ fn recover<C: Component, M: Message>(envelope: Envelope<C>) -> Delivery<M> {
 
 /// The consumer of a component instance: its mailbox's sending side.
 pub(crate) struct MailboxConsumer<C: Component> {
-    mailbox: flume::Sender<Envelope<C>>,
+    mailbox: mailbox::Sender<Envelope<C>>,
 }
 
 impl<C: Component> MailboxConsumer<C> {
-    pub(crate) fn new(mailbox: flume::Sender<Envelope<C>>) -> Self {
+    pub(crate) fn new(mailbox: mailbox::Sender<Envelope<C>>) -> Self {
         Self { mailbox }
     }
 }
@@ -111,17 +111,19 @@ impl<C: Handler<M>, M: Message> Consumer<M> for MailboxConsumer<C> {
     fn try_deliver(&self, delivery: Delivery<M>) -> Result<(), Refused<M>> {
         match self.mailbox.try_send(Box::new(Env(delivery))) {
             Ok(()) => Ok(()),
-            Err(flume::TrySendError::Full(env)) => Err(Refused::Full(recover(env))),
-            Err(flume::TrySendError::Disconnected(env)) => Err(Refused::Closed(recover(env))),
+            Err(mailbox::SendError::Full(env)) => Err(Refused::Full(recover(env))),
+            Err(mailbox::SendError::Closed(env)) => Err(Refused::Closed(recover(env))),
         }
     }
 
     fn deliver(&self, delivery: Delivery<M>) -> DeliverFuture<'_, M> {
         Box::pin(async move {
-            self.mailbox
-                .send_async(Box::new(Env(delivery)))
-                .await
-                .map_err(|e| Refused::Closed(recover(e.into_inner())))
+            match self.mailbox.send(Box::new(Env(delivery))).await {
+                Ok(()) => Ok(()),
+                Err(mailbox::SendError::Full(env) | mailbox::SendError::Closed(env)) => {
+                    Err(Refused::Closed(recover(env)))
+                }
+            }
         })
     }
 }

@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 use futures_lite::FutureExt;
 use tracing::Instrument;
 
-use crate::component::Envelope;
 use crate::component::control::{Control, Directive, Instances, StopMode};
 use crate::component::tasks::Panics;
+use crate::component::{Envelope, mailbox};
 use crate::context::Registration;
 use crate::context::{ExitRequest, Identity};
 use crate::events::LifecycleEvent;
@@ -121,11 +121,9 @@ impl InstanceStats {
             .clone()
     }
 
-    fn watch_mailbox<T: Send + 'static>(&self, mailbox: &flume::Sender<T>, capacity: usize) {
+    fn watch_mailbox<T: Send + 'static>(&self, mailbox: &mailbox::Sender<T>, capacity: usize) {
         let weak = mailbox.downgrade();
-        let _ = self
-            .mailbox
-            .set(Box::new(move || weak.upgrade().map_or(0, |m| m.len())));
+        let _ = self.mailbox.set(Box::new(move || weak.len()));
         self.capacity.store(capacity, Ordering::Relaxed);
     }
 
@@ -194,7 +192,7 @@ pub(crate) async fn run<C, F>(
     C: Component,
     F: Fn() -> C + Send + Sync + 'static,
 {
-    let (mailbox, inbox) = flume::bounded::<Envelope<C>>(config.mailbox_capacity);
+    let (mailbox, inbox) = mailbox::bounded::<Envelope<C>>(config.mailbox_capacity);
     config
         .stats
         .watch_mailbox(&mailbox, config.mailbox_capacity);
@@ -282,7 +280,6 @@ pub(crate) async fn run<C, F>(
     }
     // Drop what is still queued: each request's reply slot goes, and its requester
     // learns at once that the recipient failed.
-    drop(inbox.drain());
     drop(inbox);
     if stats.state() == ComponentState::Restarting {
         stats.transition_to(ComponentState::Stopped);
@@ -314,7 +311,7 @@ fn report(exit: &Exit, stats: &InstanceStats) {
 async fn live<C: Component>(
     factory: &dyn Fn() -> C,
     mut ctx: Context<C>,
-    inbox: &flume::Receiver<Envelope<C>>,
+    inbox: &mailbox::Receiver<Envelope<C>>,
     instance: &Instance<'_>,
     started: oneshot::Sender<Result<(), Failure>>,
     previous: &mut Vec<Registration>,
@@ -429,7 +426,7 @@ enum Wake<C: Component> {
 async fn serve<C: Component>(
     component: &mut C,
     ctx: &mut Context<C>,
-    inbox: &flume::Receiver<Envelope<C>>,
+    inbox: &mailbox::Receiver<Envelope<C>>,
     instance: &Instance<'_>,
 ) -> Exit {
     let mut budget = BATCH;
@@ -451,8 +448,8 @@ async fn serve<C: Component>(
             return exit;
         }
         let envelope = match inbox.try_recv() {
-            Ok(envelope) => envelope,
-            Err(_) => match idle(
+            Some(envelope) => envelope,
+            None => match idle(
                 inbox,
                 instance.control,
                 ctx.tasks.panics(),
@@ -489,7 +486,7 @@ fn exit_requested<C: Component>(ctx: &mut Context<C>, hook: Hook) -> Option<Exit
 
 /// Waits for a message, a stop request or the next timer deadline.
 async fn idle<C: Component>(
-    inbox: &flume::Receiver<Envelope<C>>,
+    inbox: &mailbox::Receiver<Envelope<C>>,
     control: &Control,
     panics: &Panics,
     deadline: Option<Instant>,
@@ -499,14 +496,12 @@ async fn idle<C: Component>(
         Some(at) => timer.set_at(at),
         None => *timer = Timer::never(),
     }
-    let mut receiving = inbox.recv_async();
     poll_fn(|cx| {
         if control.poll_stop(cx) || panics.poll(cx).is_ready() {
             return Poll::Ready(Wake::Other);
         }
-        if let Poll::Ready(received) = Pin::new(&mut receiving).poll(cx) {
-            // The context holds a sender, so the mailbox cannot disconnect here.
-            return Poll::Ready(received.map_or(Wake::Other, Wake::Message));
+        if let Poll::Ready(envelope) = inbox.poll_recv(cx) {
+            return Poll::Ready(Wake::Message(envelope));
         }
         if deadline.is_some() && Pin::new(&mut *timer).poll(cx).is_ready() {
             return Poll::Ready(Wake::Other);
