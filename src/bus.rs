@@ -230,9 +230,9 @@ enum Offer<M: Message> {
     /// The mailbox took it.
     Taken,
     /// The mailbox is full: the delivery waits for room at this consumer.
-    Full(Arc<dyn Consumer<M>>, Delivery<M>),
+    Full(Arc<dyn Consumer<M>>, Box<Delivery<M>>),
     /// The consumer's mailbox is closed (its instance is ending).
-    Closed(Delivery<M>),
+    Closed(Box<Delivery<M>>),
 }
 
 impl Bus {
@@ -271,7 +271,7 @@ impl Bus {
     fn offer<M: Message, K>(
         &self,
         address: &Address<M>,
-        delivery: Delivery<M>,
+        delivery: Box<Delivery<M>>,
         count: impl FnOnce(&Arc<AddressCounters>, &Offer<M>) -> K,
     ) -> Result<(Offer<M>, K), SendError<M>> {
         let found = self.inner.registry.with(
@@ -371,7 +371,7 @@ impl Bus {
         &self,
         address: &Address<M>,
         message: M,
-        mut full: impl FnMut(&AddressCounters, &Arc<dyn Consumer<M>>, Delivery<M>),
+        mut full: impl FnMut(&AddressCounters, &Arc<dyn Consumer<M>>, Box<Delivery<M>>),
     ) -> Result<PublishReport, PublishError<M>> {
         let found = self.inner.registry.with(
             address.name(),
@@ -513,12 +513,12 @@ impl Bus {
             "bus.request"
         );
         let (reply_tx, reply_rx) = oneshot::channel();
-        let delivery = Delivery {
+        let delivery = Box::new(Delivery {
             message,
             reply: Some(reply_tx),
             deadline: Some(deadline),
             correlation: Some(correlation),
-        };
+        });
         let (offer, counters) = self
             .offer(address, delivery, |counters, offer| {
                 if at_once && matches!(offer, Offer::Full(..)) {

@@ -18,26 +18,26 @@ pub(crate) struct Delivery<M: Message> {
 
 impl<M: Message> Delivery<M> {
     /// A one-way message (send or publish).
-    pub(crate) fn one_way(message: M) -> Self {
-        Self {
+    pub(crate) fn one_way(message: M) -> Box<Self> {
+        Box::new(Self {
             message,
             reply: None,
             deadline: None,
             correlation: None,
-        }
+        })
     }
 }
 
 /// Why a consumer did not take a delivery; the delivery comes back.
 pub(crate) enum Refused<M: Message> {
     /// The mailbox is at capacity.
-    Full(Delivery<M>),
+    Full(Box<Delivery<M>>),
     /// The consumer's component has stopped.
-    Closed(Delivery<M>),
+    Closed(Box<Delivery<M>>),
 }
 
 impl<M: Message> Refused<M> {
-    pub(crate) fn into_delivery(self) -> Delivery<M> {
+    pub(crate) fn into_delivery(self) -> Box<Delivery<M>> {
         match self {
             Self::Full(d) | Self::Closed(d) => d,
         }
@@ -52,8 +52,8 @@ pub(crate) type DeliverFuture<'a, M> =
 /// mailbox. Implementations never block.
 pub(crate) trait Consumer<M: Message>: Send + Sync {
     /// Enqueues at once or refuses.
-    fn try_deliver(&self, delivery: Delivery<M>) -> Result<(), Refused<M>>;
+    fn try_deliver(&self, delivery: Box<Delivery<M>>) -> Result<(), Refused<M>>;
 
     /// Waits for room, then enqueues; refuses only with [`Refused::Closed`].
-    fn deliver(&self, delivery: Delivery<M>) -> DeliverFuture<'_, M>;
+    fn deliver(&self, delivery: Box<Delivery<M>>) -> DeliverFuture<'_, M>;
 }

@@ -34,11 +34,11 @@ pub(crate) trait Dispatch<C: Component> {
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }
 
-struct Env<M: Message>(Delivery<M>);
-
-impl<M: Message> Env<M> {
+// A boxed `Delivery` is the envelope itself: the bus boxes it once, before routing, so
+// routing moves a pointer, and the mailbox takes the same allocation.
+impl<M: Message> Delivery<M> {
     fn expired(&self) -> bool {
-        match (&self.0.reply, self.0.deadline) {
+        match (&self.reply, self.deadline) {
             (Some(reply), _) if reply.is_abandoned() => true,
             (_, Some(deadline)) => Instant::now() >= deadline,
             _ => false,
@@ -46,7 +46,7 @@ impl<M: Message> Env<M> {
     }
 }
 
-impl<C: Handler<M>, M: Message> Dispatch<C> for Env<M> {
+impl<C: Handler<M>, M: Message> Dispatch<C> for Delivery<M> {
     fn dispatch<'a>(
         self: Box<Self>,
         component: &'a mut C,
@@ -60,7 +60,7 @@ impl<C: Handler<M>, M: Message> Dispatch<C> for Env<M> {
             reply,
             correlation,
             ..
-        } = self.0;
+        } = *self;
         ctx.set_correlation(correlation);
         let span = tracing::trace_span!(
             "bus.handle",
@@ -89,9 +89,9 @@ impl<C: Handler<M>, M: Message> Dispatch<C> for Env<M> {
 }
 
 /// Recovers the delivery from an envelope that the mailbox refused.
-fn recover<C: Component, M: Message>(envelope: Envelope<C>) -> Delivery<M> {
-    match envelope.into_any().downcast::<Env<M>>() {
-        Ok(env) => env.0,
+fn recover<C: Component, M: Message>(envelope: Envelope<C>) -> Box<Delivery<M>> {
+    match envelope.into_any().downcast::<Delivery<M>>() {
+        Ok(delivery) => delivery,
         Err(_) => unreachable!("a consumer only builds envelopes of its own message type"),
     }
 }
@@ -108,17 +108,17 @@ impl<C: Component> MailboxConsumer<C> {
 }
 
 impl<C: Handler<M>, M: Message> Consumer<M> for MailboxConsumer<C> {
-    fn try_deliver(&self, delivery: Delivery<M>) -> Result<(), Refused<M>> {
-        match self.mailbox.try_send(Box::new(Env(delivery))) {
+    fn try_deliver(&self, delivery: Box<Delivery<M>>) -> Result<(), Refused<M>> {
+        match self.mailbox.try_send(delivery) {
             Ok(()) => Ok(()),
             Err(mailbox::SendError::Full(env)) => Err(Refused::Full(recover(env))),
             Err(mailbox::SendError::Closed(env)) => Err(Refused::Closed(recover(env))),
         }
     }
 
-    fn deliver(&self, delivery: Delivery<M>) -> DeliverFuture<'_, M> {
+    fn deliver(&self, delivery: Box<Delivery<M>>) -> DeliverFuture<'_, M> {
         Box::pin(async move {
-            match self.mailbox.send(Box::new(Env(delivery))).await {
+            match self.mailbox.send(delivery).await {
                 Ok(()) => Ok(()),
                 Err(mailbox::SendError::Full(env) | mailbox::SendError::Closed(env)) => {
                     Err(Refused::Closed(recover(env)))
