@@ -2,9 +2,14 @@
 //! instance.
 //!
 //! It does what the instance needs and nothing more, which makes it cheaper than a
-//! general channel on the paths every message takes: one uncontended lock per send and
-//! per receive, no allocation once the queue has grown, and a waker cloned only when the
-//! waiting task changes.
+//! general channel on the paths every message takes: one lock per send; on the receiving
+//! side one lock per *batch* (the receiver swaps the whole queue out and works through
+//! it alone, so a producer on another thread rarely finds the lock taken); no allocation
+//! once the queues have grown; a waker cloned only when the waiting task changes.
+//!
+//! Messages in the receiver's batch still count against the capacity until taken out:
+//! the shared `consumed` counter, written by the receiver alone, tells senders how many
+//! of the batch are gone.
 //!
 //! Invariants:
 //! - at most `capacity` messages are queued, whoever sends;
@@ -17,10 +22,13 @@
 //!   waiting sender is woken to learn it, and the messages still queued are dropped (a
 //!   request's reply slot with them, so its requester learns at once).
 
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
+use std::ops::DerefMut;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -40,18 +48,54 @@ struct State<T> {
     waiting: VecDeque<(u64, Waker)>,
     next_waiter: u64,
     closed: bool,
+    /// How many messages the receiver took in its latest batch.
+    held: usize,
 }
 
 struct Shared<T> {
     state: Mutex<State<T>>,
     capacity: usize,
-    /// Waiting senders are woken once the queue is down to this length.
+    /// Waiting senders are woken once the mailbox is down to this many messages.
     low_water: usize,
+    /// How many of its latest batch the receiver has taken out (it alone writes this;
+    /// it resets it under the lock when it takes a batch).
+    consumed: AtomicUsize,
+    /// `queue.len()`, stored under the lock: lets the receiver judge without the lock
+    /// whether the mailbox is low enough to wake a waiting sender.
+    queued: AtomicUsize,
+    /// Whether any sender waits for room, stored under the lock.
+    senders_wait: AtomicBool,
 }
 
 impl<T> Shared<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Messages in the mailbox: queued, or in the receiver's batch and not taken yet.
+    fn used(&self, state: &State<T>) -> usize {
+        state.queue.len()
+            + state
+                .held
+                .saturating_sub(self.consumed.load(Ordering::Relaxed))
+    }
+
+    /// Under the lock: the oldest waiting sender, if the mailbox is low enough.
+    fn drained(&self, state: &mut State<T>) -> Option<Waker> {
+        if self.used(state) > self.low_water {
+            return None;
+        }
+        let (_, waker) = state.waiting.pop_front()?;
+        self.senders_wait
+            .store(!state.waiting.is_empty(), Ordering::Relaxed);
+        Some(waker)
+    }
+
+    /// Under the lock: queues `value` and takes the receiver's waker.
+    fn push(&self, state: &mut State<T>, value: T) -> Option<Waker> {
+        state.queue.push_back(value);
+        self.queued.store(state.queue.len(), Ordering::Relaxed);
+        state.receiver.take()
     }
 }
 
@@ -64,15 +108,23 @@ pub(crate) fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             waiting: VecDeque::new(),
             next_waiter: 0,
             closed: false,
+            held: 0,
         }),
         capacity: capacity.max(1),
         low_water: capacity.max(1) / 2,
+        consumed: AtomicUsize::new(0),
+        queued: AtomicUsize::new(0),
+        senders_wait: AtomicBool::new(false),
     });
     (
         Sender {
             shared: shared.clone(),
         },
-        Receiver { shared },
+        Receiver {
+            shared,
+            batch: RefCell::new(VecDeque::new()),
+            consumed: Cell::new(0),
+        },
     )
 }
 
@@ -105,11 +157,10 @@ impl<T> Sender<T> {
         if state.closed {
             return Err(SendError::Closed(value));
         }
-        if state.queue.len() >= self.shared.capacity {
+        if self.shared.used(&state) >= self.shared.capacity {
             return Err(SendError::Full(value));
         }
-        state.queue.push_back(value);
-        let receiver = state.receiver.take();
+        let receiver = self.shared.push(&mut state, value);
         drop(state);
         if let Some(receiver) = receiver {
             receiver.wake();
@@ -126,9 +177,10 @@ impl<T> Sender<T> {
         }
     }
 
-    /// Messages queued now.
+    /// Messages in the mailbox now (not counting the one being handled).
     pub(crate) fn len(&self) -> usize {
-        self.shared.lock().queue.len()
+        let state = self.shared.lock();
+        self.shared.used(&state)
     }
 
     /// The most messages it queues.
@@ -154,7 +206,7 @@ impl<T> WeakSender<T> {
     pub(crate) fn len(&self) -> usize {
         self.shared
             .upgrade()
-            .map_or(0, |shared| shared.lock().queue.len())
+            .map_or(0, |shared| shared.used(&shared.lock()))
     }
 }
 
@@ -178,15 +230,17 @@ impl<T> Future for SendFuture<'_, T> {
             return Poll::Ready(Ok(()));
         };
         let mut state = this.shared.lock();
-        if state.closed || state.queue.len() < this.shared.capacity {
+        if state.closed || this.shared.used(&state) < this.shared.capacity {
             if let Some(id) = this.waiter.take() {
                 state.waiting.retain(|(w, _)| *w != id);
+                this.shared
+                    .senders_wait
+                    .store(!state.waiting.is_empty(), Ordering::Relaxed);
             }
             if state.closed {
                 return Poll::Ready(Err(SendError::Closed(value)));
             }
-            state.queue.push_back(value);
-            let receiver = state.receiver.take();
+            let receiver = this.shared.push(&mut state, value);
             drop(state);
             if let Some(receiver) = receiver {
                 receiver.wake();
@@ -210,6 +264,7 @@ impl<T> Future for SendFuture<'_, T> {
                 this.waiter = Some(id);
             }
         }
+        this.shared.senders_wait.store(true, Ordering::Relaxed);
         this.value = Some(value);
         Poll::Pending
     }
@@ -223,22 +278,30 @@ impl<T> Drop for SendFuture<'_, T> {
         let mut state = self.shared.lock();
         let before = state.waiting.len();
         state.waiting.retain(|(w, _)| *w != id);
-        if state.waiting.len() < before {
-            return;
-        }
-        // It had been told of room and gives up: the next waiting sender gets the turn.
-        if state.queue.len() < self.shared.capacity
-            && let Some((_, next)) = state.waiting.pop_front()
-        {
-            drop(state);
+        let was_waiting = state.waiting.len() < before;
+        // Told of room and giving up: the next waiting sender gets the turn.
+        let next = if !was_waiting && self.shared.used(&state) < self.shared.capacity {
+            state.waiting.pop_front()
+        } else {
+            None
+        };
+        self.shared
+            .senders_wait
+            .store(!state.waiting.is_empty(), Ordering::Relaxed);
+        drop(state);
+        if let Some((_, next)) = next {
             next.wake();
         }
     }
 }
 
-/// The receiving side, held by the instance.
+/// The receiving side, held by the instance (on its thread).
 pub(crate) struct Receiver<T> {
     shared: Arc<Shared<T>>,
+    /// The batch being worked through, swapped out of the shared queue.
+    batch: RefCell<VecDeque<T>>,
+    /// How many of the batch have been taken out (mirrored to `shared.consumed`).
+    consumed: Cell<usize>,
 }
 
 impl<T> fmt::Debug for Receiver<T> {
@@ -248,50 +311,90 @@ impl<T> fmt::Debug for Receiver<T> {
 }
 
 impl<T> Receiver<T> {
-    /// The next message, if one is queued.
+    /// The next message, if one is in the mailbox.
     pub(crate) fn try_recv(&self) -> Option<T> {
-        let mut state = self.shared.lock();
-        let value = state.queue.pop_front()?;
-        let sender = self.drained(&mut state);
-        drop(state);
-        if let Some((_, sender)) = sender {
-            sender.wake();
+        if let Some(value) = self.take_from_batch() {
+            return Some(value);
         }
-        Some(value)
+        let mut state = self.shared.lock();
+        if state.queue.is_empty() {
+            return None;
+        }
+        self.next_batch(state.deref_mut())
     }
 
     /// The next message, or `Pending` with this task's waker kept for the next send.
     pub(crate) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<T> {
-        let mut state = self.shared.lock();
-        match state.queue.pop_front() {
-            Some(value) => {
-                let sender = self.drained(&mut state);
-                drop(state);
-                if let Some((_, sender)) = sender {
-                    sender.wake();
-                }
-                Poll::Ready(value)
-            }
-            None => {
-                if !state
-                    .receiver
-                    .as_ref()
-                    .is_some_and(|w| w.will_wake(cx.waker()))
-                {
-                    state.receiver = Some(cx.waker().clone());
-                }
-                Poll::Pending
-            }
+        if let Some(value) = self.take_from_batch() {
+            return Poll::Ready(value);
         }
+        let mut state = self.shared.lock();
+        if !state.queue.is_empty() {
+            return self
+                .next_batch(state.deref_mut())
+                .map_or(Poll::Pending, Poll::Ready);
+        }
+        if !state
+            .receiver
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            state.receiver = Some(cx.waker().clone());
+        }
+        Poll::Pending
     }
 
-    /// The waiting sender to wake after a message was taken, if the queue is low enough.
-    fn drained(&self, state: &mut State<T>) -> Option<(u64, Waker)> {
-        if state.queue.len() <= self.shared.low_water {
-            state.waiting.pop_front()
-        } else {
-            None
+    /// Under the lock, with the batch used up: takes the whole queue as the next batch
+    /// and returns its first message (waking a waiting sender if that made room).
+    fn next_batch(&self, state: &mut State<T>) -> Option<T> {
+        if state.queue.len() == 1 {
+            // One message (request-reply's usual case): no batch to account for.
+            let value = state.queue.pop_front();
+            self.shared.queued.store(0, Ordering::Relaxed);
+            if let Some(sender) = self.shared.drained(state) {
+                sender.wake();
+            }
+            return value;
         }
+        let mut batch = self.batch.borrow_mut();
+        std::mem::swap(&mut state.queue, &mut *batch);
+        self.shared.queued.store(0, Ordering::Relaxed);
+        state.held = batch.len();
+        let value = batch.pop_front();
+        let consumed = usize::from(value.is_some());
+        self.consumed.set(consumed);
+        self.shared.consumed.store(consumed, Ordering::Relaxed);
+        drop(batch);
+        if let Some(sender) = self.shared.drained(state) {
+            // Waking under the lock is fine: it only schedules the sender's task.
+            sender.wake();
+        }
+        value
+    }
+
+    /// Takes the next message of the batch, and wakes a waiting sender if that made
+    /// enough room.
+    fn take_from_batch(&self) -> Option<T> {
+        let (value, left) = {
+            let mut batch = self.batch.borrow_mut();
+            (batch.pop_front()?, batch.len())
+        };
+        let consumed = self.consumed.get() + 1;
+        self.consumed.set(consumed);
+        self.shared.consumed.store(consumed, Ordering::Relaxed);
+        // Without the lock, a cheap guess: `queued` only grows between batches, so an
+        // old value is too low, never too high; the lock confirms.
+        if self.shared.senders_wait.load(Ordering::Relaxed)
+            && self.shared.queued.load(Ordering::Relaxed) + left <= self.shared.low_water
+        {
+            let mut state = self.shared.lock();
+            let sender = self.shared.drained(&mut state);
+            drop(state);
+            if let Some(sender) = sender {
+                sender.wake();
+            }
+        }
+        Some(value)
     }
 
     /// Resolves to the next message.
@@ -307,6 +410,7 @@ impl<T> Drop for Receiver<T> {
             let mut state = self.shared.lock();
             state.closed = true;
             state.receiver = None;
+            state.held = 0;
             (
                 std::mem::take(&mut state.queue),
                 std::mem::take(&mut state.waiting),
@@ -314,6 +418,7 @@ impl<T> Drop for Receiver<T> {
         };
         // Outside the lock: dropping a request wakes its requester.
         drop(queued);
+        self.batch.borrow_mut().clear();
         for (_, sender) in waiting {
             sender.wake();
         }
@@ -392,6 +497,25 @@ mod tests {
         assert_eq!(waiters(&rx), 0, "2 of 4 queued: woken");
         assert!(matches!(block_on(poll_once(&mut waiting)), Some(Ok(()))));
         assert_eq!(tx.len(), 3);
+    }
+
+    #[test]
+    fn the_receivers_batch_counts_against_the_capacity_until_taken() {
+        let (tx, rx) = bounded(4);
+        for i in 0..4 {
+            tx.try_send(i).ok();
+        }
+        // The receiver swaps all four out as its batch and takes the first.
+        assert_eq!(rx.try_recv(), Some(0));
+        assert_eq!(tx.len(), 3);
+        assert!(tx.try_send(4).is_ok());
+        assert!(matches!(tx.try_send(5), Err(SendError::Full(5))));
+        assert_eq!(tx.len(), 4);
+        for expected in 1..=4 {
+            assert_eq!(rx.try_recv(), Some(expected));
+            assert_eq!(tx.len(), 4 - expected as usize);
+        }
+        assert_eq!(rx.try_recv(), None);
     }
 
     #[test]
