@@ -430,6 +430,21 @@ mod tests {
     use super::*;
     use futures_lite::future::{block_on, poll_once};
 
+    /// Fills a mailbox of one and has two senders wait: the first for 1, then for 2.
+    fn full_with_two_waiting(tx: &Sender<i32>) -> (SendFuture<'_, i32>, SendFuture<'_, i32>) {
+        tx.try_send(0).ok();
+        let mut first = tx.send(1);
+        let mut second = tx.send(2);
+        assert!(block_on(poll_once(&mut first)).is_none());
+        assert!(block_on(poll_once(&mut second)).is_none());
+        (first, second)
+    }
+
+    /// The ids of the waiting senders, in line.
+    fn waiting<T>(rx: &Receiver<T>) -> Vec<u64> {
+        rx.shared.lock().waiting.iter().map(|(id, _)| *id).collect()
+    }
+
     #[test]
     fn it_holds_at_most_its_capacity() {
         let (tx, rx) = bounded(2);
@@ -447,19 +462,11 @@ mod tests {
     #[test]
     fn a_freed_slot_wakes_the_oldest_waiting_sender() {
         let (tx, rx) = bounded(1);
-        tx.try_send(0).ok();
-        let mut first = tx.send(1);
-        let mut second = tx.send(2);
-        assert!(block_on(poll_once(&mut first)).is_none());
-        assert!(block_on(poll_once(&mut second)).is_none());
-        let woken = |rx: &Receiver<i32>| {
-            let state = rx.shared.lock();
-            state.waiting.iter().map(|(id, _)| *id).collect::<Vec<_>>()
-        };
-        assert_eq!(woken(&rx), vec![0, 1]);
+        let (mut first, mut second) = full_with_two_waiting(&tx);
+        assert_eq!(waiting(&rx), vec![0, 1]);
         assert_eq!(rx.try_recv(), Some(0));
         // The oldest waiter was taken off the list (woken); the other still waits.
-        assert_eq!(woken(&rx), vec![1]);
+        assert_eq!(waiting(&rx), vec![1]);
         assert!(matches!(block_on(poll_once(&mut first)), Some(Ok(()))));
         assert!(block_on(poll_once(&mut second)).is_none());
         assert_eq!(rx.try_recv(), Some(1));
@@ -470,16 +477,11 @@ mod tests {
     #[test]
     fn a_woken_sender_that_lost_the_room_is_first_in_line_again() {
         let (tx, rx) = bounded(1);
-        tx.try_send(0).ok();
-        let mut first = tx.send(1);
-        let mut second = tx.send(2);
-        assert!(block_on(poll_once(&mut first)).is_none());
-        assert!(block_on(poll_once(&mut second)).is_none());
+        let (mut first, mut second) = full_with_two_waiting(&tx);
         assert_eq!(rx.try_recv(), Some(0));
         assert!(tx.try_send(9).is_ok());
         assert!(block_on(poll_once(&mut first)).is_none());
-        let order: Vec<u64> = rx.shared.lock().waiting.iter().map(|(id, _)| *id).collect();
-        assert_eq!(order, vec![0, 1]);
+        assert_eq!(waiting(&rx), vec![0, 1]);
     }
 
     #[test]
@@ -521,11 +523,7 @@ mod tests {
     #[test]
     fn a_sender_giving_up_passes_its_turn_on() {
         let (tx, rx) = bounded(1);
-        tx.try_send(0).ok();
-        let mut first = tx.send(1);
-        let mut second = tx.send(2);
-        assert!(block_on(poll_once(&mut first)).is_none());
-        assert!(block_on(poll_once(&mut second)).is_none());
+        let (mut first, mut second) = full_with_two_waiting(&tx);
         assert_eq!(rx.try_recv(), Some(0));
         drop(first);
         assert!(matches!(block_on(poll_once(&mut second)), Some(Ok(()))));
