@@ -477,7 +477,7 @@ mod tests {
     #[test]
     fn a_woken_sender_that_lost_the_room_is_first_in_line_again() {
         let (tx, rx) = bounded(1);
-        let (mut first, mut second) = full_with_two_waiting(&tx);
+        let (mut first, _second) = full_with_two_waiting(&tx);
         assert_eq!(rx.try_recv(), Some(0));
         assert!(tx.try_send(9).is_ok());
         assert!(block_on(poll_once(&mut first)).is_none());
