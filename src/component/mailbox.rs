@@ -523,7 +523,7 @@ mod tests {
     #[test]
     fn a_sender_giving_up_passes_its_turn_on() {
         let (tx, rx) = bounded(1);
-        let (mut first, mut second) = full_with_two_waiting(&tx);
+        let (first, mut second) = full_with_two_waiting(&tx);
         assert_eq!(rx.try_recv(), Some(0));
         drop(first);
         assert!(matches!(block_on(poll_once(&mut second)), Some(Ok(()))));
