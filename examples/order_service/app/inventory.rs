@@ -111,18 +111,22 @@ impl Component for Inventory {
     async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
         // Reading the journal is blocking I/O: the worker pool does it.
         let journal = self.journal.clone();
-        let orders = ctx.execute_blocking(move |_| journal.load()).await??;
-        self.stock = CATALOGUE
-            .iter()
-            .map(|(sku, _)| ((*sku).to_owned(), INITIAL_STOCK))
-            .collect();
-        for order in &orders {
-            for line in &order.lines {
-                if let Some(units) = self.stock.get_mut(&line.sku) {
-                    *units = units.saturating_sub(line.quantity);
-                }
-            }
-        }
+        self.stock = ctx
+            .execute_blocking(move |_| {
+                let mut stock: HashMap<String, u32> = CATALOGUE
+                    .iter()
+                    .map(|(sku, _)| ((*sku).to_owned(), INITIAL_STOCK))
+                    .collect();
+                journal.for_each(|order| {
+                    for line in &order.lines {
+                        if let Some(units) = stock.get_mut(&line.sku) {
+                            *units = units.saturating_sub(line.quantity);
+                        }
+                    }
+                })?;
+                Ok::<_, std::io::Error>(stock)
+            })
+            .await??;
         ctx.consume(&RESERVE)?;
         ctx.consume(&CONFIRM)?;
         ctx.consume(&RELEASE)?;

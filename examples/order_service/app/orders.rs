@@ -3,9 +3,11 @@
 //! total; then tells `inventory` to confirm and publishes `orders.placed`.
 //!
 //! On (re)start it reads the whole journal back, so a restart loses no order that was
-//! ever acknowledged.
+//! ever acknowledged. It keeps the latest [`RECENT`] orders in memory, so its memory does
+//! not grow with the journal; older ones are found in the journal (a binary search on the
+//! worker pool).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,6 +24,8 @@ use super::pricing::{QUOTE, Quote};
 pub const MAX_LINES: usize = 50;
 /// Most units of one line.
 pub const MAX_QUANTITY: u32 = 1000;
+/// How many of the latest orders `orders` keeps in memory.
+pub const RECENT: usize = 10_000;
 /// How long `orders` waits for `pricing` and `inventory`.
 pub const DEPENDENCY_TIMEOUT: Duration = Duration::from_millis(300);
 
@@ -94,7 +98,10 @@ pub const GET: Address<GetOrder> = Address::new("orders.get");
 
 /// The orders accepted so far.
 pub struct Orders {
-    orders: HashMap<u64, Order>,
+    /// The latest orders, by id, at most [`RECENT`].
+    recent: HashMap<u64, Order>,
+    /// Their ids, oldest first.
+    ages: VecDeque<u64>,
     next: u64,
     journal: Journal,
     chaos: Arc<Chaos>,
@@ -104,7 +111,8 @@ impl Orders {
     /// Empty until `start` reads the journal.
     pub fn new(journal: Journal, chaos: Arc<Chaos>) -> Self {
         Self {
-            orders: HashMap::new(),
+            recent: HashMap::new(),
+            ages: VecDeque::new(),
             next: 1,
             journal,
             chaos,
@@ -115,12 +123,37 @@ impl Orders {
 impl Component for Orders {
     async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
         let journal = self.journal.clone();
-        let orders = ctx.execute_blocking(move |_| journal.load()).await??;
-        self.next = orders.iter().map(|o| o.id).max().unwrap_or(0) + 1;
-        self.orders = orders.into_iter().map(|o| (o.id, o)).collect();
+        let latest = ctx
+            .execute_blocking(move |_| {
+                let mut latest = VecDeque::new();
+                journal.for_each(|order| {
+                    if latest.len() == RECENT {
+                        latest.pop_front();
+                    }
+                    latest.push_back(order);
+                })?;
+                Ok::<_, std::io::Error>(latest)
+            })
+            .await??;
+        self.next = latest.back().map_or(0, |o: &Order| o.id) + 1;
+        for order in latest {
+            self.remember(order);
+        }
         ctx.consume(&PLACE)?;
         ctx.consume(&GET)?;
         Ok(())
+    }
+}
+
+impl Orders {
+    fn remember(&mut self, order: Order) {
+        if self.ages.len() == RECENT
+            && let Some(oldest) = self.ages.pop_front()
+        {
+            self.recent.remove(&oldest);
+        }
+        self.ages.push_back(order.id);
+        self.recent.insert(order.id, order);
     }
 }
 
@@ -227,7 +260,7 @@ impl Handler<PlaceOrder> for Orders {
             units: accepted.lines.iter().map(|l| u64::from(l.quantity)).sum(),
         };
         let _ = bus.publish(&PLACED, event).await;
-        self.orders.insert(accepted.id, accepted);
+        self.remember(accepted);
         Ok(placed)
     }
 }
@@ -235,6 +268,17 @@ impl Handler<PlaceOrder> for Orders {
 impl Handler<GetOrder> for Orders {
     async fn handle(&mut self, GetOrder(id): GetOrder, ctx: &mut Context<Self>) -> Option<Order> {
         self.chaos.strike(ctx.name());
-        self.orders.get(&id).cloned()
+        if let Some(order) = self.recent.get(&id) {
+            return Some(order.clone());
+        }
+        if id == 0 || id >= self.next {
+            return None;
+        }
+        // Older than what is kept in memory: look in the journal, off the reactor.
+        let journal = self.journal.clone();
+        match ctx.execute_blocking(move |_| journal.find(id)).await {
+            Ok(Ok(found)) => found,
+            _ => None,
+        }
     }
 }
