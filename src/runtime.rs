@@ -686,7 +686,9 @@ impl Handle {
                 .children
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
+                .iter()
+                .cloned()
+                .collect(),
             restarts,
             restarts_in_window: stats.restarts_in_window.load(Ordering::Relaxed),
             escalated: stats.escalated.load(Ordering::Relaxed),

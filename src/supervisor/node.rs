@@ -11,7 +11,7 @@
 //!   mistaken for a failed one;
 //! - the exits channel is unbounded but holds at most one report per child and epoch.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -129,7 +129,7 @@ pub(crate) struct NodeStats {
     pub(crate) restarts_in_window: AtomicU32,
     pub(crate) escalated: AtomicBool,
     /// Children in start order: name and whether it runs.
-    pub(crate) children: Mutex<Vec<(String, bool)>>,
+    pub(crate) children: Mutex<VecDeque<(String, bool)>>,
 }
 
 /// Restarts waiting out their backoff.
@@ -163,7 +163,10 @@ pub(crate) struct Node {
     epoch: u64,
     policy: SupervisorPolicy,
     origin: Instant,
-    children: Vec<Child>,
+    /// In start order. A deque: undeploying the oldest child is as cheap as the newest.
+    children: VecDeque<Child>,
+    /// How many children carry each name (the instances of a deployment share one).
+    names: HashMap<String, usize>,
     exits_tx: flume::Sender<ChildExit>,
     exits: flume::Receiver<ChildExit>,
     next_reactor: usize,
@@ -191,7 +194,8 @@ impl Node {
             requests: config.requests,
             epoch: config.epoch,
             origin: Instant::now(),
-            children: Vec::new(),
+            children: VecDeque::new(),
+            names: HashMap::new(),
             exits_tx,
             exits,
             next_reactor: 0,
@@ -201,7 +205,7 @@ impl Node {
                 restarts: AtomicU64::new(0),
                 restarts_in_window: AtomicU32::new(0),
                 escalated: AtomicBool::new(false),
-                children: Mutex::new(Vec::new()),
+                children: Mutex::new(VecDeque::new()),
             }),
         };
         for child in node.spec.children.clone() {
@@ -247,18 +251,32 @@ impl Node {
         self.runtime.unregister_node(&self.path);
     }
 
-    /// Refreshes what the inspector reads.
+    /// Applies a change of `self.children` to the inspector's copy, which is kept in the
+    /// same order, change by change: rebuilding it on every event made deploying n
+    /// children cost O(n²) allocations.
+    fn mirror(&self, change: impl FnOnce(&mut VecDeque<(String, bool)>)) {
+        change(
+            &mut self
+                .stats
+                .children
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+    }
+
+    /// Mirrors whether child `i` runs.
+    fn mirror_running(&self, i: usize) {
+        let running = self.children[i].running;
+        self.mirror(|children| {
+            if let Some(entry) = children.get_mut(i) {
+                entry.1 = running;
+            }
+        });
+    }
+
+    /// Refreshes what the inspector reads (the children are mirrored as they change).
     fn publish(&self) {
         let stats = self.policy.stats(self.now());
-        *self
-            .stats
-            .children
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = self
-            .children
-            .iter()
-            .map(|c| (c.name().to_owned(), c.running))
-            .collect();
         self.stats.escalated.store(
             self.policy.state() == PolicyState::Escalated,
             Ordering::Relaxed,
@@ -274,19 +292,30 @@ impl Node {
 
     async fn supervise(&mut self) {
         loop {
-            let flow = match self.next_event().await {
+            let (flow, published) = match self.next_event().await {
                 Event::Exit(exit) => {
                     self.on_exit(exit).await;
-                    Flow::Continue
+                    (Flow::Continue, false)
                 }
-                Event::Request(request) => self.on_request(request).await,
+                Event::Request(request) => {
+                    // Deploys and undeploys publish before they answer.
+                    let published = matches!(
+                        request,
+                        Request::Deploy { .. }
+                            | Request::DeploySupervisor { .. }
+                            | Request::Undeploy { .. }
+                    );
+                    (self.on_request(request).await, published)
+                }
                 Event::Due => {
                     self.run_plans().await;
-                    Flow::Continue
+                    (Flow::Continue, false)
                 }
-                Event::Closed => Flow::End,
+                Event::Closed => (Flow::End, false),
             };
-            self.publish();
+            if !published {
+                self.publish();
+            }
             if flow == Flow::End {
                 return;
             }
@@ -343,7 +372,10 @@ impl Node {
                 .policy
                 .add_child(spec.restart)
                 .expect("a supervising policy");
-            self.children.push(Child {
+            let name = spec.name().to_owned();
+            *self.names.entry(name.clone()).or_default() += 1;
+            self.mirror(|children| children.push_back((name, false)));
+            self.children.push_back(Child {
                 id,
                 key,
                 deployment,
@@ -372,7 +404,10 @@ impl Node {
             .policy
             .add_child(RestartType::Permanent)
             .expect("a supervising policy");
-        self.children.push(Child {
+        let name = spec.name.clone();
+        *self.names.entry(name.clone()).or_default() += 1;
+        self.mirror(|children| children.push_back((name, false)));
+        self.children.push_back(Child {
             id,
             key: self.runtime.next_key(),
             deployment,
@@ -505,8 +540,9 @@ impl Node {
                 "the runtime is shutting down",
             ))
         });
-        let child = &mut self.children[i];
-        child.running = result.is_ok();
+        self.children[i].running = result.is_ok();
+        self.mirror_running(i);
+        let child = &self.children[i];
         match &result {
             Ok(()) => {
                 tracing::debug!(supervisor = %path, child = child.name(), "supervisor.child_started")
@@ -521,8 +557,9 @@ impl Node {
     /// Stops child `i`; with `Terminate` its task ends.
     async fn stop_child(&mut self, i: usize, mode: StopMode) {
         let runtime = self.runtime.clone();
+        self.children[i].running = false;
+        self.mirror_running(i);
         let child = &mut self.children[i];
-        child.running = false;
         if !child.alive {
             return;
         }
@@ -573,7 +610,20 @@ impl Node {
 
     /// Forgets child `i`: its policy entry and its deployment record.
     fn forget(&mut self, i: usize) {
-        let child = self.children.remove(i);
+        let Some(child) = self.children.remove(i) else {
+            return;
+        };
+        if let Some(count) = self.names.get_mut(child.name()) {
+            *count -= 1;
+            if *count == 0 {
+                self.names.remove(child.name());
+            }
+        }
+        self.mirror(|children| {
+            if i < children.len() {
+                children.remove(i);
+            }
+        });
         let _ = self.policy.remove_child(child.id);
         self.runtime.forget_instance(child.deployment, child.key);
         for plan in &mut self.plans {
@@ -587,11 +637,13 @@ impl Node {
         let Some(i) = self.children.iter().position(|c| c.key == report.key) else {
             return;
         };
-        let child = &mut self.children[i];
+        let child = &self.children[i];
         if child.epoch != report.epoch || !child.running {
             return;
         }
-        child.running = false;
+        self.children[i].running = false;
+        self.mirror_running(i);
+        let child = &self.children[i];
         let id = child.id;
         let exit = match &report.exit {
             Exit::Normal => PolicyExit::Normal,
@@ -810,7 +862,7 @@ impl Node {
 
     fn validate(&self, spec: &ChildSpec) -> Result<(), SpecError> {
         spec.validate(self.reactors.len())?;
-        if self.children.iter().any(|c| c.name() == spec.name()) {
+        if self.names.contains_key(spec.name()) {
             return Err(SpecError::DuplicateName(spec.name().to_owned()));
         }
         Ok(())
@@ -848,7 +900,7 @@ impl Node {
         if spec.own_reactors() > 0 {
             return Err(SpecError::DynamicReactors.into());
         }
-        if self.children.iter().any(|c| c.name() == spec.name) {
+        if self.names.contains_key(&spec.name) {
             return Err(SpecError::DuplicateName(spec.name.clone()).into());
         }
         let name = spec.name.clone();
@@ -884,9 +936,20 @@ impl Node {
     }
 
     async fn undeploy(&mut self, id: DeploymentId) -> Result<(), UndeployError> {
-        let mine: Vec<usize> = (0..self.children.len())
-            .filter(|&i| self.children[i].deployment == id)
-            .collect();
+        // A deployment's instances were added together, and removals keep the order:
+        // they are one contiguous run.
+        let first = self
+            .children
+            .iter()
+            .position(|c| c.deployment == id)
+            .unwrap_or(self.children.len());
+        let count = self
+            .children
+            .iter()
+            .skip(first)
+            .take_while(|c| c.deployment == id)
+            .count();
+        let mine: Vec<usize> = (first..first + count).collect();
         if mine.is_empty() {
             return Err(UndeployError::UnknownDeployment(id));
         }
