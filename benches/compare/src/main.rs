@@ -1,0 +1,138 @@
+//! Side-by-side workloads on reactree, kameo, ractor, actix and a floor of reactree's own
+//! stack (async-executor + flume, no runtime around it). One process runs one peer and
+//! one workload and prints one `RESULT` line; `run.sh` runs every pair several times as
+//! fresh processes and writes the table.
+//!
+//! Usage: `reactree-compare <peer> <workload>`, with peer one of `reactree`, `floor`,
+//! `kameo`, `ractor`, `actix`, and workload one of:
+//!
+//! - `tell-1`, `tell-2`: one producer sends `TELL` small messages to one consumer (bounded
+//!   1024 where the peer can bound, the producer awaiting room); messages/s until the
+//!   consumer has handled the last. `-1`: both on one thread (one reactor, one arbiter,
+//!   one current-thread runtime); `-2`: on two threads.
+//! - `ask-1`, `ask-2`: `ASK` sequential request-reply round trips; round trips/s and the
+//!   p50 / p99 of each round trip's latency.
+//! - `fanout8`: one producer gives each of `FANOUT` messages to 8 consumers spread over two
+//!   threads; deliveries/s.
+//! - `spawn`: start `SPAWN` idle actors, then stop them all; actors/s over both, and the
+//!   RSS (`/proc/self/status`) per live actor.
+
+mod actix_peer;
+mod floor;
+mod kameo_peer;
+mod ractor_peer;
+mod reactree_peer;
+
+use std::time::{Duration, Instant};
+
+/// Messages per `tell` run.
+const TELL: u64 = 2_000_000;
+/// Round trips per `ask` run.
+const ASK: u64 = 200_000;
+/// Messages per `fanout8` run (each delivered 8 times).
+const FANOUT: u64 = 250_000;
+/// Consumers of `fanout8`.
+const CONSUMERS: usize = 8;
+/// Actors per `spawn` run.
+const SPAWN: usize = 10_000;
+/// Mailbox bound where a peer has one.
+const BOUND: usize = 1024;
+
+/// What one run measured.
+#[derive(Debug, Default)]
+struct Measured {
+    /// How long the measured part took.
+    elapsed: Duration,
+    /// Operations in it (messages, round trips, deliveries, actors).
+    operations: u64,
+    /// Round-trip latencies (ask only).
+    latencies: Vec<Duration>,
+    /// RSS growth per live actor (spawn only).
+    bytes_per_actor: Option<u64>,
+}
+
+/// The resident set of this process, in bytes.
+fn rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// Times `ASK` round trips of `one`.
+async fn round_trips<F: std::future::Future<Output = ()>>(
+    mut one: impl FnMut(u64) -> F,
+) -> Measured {
+    let mut latencies = Vec::with_capacity(ASK as usize);
+    let start = Instant::now();
+    for i in 0..ASK {
+        let at = Instant::now();
+        one(i).await;
+        latencies.push(at.elapsed());
+    }
+    Measured {
+        elapsed: start.elapsed(),
+        operations: ASK,
+        latencies,
+        bytes_per_actor: None,
+    }
+}
+
+/// The tokio runtime of the tokio-based peers: one thread for the `-1` placements, two
+/// workers otherwise.
+fn tokio_runtime(workload: &str) -> Option<tokio::runtime::Runtime> {
+    if workload.ends_with("-1") {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .ok()
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(peer), Some(workload)) = (args.first(), args.get(1)) else {
+        eprintln!(
+            "usage: reactree-compare <reactree|floor|kameo|ractor|actix> <tell-1|tell-2|ask-1|ask-2|fanout8|spawn>"
+        );
+        std::process::exit(2);
+    };
+    let measured = match peer.as_str() {
+        "reactree" => reactree_peer::run(workload),
+        "floor" => floor::run(workload),
+        "kameo" => kameo_peer::run(workload),
+        "ractor" => ractor_peer::run(workload),
+        "actix" => actix_peer::run(workload),
+        _ => None,
+    };
+    let Some(mut measured) = measured else {
+        println!("RESULT peer={peer} workload={workload} value=n/a");
+        return;
+    };
+    let per_second = measured.operations as f64 / measured.elapsed.as_secs_f64();
+    let mut line = format!("RESULT peer={peer} workload={workload} value={per_second:.0}");
+    if !measured.latencies.is_empty() {
+        measured.latencies.sort();
+        let at = |q: f64| measured.latencies[((measured.latencies.len() - 1) as f64 * q) as usize];
+        line += &format!(
+            " p50_ns={} p99_ns={}",
+            at(0.5).as_nanos(),
+            at(0.99).as_nanos()
+        );
+    }
+    if let Some(bytes) = measured.bytes_per_actor {
+        line += &format!(" bytes_per_actor={bytes}");
+    }
+    println!("{line}");
+}

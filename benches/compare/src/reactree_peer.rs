@@ -1,0 +1,176 @@
+//! reactree: components on reactors, the bus, mailboxes of 1024; the watchdog and the
+//! inspector's counters on, as users get them. `-1`: two reactors, everything on
+//! reactor 0; `-2`: producer or asker on reactor 0, consumer on reactor 1.
+
+use std::time::{Duration, Instant};
+
+use reactree::prelude::*;
+
+use crate::{BOUND, CONSUMERS, FANOUT, Measured, SPAWN, TELL, rss};
+
+struct Tick(u64);
+impl Message for Tick {
+    type Reply = ();
+}
+
+#[derive(Clone)]
+struct Fan;
+impl Message for Fan {
+    type Reply = ();
+}
+
+struct Ping(u64);
+impl Message for Ping {
+    type Reply = u64;
+}
+
+/// Asks the driver to run the workload; replies with what it measured.
+struct Go(&'static str);
+impl Message for Go {
+    type Reply = Measured;
+}
+
+const SINK: Address<Tick> = Address::new("compare.sink");
+const FAN: Address<Fan> = Address::new("compare.fan");
+const ECHO: Address<Ping> = Address::new("compare.echo");
+const FLUSH: Address<Ping> = Address::new("compare.flush");
+const DRIVER: Address<Go> = Address::new("compare.driver");
+
+struct Sink(u64);
+impl Component for Sink {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&SINK)?;
+        ctx.consume(&FAN)?;
+        ctx.consume(&ECHO)?;
+        ctx.consume(&FLUSH)?;
+        Ok(())
+    }
+}
+impl Handler<Tick> for Sink {
+    async fn handle(&mut self, Tick(n): Tick, _: &mut Context<Self>) {
+        self.0 = self.0.wrapping_add(n);
+    }
+}
+impl Handler<Fan> for Sink {
+    async fn handle(&mut self, _: Fan, _: &mut Context<Self>) {
+        self.0 += 1;
+    }
+}
+impl Handler<Ping> for Sink {
+    async fn handle(&mut self, Ping(n): Ping, _: &mut Context<Self>) -> u64 {
+        n
+    }
+}
+
+struct Driver;
+impl Component for Driver {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&DRIVER)?;
+        Ok(())
+    }
+}
+impl Handler<Go> for Driver {
+    async fn handle(&mut self, Go(workload): Go, ctx: &mut Context<Self>) -> Measured {
+        let bus = ctx.bus().clone();
+        match workload {
+            "ask" => {
+                crate::round_trips(|i| {
+                    let bus = bus.clone();
+                    async move {
+                        let _ = bus.request(&ECHO, Ping(i)).await;
+                    }
+                })
+                .await
+            }
+            "fanout8" => {
+                let start = Instant::now();
+                for _ in 0..FANOUT {
+                    let _ = bus.publish(&FAN, Fan).await;
+                }
+                for _ in 0..CONSUMERS {
+                    let _ = bus.request(&FLUSH, Ping(0)).await;
+                }
+                Measured {
+                    elapsed: start.elapsed(),
+                    operations: FANOUT * CONSUMERS as u64,
+                    ..Measured::default()
+                }
+            }
+            _ => {
+                let start = Instant::now();
+                for i in 0..TELL {
+                    let _ = bus.send(&SINK, Tick(i)).await;
+                }
+                let _ = bus.request(&FLUSH, Ping(0)).await;
+                Measured {
+                    elapsed: start.elapsed(),
+                    operations: TELL,
+                    ..Measured::default()
+                }
+            }
+        }
+    }
+}
+
+struct Idle;
+impl Component for Idle {}
+
+pub(crate) fn run(workload: &str) -> Option<Measured> {
+    let runtime = Runtime::builder()
+        .reactors(2)
+        .mailbox_capacity(BOUND)
+        .request_timeout(Duration::from_secs(600))
+        .build()
+        .ok()?;
+    let measured = runtime.block_on(async {
+        if workload == "spawn" {
+            return Some(spawn(&runtime).await);
+        }
+        let target = if workload.ends_with("-2") { 1 } else { 0 };
+        runtime
+            .deploy(ChildSpec::new("driver", || Driver).reactor(0))
+            .await
+            .ok()?;
+        let sinks = if workload == "fanout8" {
+            ChildSpec::new("sink", || Sink(0)).instances(CONSUMERS)
+        } else {
+            ChildSpec::new("sink", || Sink(0)).reactor(target)
+        };
+        runtime.deploy(sinks).await.ok()?;
+        let kind = match workload {
+            "ask-1" | "ask-2" => "ask",
+            "fanout8" => "fanout8",
+            "tell-1" | "tell-2" => "tell",
+            _ => return None,
+        };
+        runtime.bus().request(&DRIVER, Go(kind)).await.ok()
+    });
+    runtime.shutdown();
+    measured
+}
+
+async fn spawn(runtime: &Runtime) -> Measured {
+    let before = rss();
+    let start = Instant::now();
+    let mut ids = Vec::with_capacity(SPAWN);
+    for i in 0..SPAWN {
+        if let Ok(id) = runtime
+            .deploy(ChildSpec::new(format!("idle-{i}"), || Idle))
+            .await
+        {
+            ids.push(id);
+        }
+    }
+    let deployed = start.elapsed();
+    let per_actor = rss().saturating_sub(before) / SPAWN as u64;
+    let start = Instant::now();
+    for id in ids {
+        let _ = runtime.undeploy(id).await;
+    }
+    Measured {
+        elapsed: deployed + start.elapsed(),
+        operations: SPAWN as u64,
+        latencies: Vec::new(),
+        bytes_per_actor: Some(per_actor),
+    }
+}
