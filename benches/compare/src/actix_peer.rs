@@ -76,11 +76,7 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
                     addr.do_send(Tick(i));
                 }
                 let _ = addr.send(Ping(0)).await;
-                Measured {
-                    elapsed: start.elapsed(),
-                    operations: TELL,
-                    ..Measured::default()
-                }
+                Measured::since(start, TELL)
             }
             "ask-1" | "ask-2" => {
                 let addr = sink(two.then_some(&remote));
@@ -105,11 +101,7 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
                 for addr in &sinks {
                     let _ = addr.send(Ping(0)).await;
                 }
-                Measured {
-                    elapsed: start.elapsed(),
-                    operations: FANOUT * CONSUMERS as u64,
-                    ..Measured::default()
-                }
+                Measured::since(start, FANOUT * CONSUMERS as u64)
             }
             "spawn" => {
                 let (stopped, all_stopped) = flume::unbounded();
@@ -128,12 +120,7 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
                 for _ in 0..SPAWN {
                     let _ = all_stopped.recv_async().await;
                 }
-                Measured {
-                    elapsed: started + start.elapsed(),
-                    operations: SPAWN as u64,
-                    latencies: Vec::new(),
-                    bytes_per_actor: Some(per_actor),
-                }
+                Measured::spawned(started, start.elapsed(), per_actor)
             }
             _ => return None,
         })

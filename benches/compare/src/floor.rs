@@ -45,7 +45,7 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
                 }
                 consumer.await;
             }));
-            measured(start, TELL)
+            Measured::since(start, TELL)
         }
         "tell-2" => {
             let (tx, rx) = flume::bounded::<u64>(BOUND);
@@ -57,7 +57,7 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
                 }
             });
             let _ = consumer.join();
-            measured(start, TELL)
+            Measured::since(start, TELL)
         }
         "ask-1" => {
             let executor = LocalExecutor::new();
@@ -151,7 +151,7 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
                 }
             }));
             let _ = other.join();
-            measured(start, FANOUT * CONSUMERS as u64)
+            Measured::since(start, FANOUT * CONSUMERS as u64)
         }
         "spawn" => {
             let executor = LocalExecutor::new();
@@ -175,21 +175,8 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
                     task.await;
                 }
             }));
-            Measured {
-                elapsed: started + start.elapsed(),
-                operations: SPAWN as u64,
-                latencies: Vec::new(),
-                bytes_per_actor: Some(per_actor),
-            }
+            Measured::spawned(started, start.elapsed(), per_actor)
         }
         _ => return None,
     })
-}
-
-fn measured(start: Instant, operations: u64) -> Measured {
-    Measured {
-        elapsed: start.elapsed(),
-        operations,
-        ..Measured::default()
-    }
 }

@@ -50,11 +50,7 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
                     let _ = actor.tell(Tick(i)).await;
                 }
                 let _ = actor.ask(Ping(0)).await;
-                Measured {
-                    elapsed: start.elapsed(),
-                    operations: TELL,
-                    ..Measured::default()
-                }
+                Measured::since(start, TELL)
             }
             "ask-1" | "ask-2" => {
                 let actor = sink();
@@ -77,11 +73,7 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
                 for actor in &sinks {
                     let _ = actor.ask(Ping(0)).await;
                 }
-                Measured {
-                    elapsed: start.elapsed(),
-                    operations: FANOUT * CONSUMERS as u64,
-                    ..Measured::default()
-                }
+                Measured::since(start, FANOUT * CONSUMERS as u64)
             }
             "spawn" => {
                 let before = rss();
@@ -96,12 +88,7 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
                 for actor in &actors {
                     actor.wait_for_shutdown().await;
                 }
-                Measured {
-                    elapsed: started + start.elapsed(),
-                    operations: SPAWN as u64,
-                    latencies: Vec::new(),
-                    bytes_per_actor: Some(per_actor),
-                }
+                Measured::spawned(started, start.elapsed(), per_actor)
             }
             _ => return None,
         })

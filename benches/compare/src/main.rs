@@ -51,6 +51,28 @@ struct Measured {
     bytes_per_actor: Option<u64>,
 }
 
+impl Measured {
+    /// `operations` from `start` until now.
+    fn since(start: Instant, operations: u64) -> Self {
+        Self {
+            elapsed: start.elapsed(),
+            operations,
+            ..Self::default()
+        }
+    }
+
+    /// `SPAWN` actors started in `started` and stopped in `stopped`, each holding
+    /// `bytes_per_actor` while alive.
+    fn spawned(started: Duration, stopped: Duration, bytes_per_actor: u64) -> Self {
+        Self {
+            elapsed: started + stopped,
+            operations: SPAWN as u64,
+            latencies: Vec::new(),
+            bytes_per_actor: Some(bytes_per_actor),
+        }
+    }
+}
+
 /// The resident set of this process, in bytes.
 fn rss() -> u64 {
     std::fs::read_to_string("/proc/self/status")

@@ -67,11 +67,7 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
                     let _ = actor.cast(Msg::Tick(i));
                 }
                 ping(&actor, 0).await;
-                Measured {
-                    elapsed: start.elapsed(),
-                    operations: TELL,
-                    ..Measured::default()
-                }
+                Measured::since(start, TELL)
             }
             "ask-1" | "ask-2" => {
                 let (actor, _) = Actor::spawn(None, Sink, ()).await.ok()?;
@@ -95,11 +91,7 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
                 for actor in &sinks {
                     ping(actor, 0).await;
                 }
-                Measured {
-                    elapsed: start.elapsed(),
-                    operations: FANOUT * CONSUMERS as u64,
-                    ..Measured::default()
-                }
+                Measured::since(start, FANOUT * CONSUMERS as u64)
             }
             "spawn" => {
                 let before = rss();
@@ -117,12 +109,7 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
                 for (_, handle) in actors {
                     let _ = handle.await;
                 }
-                Measured {
-                    elapsed: started + start.elapsed(),
-                    operations: SPAWN as u64,
-                    latencies: Vec::new(),
-                    bytes_per_actor: Some(per_actor),
-                }
+                Measured::spawned(started, start.elapsed(), per_actor)
             }
             _ => return None,
         })

@@ -90,11 +90,7 @@ impl Handler<Go> for Driver {
                 for _ in 0..CONSUMERS {
                     let _ = bus.request(&FLUSH, Ping(0)).await;
                 }
-                Measured {
-                    elapsed: start.elapsed(),
-                    operations: FANOUT * CONSUMERS as u64,
-                    ..Measured::default()
-                }
+                Measured::since(start, FANOUT * CONSUMERS as u64)
             }
             _ => {
                 let start = Instant::now();
@@ -102,11 +98,7 @@ impl Handler<Go> for Driver {
                     let _ = bus.send(&SINK, Tick(i)).await;
                 }
                 let _ = bus.request(&FLUSH, Ping(0)).await;
-                Measured {
-                    elapsed: start.elapsed(),
-                    operations: TELL,
-                    ..Measured::default()
-                }
+                Measured::since(start, TELL)
             }
         }
     }
@@ -167,10 +159,5 @@ async fn spawn(runtime: &Runtime) -> Measured {
     for id in ids {
         let _ = runtime.undeploy(id).await;
     }
-    Measured {
-        elapsed: deployed + start.elapsed(),
-        operations: SPAWN as u64,
-        latencies: Vec::new(),
-        bytes_per_actor: Some(per_actor),
-    }
+    Measured::spawned(deployed, start.elapsed(), per_actor)
 }
