@@ -276,18 +276,16 @@ impl Node {
 
     /// Refreshes what the inspector reads (the children are mirrored as they change).
     fn publish(&self) {
-        let stats = self.policy.stats(self.now());
+        let (in_window, total) = self.policy.restart_counts(self.now());
         self.stats.escalated.store(
             self.policy.state() == PolicyState::Escalated,
             Ordering::Relaxed,
         );
         self.stats
             .restarts_in_window
-            .store(stats.restarts_in_window, Ordering::Relaxed);
+            .store(in_window, Ordering::Relaxed);
         // Last, with Release: a reader that sees this count sees the rest of this publish.
-        self.stats
-            .restarts
-            .store(stats.total_restarts, Ordering::Release);
+        self.stats.restarts.store(total, Ordering::Release);
     }
 
     async fn supervise(&mut self) {

@@ -408,6 +408,26 @@ impl SupervisorPolicy {
         self.children.iter().map(children::Child::info)
     }
 
+    /// Restarts within the intensity window ending at `now`, and restarts in all: the
+    /// counters of [`stats`](Self::stats) without its count of running children, which
+    /// takes a pass over them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reactree_supervisors::{SupervisorPolicy, Timestamp};
+    ///
+    /// let policy = SupervisorPolicy::default();
+    /// assert_eq!(policy.restart_counts(Timestamp::ZERO), (0, 0));
+    /// ```
+    #[must_use]
+    pub fn restart_counts(&self, now: Timestamp) -> (u32, u64) {
+        (
+            self.log.in_window(self.intensity.window, now),
+            self.log.total(),
+        )
+    }
+
     /// Restart counts as of `now`.
     ///
     /// # Examples

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use reactree::Handle;
 use reactree::prelude::*;
 
 use crate::{BOUND, CONSUMERS, FANOUT, Measured, SPAWN, TELL, rss};
@@ -73,6 +74,7 @@ impl Handler<Go> for Driver {
     async fn handle(&mut self, Go(workload): Go, ctx: &mut Context<Self>) -> Measured {
         let bus = ctx.bus().clone();
         match workload {
+            "spawn" => spawn(ctx.runtime()).await,
             "ask" => {
                 crate::round_trips(|i| {
                     let bus = bus.clone();
@@ -115,14 +117,14 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
         .build()
         .ok()?;
     let measured = runtime.block_on(async {
-        if workload == "spawn" {
-            return Some(spawn(&runtime).await);
-        }
         let target = if workload.ends_with("-2") { 1 } else { 0 };
         runtime
             .deploy(ChildSpec::new("driver", || Driver).reactor(0))
             .await
             .ok()?;
+        if workload == "spawn" {
+            return runtime.bus().request(&DRIVER, Go("spawn")).await.ok();
+        }
         let sinks = if workload == "fanout8" {
             ChildSpec::new("sink", || Sink(0)).instances(CONSUMERS)
         } else {
@@ -141,7 +143,9 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
     measured
 }
 
-async fn spawn(runtime: &Runtime) -> Measured {
+/// Deploys then undeploys `SPAWN` idle components on reactor 0, from the driver on
+/// reactor 0 (the root supervisor's reactor), one after another.
+async fn spawn(runtime: &Handle) -> Measured {
     let before = rss();
     let start = Instant::now();
     let mut ids = Vec::with_capacity(SPAWN);

@@ -3,6 +3,7 @@
 //! Invariants: `list` is sorted by id, ids are unique and never reused (`next_id`
 //! only grows), so start order is id order and lookups are binary searches.
 
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::time::Duration;
 
@@ -59,17 +60,18 @@ pub(super) struct Plan {
     pub(super) restart: Vec<ChildId>,
 }
 
-/// The children, in start order.
+/// The children, in start order (and so in id order). A deque: removing the oldest
+/// child, the usual order of undeploys, costs O(1), as does adding one.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Children {
-    list: Vec<Child>,
+    list: VecDeque<Child>,
     next_id: u64,
 }
 
 impl Children {
     pub(super) const fn new() -> Self {
         Self {
-            list: Vec::new(),
+            list: VecDeque::new(),
             next_id: 0,
         }
     }
@@ -77,7 +79,7 @@ impl Children {
     pub(super) fn add(&mut self, restart_type: RestartType) -> ChildId {
         let id = ChildId::new(self.next_id);
         self.next_id += 1;
-        self.list.push(Child::new(id, restart_type));
+        self.list.push_back(Child::new(id, restart_type));
         id
     }
 
@@ -100,10 +102,12 @@ impl Children {
     }
 
     pub(super) fn remove_at(&mut self, index: usize) -> Child {
-        self.list.remove(index)
+        self.list
+            .remove(index)
+            .expect("an index from `position`, within bounds")
     }
 
-    pub(super) fn iter(&self) -> std::slice::Iter<'_, Child> {
+    pub(super) fn iter(&self) -> std::collections::vec_deque::Iter<'_, Child> {
         self.list.iter()
     }
 
@@ -122,7 +126,7 @@ impl Children {
     /// temporary ones removed, the others marked restarting.
     pub(super) fn transition_to_restarting(&mut self, affected: Range<usize>) -> Plan {
         let mut plan = Plan::default();
-        for child in &mut self.list[affected] {
+        for child in self.list.range_mut(affected) {
             if child.state.is_running() {
                 plan.stop.push(child.id);
             }
