@@ -150,10 +150,8 @@ async fn spawn(runtime: &Handle) -> Measured {
     let start = Instant::now();
     let mut ids = Vec::with_capacity(SPAWN);
     for i in 0..SPAWN {
-        if let Ok(id) = runtime
-            .deploy(ChildSpec::new(format!("idle-{i}"), || Idle))
-            .await
-        {
+        let spec = ChildSpec::new(format!("idle-{i}"), || Idle).reactor(0);
+        if let Ok(id) = runtime.deploy(spec).await {
             ids.push(id);
         }
     }
