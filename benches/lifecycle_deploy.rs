@@ -3,6 +3,10 @@
 //!   (which starts it on a reactor and waits for its `start`) then undeploy it;
 //! - `supervision_restart/panic_to_next_message`: time from a request whose handler
 //!   panics to the restarted instance (no backoff) answering the next request.
+//!
+//! Before the timed benches it prints the memory of an idle component: the growth of
+//! the resident set (`/proc/self/status`) with 20,000 idle components deployed, per
+//! component. (criterion times; it does not weigh, so this is printed, not tracked.)
 
 use std::time::Duration;
 
@@ -38,12 +42,48 @@ impl Handler<Cmd> for Target {
 struct Idle;
 impl Component for Idle {}
 
+/// This process's resident set, bytes.
+fn rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// Prints the resident memory per idle component, from 20,000 of them.
+fn idle_component_memory(runtime: &Runtime) {
+    const COUNT: usize = 20_000;
+    runtime.block_on(async {
+        let before = rss();
+        let mut ids = Vec::with_capacity(COUNT);
+        for i in 0..COUNT {
+            ids.push(
+                runtime
+                    .deploy(ChildSpec::new(format!("idle-{i}"), || Idle))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let per = rss().saturating_sub(before) / COUNT as u64;
+        eprintln!("lifecycle_deploy/idle_component_memory: {per} bytes per idle component ({COUNT} deployed)");
+        for id in ids {
+            runtime.undeploy(id).await.unwrap();
+        }
+    });
+}
+
 fn lifecycle_deploy(c: &mut Criterion) {
     let runtime = Runtime::builder()
         .reactors(2)
         .worker_pool(reactree::PoolConfig::new().threads(1))
         .build()
         .expect("runtime");
+    idle_component_memory(&runtime);
     c.bench_function("lifecycle_deploy/deploy_undeploy", |b| {
         b.iter(|| {
             runtime.block_on(async {
