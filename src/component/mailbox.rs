@@ -562,4 +562,37 @@ mod tests {
         sender.join().unwrap();
         assert_eq!(sum, (0..1000).sum::<i32>());
     }
+
+    /// Four threads send 20,000 numbered messages each through a mailbox of 8, awaiting
+    /// room; the receiver, on this thread, checks that every message arrives exactly
+    /// once, each sender's in order, and that the mailbox never holds more than 8.
+    #[test]
+    fn many_senders_and_a_batching_receiver_keep_the_bound_and_the_order() {
+        const SENDERS: u64 = 4;
+        const EACH: u64 = 20_000;
+        let (tx, rx) = bounded::<(u64, u64)>(8);
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|s| {
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    for n in 0..EACH {
+                        assert!(block_on(tx.send((s, n))).is_ok());
+                        assert!(tx.len() <= 8);
+                    }
+                })
+            })
+            .collect();
+        let mut next = [0_u64; SENDERS as usize];
+        for _ in 0..SENDERS * EACH {
+            let (s, n) = block_on(rx.recv());
+            assert_eq!(n, next[s as usize], "sender {s} out of order");
+            next[s as usize] += 1;
+            assert!(tx.len() <= 8, "over capacity: {}", tx.len());
+        }
+        for sender in senders {
+            sender.join().unwrap();
+        }
+        assert_eq!(next, [EACH; SENDERS as usize]);
+        assert_eq!(rx.try_recv(), None);
+    }
 }
