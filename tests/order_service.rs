@@ -265,3 +265,62 @@ fn a_full_orders_mailbox_is_a_503_with_retry_after() {
     let _ = exchange;
     service.shutdown();
 }
+
+#[test]
+fn unconfirmed_reservations_are_released_by_the_timer() {
+    use app::inventory::{
+        CONFIRM, Confirm, INITIAL_STOCK, Inventory, RESERVE, Reserve, STOCK, StockOf,
+    };
+    use app::orders::Line;
+    use reactree::prelude::*;
+
+    let journal = TempJournal::new("reservations");
+    let log = app::journal::Journal::open(&journal.0).unwrap();
+    let chaos = std::sync::Arc::new(app::chaos::Chaos::default());
+    let runtime = Runtime::builder()
+        .reactors(1)
+        .worker_pool(reactree::PoolConfig::new().threads(1))
+        .child(ChildSpec::new("inventory", move || {
+            Inventory::with_ttl(log.clone(), chaos.clone(), Duration::from_millis(50))
+        }))
+        .build()
+        .unwrap();
+    let apples = |n| {
+        vec![Line {
+            sku: "apple".into(),
+            quantity: n,
+        }]
+    };
+    let stock = || {
+        runtime
+            .block_on(runtime.bus().request(&STOCK, StockOf("apple".into())))
+            .unwrap()
+    };
+    runtime.block_on(async {
+        let kept = runtime
+            .bus()
+            .request(&RESERVE, Reserve(apples(3)))
+            .await
+            .unwrap()
+            .unwrap();
+        runtime
+            .bus()
+            .request(&CONFIRM, Confirm(kept))
+            .await
+            .unwrap();
+        runtime
+            .bus()
+            .request(&RESERVE, Reserve(apples(5)))
+            .await
+            .unwrap()
+            .unwrap();
+    });
+    assert_eq!(
+        stock(),
+        Some(INITIAL_STOCK - 8),
+        "both reservations hold stock"
+    );
+    // The unconfirmed one expires and its units come back; the confirmed one stays.
+    assert!(eventually(|| stock() == Some(INITIAL_STOCK - 3)));
+    runtime.shutdown();
+}

@@ -23,7 +23,7 @@ pub const INITIAL_STOCK: u32 = 10_000_000;
 /// How long a reservation waits for its confirmation.
 pub const RESERVATION_TTL: Duration = Duration::from_secs(5);
 
-/// How often unconfirmed reservations are looked for.
+/// How often unconfirmed reservations are looked for, at most.
 const SWEEP: Duration = Duration::from_secs(1);
 
 /// Reserves the lines of an order.
@@ -81,6 +81,8 @@ pub struct Inventory {
     next: u64,
     journal: Journal,
     chaos: Arc<Chaos>,
+    /// How long a reservation waits for its confirmation.
+    ttl: Duration,
     /// Reservations released by the timer since start.
     pub expired: u64,
 }
@@ -88,12 +90,18 @@ pub struct Inventory {
 impl Inventory {
     /// Empty until `start` reads the journal.
     pub fn new(journal: Journal, chaos: Arc<Chaos>) -> Self {
+        Self::with_ttl(journal, chaos, RESERVATION_TTL)
+    }
+
+    /// With reservations that expire after `ttl` (the tests use a short one).
+    pub fn with_ttl(journal: Journal, chaos: Arc<Chaos>, ttl: Duration) -> Self {
         Self {
             stock: HashMap::new(),
             reservations: HashMap::new(),
             next: 1,
             journal,
             chaos,
+            ttl,
             expired: 0,
         }
     }
@@ -131,7 +139,7 @@ impl Component for Inventory {
         ctx.consume(&CONFIRM)?;
         ctx.consume(&RELEASE)?;
         ctx.consume(&STOCK)?;
-        ctx.run_periodic(SWEEP, |inventory, _ctx| {
+        ctx.run_periodic(SWEEP.min(self.ttl), |inventory, _ctx| {
             let now = Instant::now();
             let stale: Vec<u64> = inventory
                 .reservations
@@ -182,7 +190,7 @@ impl Handler<Reserve> for Inventory {
             id,
             Reservation {
                 lines,
-                expires: Instant::now() + RESERVATION_TTL,
+                expires: Instant::now() + self.ttl,
             },
         );
         Ok(id)
