@@ -72,7 +72,11 @@ fn a_short_load_run_with_chaos_is_stable() {
         .copied()
         .filter(|s| !(200..300).contains(s) && *s != 503 && *s != 504)
         .collect();
-    assert!(unexpected.is_empty(), "{unexpected:?}: {}", report.summary());
+    assert!(
+        unexpected.is_empty(),
+        "{unexpected:?}: {}",
+        report.summary()
+    );
     assert_eq!(report.transport_errors, 0, "{}", report.summary());
 
     let journal = std::fs::read_to_string(&settings.journal).unwrap();
