@@ -88,7 +88,9 @@
 //!
 //! # Implementation
 //!
-//! A reactor is an OS thread running an `async_executor::LocalExecutor` under
+//! A reactor is an OS thread running its own single-threaded executor (built on
+//! `async-task`: a task woken on its reactor is queued without a lock, one woken from
+//! another thread through a mutex-guarded queue that wakes the reactor) under
 //! `async_io::block_on`, fed by a bounded `flume` command channel. A component instance
 //! is one task on it; its mailbox is a bounded channel of boxed envelopes, each
 //! carrying the typed message, its reply slot, its deadline and its correlation id. The

@@ -14,13 +14,16 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
+mod executor;
 mod idle;
+
+pub(crate) use executor::Executor;
 
 pub use idle::IdlePolicy;
 
 use crate::component::control::{Directive, Instances, StopMode};
 use crate::oneshot;
-use crate::rt::{self, LocalExecutor, Task};
+use crate::rt::{self, Task};
 use crate::watchdog::Probe;
 
 /// Capacity of each reactor's command mailbox.
@@ -29,7 +32,7 @@ pub(crate) const COMMAND_CAPACITY: usize = 1024;
 thread_local! {
     static CURRENT: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
     /// This reactor's executor, for tasks components spawn (`Context::spawn`).
-    static EXECUTOR: RefCell<Option<Rc<LocalExecutor<'static>>>> = const { RefCell::new(None) };
+    static EXECUTOR: RefCell<Option<Rc<Executor>>> = const { RefCell::new(None) };
 }
 
 /// Spawns `future` on this thread's reactor; `None` off a reactor or once it is ending.
@@ -45,11 +48,11 @@ pub(crate) fn current() -> Option<(u64, usize)> {
 }
 
 /// A spawned task other than a component instance (a supervisor).
-pub(crate) type SpawnCommand = Box<dyn FnOnce(&LocalExecutor<'static>) + Send>;
+pub(crate) type SpawnCommand = Box<dyn FnOnce(&Executor) + Send>;
 
 /// What a reactor runs for its command handler.
 pub(crate) struct Local<'a> {
-    pub(crate) executor: &'a LocalExecutor<'static>,
+    pub(crate) executor: &'a Executor,
     pub(crate) instances: &'a Rc<Instances>,
     pub(crate) probe: Option<&'a Arc<Probe>>,
 }
@@ -105,9 +108,9 @@ fn run(
     CURRENT.with(|c| c.set(Some((runtime_id, index))));
     let _span = tracing::debug_span!("reactor.run", reactor = index).entered();
     tracing::debug!("reactor.started");
-    let executor = Rc::new(LocalExecutor::new());
+    let executor = Rc::new(Executor::new());
     EXECUTOR.with(|e| *e.borrow_mut() = Some(executor.clone()));
-    executor.spawn(rt::install_deadlines().drive()).detach();
+    executor.spawn_detached(rt::install_deadlines().drive());
     let instances = Rc::new(Instances::default());
     let serve = executor.run(async {
         while let Ok(command) = inbox.recv_async().await {

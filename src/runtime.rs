@@ -285,7 +285,7 @@ impl Runtime {
         });
         let (started, outcome) = oneshot::channel();
         let spawn = Command::Spawn(Box::new(move |executor| {
-            executor.spawn(node.run(started)).detach();
+            executor.spawn_detached(node.run(started));
         }));
         let _ = handle.shared.reactors[0].commands.send(spawn);
         rt::block_on(outcome).unwrap_or_else(|_| {

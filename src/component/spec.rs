@@ -36,10 +36,9 @@ where
             let probe = local.probe.cloned();
             local
                 .executor
-                .spawn(crate::component::instance::run(
+                .spawn_detached(crate::component::instance::run(
                     factory, config, instances, probe,
-                ))
-                .detach();
+                ));
         })
     }
 }

@@ -160,9 +160,7 @@ impl Handle {
         let (ended_guard, ended) = flume::bounded(1);
         let handle = self.clone();
         let task: SpawnCommand = Box::new(move |executor| {
-            executor
-                .spawn(server::run(handle, listener, stopped, ended_guard))
-                .detach();
+            executor.spawn_detached(server::run(handle, listener, stopped, ended_guard));
         });
         spawn_on_reactor(self, 0, task)?;
         tracing::info!(address = %local_addr, "inspector.http.listening");

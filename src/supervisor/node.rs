@@ -522,7 +522,7 @@ impl Node {
                     epoch,
                 });
                 let spawn = Command::Spawn(Box::new(move |executor| {
-                    executor.spawn(node.run(started)).detach();
+                    executor.spawn_detached(node.run(started));
                 }));
                 Some((reactors[0], spawn))
             }

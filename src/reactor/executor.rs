@@ -1,0 +1,276 @@
+//! The reactor's executor: a single-threaded task queue built on `async-task`.
+//!
+//! `async_executor::LocalExecutor` keeps its queue thread-safe, since any thread may wake
+//! a task; perf showed its queues and wake-up bookkeeping as a quarter of a same-reactor
+//! request-reply. Here a task woken on its own reactor goes to a plain local queue; only a
+//! wake-up from another thread takes a lock (and unparks the reactor).
+//!
+//! Invariants:
+//! - a task runs only on the reactor's thread (`async_task::spawn_local` checks it);
+//! - a task woken on the reactor's thread is queued locally, without a lock; one woken
+//!   elsewhere is queued remotely and the reactor's waker is called;
+//! - after `DRAIN` tasks in a row the executor yields to `block_on`, so timers and I/O are
+//!   driven even under load;
+//! - dropping the executor drops every task still there, on the reactor's thread: queued
+//!   ones with their runnables, idle ones by cancelling their handles (detached tasks are
+//!   kept here, not leaked).
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::{Future, poll_fn};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Poll, Waker};
+
+use async_task::{Runnable, Task};
+
+/// Tasks run before the executor yields to `block_on`.
+const DRAIN: usize = 256;
+
+/// What other threads reach: the remote queue and the reactor's waker.
+#[derive(Default)]
+struct Remote {
+    queue: Mutex<Vec<Runnable>>,
+    pending: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Remote {
+    /// Queues `runnable`; only the first push after a `take` wakes the reactor, later
+    /// ones find it already woken (`pending` is true exactly while the queue is not
+    /// empty, both changed under the lock).
+    fn push(&self, runnable: Runnable) {
+        let woken = {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            queue.push(runnable);
+            self.pending.swap(true, Ordering::AcqRel)
+        };
+        if !woken {
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
+        let waker = self
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    fn take(&self) -> Vec<Runnable> {
+        if !self.pending.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        self.pending.store(false, Ordering::Release);
+        std::mem::take(&mut *queue)
+    }
+}
+
+thread_local! {
+    /// The executor running on this thread: its local queue, and its remote half to
+    /// tell it from another executor's.
+    static LOCAL: RefCell<Option<(Arc<Remote>, Rc<Queue>)>> = const { RefCell::new(None) };
+}
+
+/// The local half: the queue, and whether the executor is draining it right now.
+#[derive(Default)]
+struct Queue {
+    runnables: RefCell<VecDeque<Runnable>>,
+    /// True while `run` is draining: a task woken then is picked up without a wake-up.
+    draining: Cell<bool>,
+}
+
+/// A reactor's executor. Not `Send`: it lives and dies on its reactor's thread.
+pub(crate) struct Executor {
+    local: Rc<Queue>,
+    remote: Arc<Remote>,
+    /// Detached tasks, kept so that dropping the executor cancels them.
+    detached: RefCell<Vec<Task<()>>>,
+    /// `detached`'s length after its last pruning of finished tasks.
+    pruned: Cell<usize>,
+}
+
+impl Executor {
+    /// A new executor, installed as this thread's: tasks woken here are queued locally.
+    pub(crate) fn new() -> Self {
+        let executor = Self {
+            local: Rc::default(),
+            remote: Arc::default(),
+            detached: RefCell::default(),
+            pruned: Cell::new(0),
+        };
+        LOCAL.with(|local| {
+            *local.borrow_mut() = Some((executor.remote.clone(), executor.local.clone()));
+        });
+        executor
+    }
+
+    /// Spawns `future`; the returned task cancels it when dropped.
+    pub(crate) fn spawn<T: 'static>(&self, future: impl Future<Output = T> + 'static) -> Task<T> {
+        let remote = self.remote.clone();
+        let schedule = move |runnable: Runnable| {
+            let on_reactor = LOCAL.with(|local| match &*local.borrow() {
+                Some((owner, queue)) if Arc::ptr_eq(owner, &remote) => {
+                    queue.runnables.borrow_mut().push_back(runnable);
+                    // Woken by `block_on`'s timers or I/O, not by a task: wake the
+                    // executor itself.
+                    if !queue.draining.get() {
+                        remote.wake();
+                    }
+                    None
+                }
+                _ => Some(runnable),
+            });
+            if let Some(runnable) = on_reactor {
+                remote.push(runnable);
+            }
+        };
+        let (runnable, task) = async_task::spawn_local(future, schedule);
+        runnable.schedule();
+        task
+    }
+
+    /// Spawns `future` to run to its end; the executor keeps it, and drops it with
+    /// itself.
+    pub(crate) fn spawn_detached(&self, future: impl Future<Output = ()> + 'static) {
+        let task = self.spawn(future);
+        let mut detached = self.detached.borrow_mut();
+        detached.push(task);
+        // Amortized: prune finished tasks whenever the list has doubled since.
+        if detached.len() >= 2 * self.pruned.get().max(32) {
+            detached.retain(|task| !task.is_finished());
+            self.pruned.set(detached.len());
+        }
+    }
+
+    /// Runs tasks until `main` ends. `main` is polled here, not spawned, so it may borrow
+    /// from the caller; it is woken through the caller's waker (`block_on`'s).
+    pub(crate) async fn run(&self, main: impl Future<Output = ()>) {
+        let mut main = std::pin::pin!(main);
+        poll_fn(|cx| {
+            {
+                let mut waker = self
+                    .remote
+                    .waker
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    *waker = Some(cx.waker().clone());
+                }
+            }
+            self.local.draining.set(true);
+            let _idle = Idle(&self.local);
+            if main.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(());
+            }
+            for _ in 0..DRAIN {
+                let next = self.local.runnables.borrow_mut().pop_front();
+                let runnable = match next {
+                    Some(runnable) => runnable,
+                    None => {
+                        let remote = self.remote.take();
+                        if remote.is_empty() {
+                            return Poll::Pending;
+                        }
+                        self.local.runnables.borrow_mut().extend(remote);
+                        continue;
+                    }
+                };
+                runnable.run();
+            }
+            // Busy: let `block_on` drive timers and I/O, then come back at once.
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .await;
+    }
+}
+
+/// Clears `draining` when `run` stops draining, even by a panic.
+struct Idle<'a>(&'a Queue);
+
+impl Drop for Idle<'_> {
+    fn drop(&mut self) {
+        self.0.draining.set(false);
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        LOCAL.with(|local| {
+            let mut local = local.borrow_mut();
+            if local
+                .as_ref()
+                .is_some_and(|(owner, _)| Arc::ptr_eq(owner, &self.remote))
+            {
+                *local = None;
+            }
+        });
+        // On this thread: cancel the idle tasks, then drop the queued ones.
+        drop(std::mem::take(&mut *self.detached.borrow_mut()));
+        loop {
+            let queued: Vec<Runnable> = self.local.runnables.borrow_mut().drain(..).collect();
+            let remote = self.remote.take();
+            if queued.is_empty() && remote.is_empty() {
+                break;
+            }
+            drop(queued);
+            drop(remote);
+        }
+        *self
+            .remote
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_local_and_remote_wakes_and_drops_what_is_left() {
+        let executor = Executor::new();
+        let (tx, rx) = flume::bounded::<u32>(1);
+        let sender = std::thread::spawn(move || {
+            for i in 0..1000 {
+                tx.send(i).unwrap();
+            }
+        });
+        let (done_tx, done_rx) = flume::bounded::<u32>(1);
+        executor.spawn_detached(async move {
+            let mut sum = 0;
+            while let Ok(i) = rx.recv_async().await {
+                sum += i;
+            }
+            let _ = done_tx.send(sum);
+        });
+        // A task that never ends: dropping the executor must drop it (and its guard).
+        let dropped = Rc::new(Cell::new(false));
+        struct Guard(Rc<Cell<bool>>);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                self.0.set(true);
+            }
+        }
+        let guard = Guard(dropped.clone());
+        executor.spawn_detached(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        });
+        crate::rt::block_on(executor.run(async move {
+            assert_eq!(done_rx.recv_async().await.unwrap(), (0..1000).sum::<u32>());
+        }));
+        sender.join().unwrap();
+        assert!(!dropped.get());
+        drop(executor);
+        assert!(dropped.get());
+    }
+}
