@@ -24,6 +24,7 @@ use futures_lite::FutureExt;
 use tracing::Instrument;
 
 use crate::component::control::{Control, Directive, Instances, StopMode};
+use crate::component::envelope::HandlerFuture;
 use crate::component::tasks::Panics;
 use crate::component::{Envelope, mailbox};
 use crate::context::Registration;
@@ -183,12 +184,18 @@ impl Instance<'_> {
 
 /// Runs one instance from build to termination: incarnations of the component on one
 /// mailbox, restarted as its supervisor directs.
-pub(crate) async fn run<C, F>(
+///
+/// A plain function: everything the instance keeps is built here, into one [`Shell`],
+/// so the future's state holds it once (an `async fn` keeps room for its parameters and
+/// for each local it moved them into). Each incarnation is a boxed future of its own;
+/// an idle component costs the shell, its incarnation and its mailbox.
+pub(crate) fn run<C, F>(
     factory: Arc<F>,
     config: InstanceConfig,
     instances: Rc<Instances>,
     probe: Option<Arc<Probe>>,
-) where
+) -> impl Future<Output = ()>
+where
     C: Component,
     F: Fn() -> C + Send + Sync + 'static,
 {
@@ -198,94 +205,167 @@ pub(crate) async fn run<C, F>(
         .watch_mailbox(&mailbox, config.mailbox_capacity);
     let control = Rc::new(Control::default());
     instances.insert(config.key, control.clone());
-    let InstanceConfig {
-        identity,
-        runtime,
-        shutdown_timeout,
-        stats,
-        started,
-        key,
-        supervisor,
-        epoch,
-        ..
-    } = config;
-    let mut epoch = epoch;
     let span = tracing::debug_span!(
         "component.lifecycle",
-        component = %identity.name,
-        deployment = ?identity.deployment,
-        instance = identity.instance,
-        reactor = identity.reactor,
+        component = %config.identity.name,
+        deployment = ?config.identity.deployment,
+        instance = config.identity.instance,
+        reactor = config.identity.reactor,
     );
-    let instance = Instance {
-        control: &control,
-        stats: &stats,
-        grace: shutdown_timeout,
-        probe: probe.as_deref(),
-        key,
+    let shell = Shell {
+        factory,
+        identity: config.identity,
+        runtime: config.runtime,
+        grace: config.shutdown_timeout,
+        stats: config.stats,
+        key: config.key,
+        supervisor: config.supervisor,
+        epoch: config.epoch,
+        mailbox,
+        inbox,
+        control,
+        instances,
+        probe,
+        span,
+        kept: Vec::new(),
     };
-    let mut started = started;
-    // Registrations of the previous incarnation: they keep the mailbox reachable while
-    // the instance is down, until the next incarnation has registered its own.
-    let mut kept: Vec<Registration> = Vec::new();
-    let registry = runtime.bus().clone();
-    loop {
-        let mut ctx = Context::new(identity.clone(), runtime.clone(), mailbox.clone());
-        ctx.tasks.watch(probe.clone(), key);
-        let (exit, registrations) = live(&*factory, ctx, &inbox, &instance, started, &mut kept)
-            .instrument(span.clone())
-            .await;
-        kept = registrations;
-        let _entered = span.enter();
-        report(&exit, &stats);
-        runtime.event_hub().emit(|| match &exit {
-            Exit::Failed(failure) => LifecycleEvent::Failed {
-                path: identity.path.to_string(),
-                instance: identity.instance,
-                failure: failure.to_string(),
-            },
-            Exit::Normal | Exit::Stopped => LifecycleEvent::Stopped {
-                path: identity.path.to_string(),
-                instance: identity.instance,
-            },
-        });
-        if control.stop_mode() != Some(StopMode::Terminate) && !matches!(exit, Exit::Stopped) {
-            // Nobody asked for this exit: the supervisor decides what comes next.
-            let _ = supervisor.send(ChildExit { key, epoch, exit });
-        }
-        if control.stop_mode() == Some(StopMode::Terminate) {
-            break;
-        }
-        stats.transition_to(ComponentState::Restarting);
-        match poll_fn(|cx| {
-            control
-                .poll_directive(cx)
-                .map_or(Poll::Pending, Poll::Ready)
-        })
-        .await
-        {
-            Directive::Restart {
-                started: next,
-                epoch: next_epoch,
-            } => {
-                tracing::info!("component.restarting");
-                started = next;
-                epoch = next_epoch;
+    shell.run(config.started)
+}
+
+/// What an instance keeps from its deployment to its end, across incarnations.
+struct Shell<C: Component, F> {
+    factory: Arc<F>,
+    identity: Identity,
+    runtime: Handle,
+    /// The time a handler still running at a stop request, and `stop` itself, may take.
+    grace: Duration,
+    stats: Arc<InstanceStats>,
+    key: u64,
+    /// Where the instance reports the exits it was not asked for.
+    supervisor: flume::Sender<ChildExit>,
+    /// Which start this is, as the supervisor counts.
+    epoch: u64,
+    mailbox: mailbox::Sender<Envelope<C>>,
+    inbox: mailbox::Receiver<Envelope<C>>,
+    control: Rc<Control>,
+    instances: Rc<Instances>,
+    probe: Option<Arc<Probe>>,
+    span: tracing::Span,
+    /// Registrations of the previous incarnation: they keep the mailbox reachable while
+    /// the instance is down, until the next incarnation has registered its own.
+    kept: Vec<Registration>,
+}
+
+impl<C, F> Shell<C, F>
+where
+    C: Component,
+    F: Fn() -> C + Send + Sync + 'static,
+{
+    /// A plain function returning an `async move` block, so `self` is kept once.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn would keep its parameters twice"
+    )]
+    fn run(
+        mut self,
+        mut started: oneshot::Sender<Result<(), Failure>>,
+    ) -> impl Future<Output = ()> {
+        async move {
+            loop {
+                let (exit, registrations) = self.incarnation(started).await;
+                self.kept = registrations;
+                let _entered = self.span.enter();
+                report(&exit, &self.stats);
+                let identity = &self.identity;
+                self.runtime.event_hub().emit(|| match &exit {
+                    Exit::Failed(failure) => LifecycleEvent::Failed {
+                        path: identity.path.to_string(),
+                        instance: identity.instance,
+                        failure: failure.to_string(),
+                    },
+                    Exit::Normal | Exit::Stopped => LifecycleEvent::Stopped {
+                        path: identity.path.to_string(),
+                        instance: identity.instance,
+                    },
+                });
+                let terminate = self.control.stop_mode() == Some(StopMode::Terminate);
+                if !terminate && !matches!(exit, Exit::Stopped) {
+                    // Nobody asked for this exit: the supervisor decides what comes next.
+                    let _ = self.supervisor.send(ChildExit {
+                        key: self.key,
+                        epoch: self.epoch,
+                        exit,
+                    });
+                }
+                if terminate {
+                    break;
+                }
+                self.stats.transition_to(ComponentState::Restarting);
+                drop(_entered);
+                let control = &self.control;
+                match poll_fn(|cx| {
+                    control
+                        .poll_directive(cx)
+                        .map_or(Poll::Pending, Poll::Ready)
+                })
+                .await
+                {
+                    Directive::Restart {
+                        started: next,
+                        epoch,
+                    } => {
+                        let _entered = self.span.enter();
+                        tracing::info!("component.restarting");
+                        started = next;
+                        self.epoch = epoch;
+                    }
+                    Directive::Terminate => break,
+                }
             }
-            Directive::Terminate => break,
+            let registry = self.runtime.bus();
+            for registration in std::mem::take(&mut self.kept) {
+                registration.remove(registry);
+            }
+            // Drop what is still queued: each request's reply slot goes, and its requester
+            // learns at once that the recipient failed.
+            drop(self.inbox);
+            if self.stats.state() == ComponentState::Restarting {
+                self.stats.transition_to(ComponentState::Stopped);
+            }
+            self.instances.remove(self.key);
+            self.control.finish();
         }
     }
-    for registration in kept {
-        registration.remove(&registry);
+
+    /// One incarnation's future, boxed. Built in a plain function so that neither it nor
+    /// its context is ever a local of the shell's future.
+    fn incarnation(
+        &mut self,
+        started: oneshot::Sender<Result<(), Failure>>,
+    ) -> Pin<Box<dyn Future<Output = (Exit, Vec<Registration>)> + '_>> {
+        let mut ctx = Context::new(
+            self.identity.clone(),
+            self.runtime.clone(),
+            self.mailbox.clone(),
+        );
+        ctx.tasks.watch(self.probe.clone(), self.key);
+        let instance = Instance {
+            control: &self.control,
+            stats: &self.stats,
+            grace: self.grace,
+            probe: self.probe.as_deref(),
+            key: self.key,
+        };
+        let fut = live(
+            &*self.factory,
+            ctx,
+            &self.inbox,
+            instance,
+            started,
+            &mut self.kept,
+        );
+        Box::pin(fut.instrument(self.span.clone()))
     }
-    // Drop what is still queued: each request's reply slot goes, and its requester
-    // learns at once that the recipient failed.
-    drop(inbox);
-    if stats.state() == ComponentState::Restarting {
-        stats.transition_to(ComponentState::Stopped);
-    }
-    instances.remove(key);
-    control.finish();
 }
 
 fn report(exit: &Exit, stats: &InstanceStats) {
@@ -308,52 +388,69 @@ fn report(exit: &Exit, stats: &InstanceStats) {
 
 /// Build, start, serve and stop one incarnation. Returns how it ended and the
 /// registrations still in place (none after a terminate request).
-async fn live<C: Component>(
-    factory: &dyn Fn() -> C,
+///
+/// A plain function returning an `async move` block, not an `async fn`: an `async fn`
+/// moves its parameters into locals, and its state keeps room for both.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep its parameters twice"
+)]
+fn live<'a, C: Component>(
+    factory: &'a dyn Fn() -> C,
     mut ctx: Context<C>,
-    inbox: &mailbox::Receiver<Envelope<C>>,
-    instance: &Instance<'_>,
+    inbox: &'a mailbox::Receiver<Envelope<C>>,
+    instance: Instance<'a>,
     started: oneshot::Sender<Result<(), Failure>>,
-    previous: &mut Vec<Registration>,
-) -> (Exit, Vec<Registration>) {
-    instance.stats.transition_to(ComponentState::Starting);
-    let mut component = match start(factory, &mut ctx, instance).await {
-        Ok(component) => component,
-        Err(failure) => {
-            ctx.unregister_all();
-            ctx.timers.clear();
-            let _ = started.send(Err(failure.clone()));
-            return (Exit::Failed(failure), std::mem::take(previous));
+    previous: &'a mut Vec<Registration>,
+) -> impl Future<Output = (Exit, Vec<Registration>)> + 'a {
+    async move {
+        let instance = &instance;
+        instance.stats.transition_to(ComponentState::Starting);
+        // `start` and `stop` are boxed: they run once each, and their futures would
+        // otherwise sit in every idle component's state.
+        let mut component = match boxed(start(factory, &mut ctx, instance)).await {
+            Ok(component) => component,
+            Err(failure) => {
+                ctx.unregister_all();
+                ctx.timers.clear();
+                let _ = started.send(Err(failure.clone()));
+                return (Exit::Failed(failure), std::mem::take(previous));
+            }
+        };
+        // The new incarnation has registered its consumers: the old ones can go.
+        let registry = ctx.bus().clone();
+        for registration in previous.drain(..) {
+            registration.remove(&registry);
         }
-    };
-    // The new incarnation has registered its consumers: the old ones can go.
-    let registry = ctx.bus().clone();
-    for registration in previous.drain(..) {
-        registration.remove(&registry);
+        instance.stats.transition_to(ComponentState::Running);
+        ctx.runtime().event_hub().emit(|| LifecycleEvent::Started {
+            path: ctx.path().to_owned(),
+            instance: ctx.instance(),
+        });
+        let _ = started.send(Ok(()));
+        tracing::debug!("component.started");
+        let exit = serve(&mut component, &mut ctx, inbox, instance).await;
+        instance.stats.transition_to(ComponentState::Stopping);
+        if instance.control.stop_mode() == Some(StopMode::Terminate) {
+            ctx.unregister_all();
+        }
+        let exit = boxed(stop(&mut component, &mut ctx, exit, instance)).await;
+        ctx.timers.clear();
+        ctx.tasks.clear();
+        let dropped = {
+            let _busy = instance.enter(Hook::Stop);
+            catch_unwind(AssertUnwindSafe(move || drop(component)))
+        };
+        if let Err(payload) = dropped {
+            tracing::warn!(failure = %Failure::panicked(Hook::Stop, &*payload), "component.drop_panicked");
+        }
+        (exit, ctx.take_registrations())
     }
-    instance.stats.transition_to(ComponentState::Running);
-    ctx.runtime().event_hub().emit(|| LifecycleEvent::Started {
-        path: ctx.path().to_owned(),
-        instance: ctx.instance(),
-    });
-    let _ = started.send(Ok(()));
-    tracing::debug!("component.started");
-    let exit = serve(&mut component, &mut ctx, inbox, instance).await;
-    instance.stats.transition_to(ComponentState::Stopping);
-    if instance.control.stop_mode() == Some(StopMode::Terminate) {
-        ctx.unregister_all();
-    }
-    let exit = stop(&mut component, &mut ctx, exit, instance).await;
-    ctx.timers.clear();
-    ctx.tasks.clear();
-    let dropped = {
-        let _busy = instance.enter(Hook::Stop);
-        catch_unwind(AssertUnwindSafe(move || drop(component)))
-    };
-    if let Err(payload) = dropped {
-        tracing::warn!(failure = %Failure::panicked(Hook::Stop, &*payload), "component.drop_panicked");
-    }
-    (exit, ctx.take_registrations())
+}
+
+/// Boxes a future that runs once, outside the caller's state.
+fn boxed<'a, T>(future: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Output = T> + 'a>> {
+    Box::pin(future)
 }
 
 async fn start<C: Component>(
@@ -423,52 +520,58 @@ enum Wake<C: Component> {
 }
 
 /// Handles messages and timers until the instance is asked to stop or fails.
-async fn serve<C: Component>(
-    component: &mut C,
-    ctx: &mut Context<C>,
-    inbox: &mailbox::Receiver<Envelope<C>>,
-    instance: &Instance<'_>,
-) -> Exit {
-    let mut budget = BATCH;
-    let mut timer = Timer::never();
-    loop {
-        if instance.control.stop_mode().is_some() {
-            return Exit::Stopped;
-        }
-        if let Some(exit) = exit_requested(ctx, Hook::Handler) {
-            return exit;
-        }
-        if let Some(failure) = ctx.tasks.panics().take() {
-            return Exit::Failed(failure);
-        }
-        if let Some(failure) = fire_timers(component, ctx, instance) {
-            return Exit::Failed(failure);
-        }
-        if let Some(exit) = exit_requested(ctx, Hook::Timer) {
-            return exit;
-        }
-        let envelope = match inbox.try_recv() {
-            Some(envelope) => envelope,
-            None => match idle(
-                inbox,
-                instance.control,
-                ctx.tasks.panics(),
-                ctx.timers.next_deadline(),
-                &mut timer,
-            )
-            .await
-            {
-                Wake::Message(envelope) => envelope,
-                Wake::Other => continue,
-            },
-        };
-        if let Some(failure) = handle(component, ctx, envelope, instance).await {
-            return Exit::Failed(failure);
-        }
-        budget -= 1;
-        if budget == 0 {
-            budget = BATCH;
-            futures_lite::future::yield_now().await;
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep its parameters twice"
+)]
+fn serve<'a, C: Component>(
+    component: &'a mut C,
+    ctx: &'a mut Context<C>,
+    inbox: &'a mailbox::Receiver<Envelope<C>>,
+    instance: &'a Instance<'a>,
+) -> impl Future<Output = Exit> + 'a {
+    async move {
+        let mut budget = BATCH;
+        let mut timer = Timer::never();
+        loop {
+            if instance.control.stop_mode().is_some() {
+                return Exit::Stopped;
+            }
+            if let Some(exit) = exit_requested(ctx, Hook::Handler) {
+                return exit;
+            }
+            if let Some(failure) = ctx.tasks.panics().take() {
+                return Exit::Failed(failure);
+            }
+            if let Some(failure) = fire_timers(component, ctx, instance) {
+                return Exit::Failed(failure);
+            }
+            if let Some(exit) = exit_requested(ctx, Hook::Timer) {
+                return exit;
+            }
+            let envelope = match inbox.try_recv() {
+                Some(envelope) => envelope,
+                None => match idle(
+                    inbox,
+                    instance.control,
+                    ctx.tasks.panics(),
+                    ctx.timers.next_deadline(),
+                    &mut timer,
+                )
+                .await
+                {
+                    Wake::Message(envelope) => envelope,
+                    Wake::Other => continue,
+                },
+            };
+            if let Some(failure) = handle(component, ctx, envelope, instance).await {
+                return Exit::Failed(failure);
+            }
+            budget -= 1;
+            if budget == 0 {
+                budget = BATCH;
+                futures_lite::future::yield_now().await;
+            }
         }
     }
 }
@@ -485,18 +588,18 @@ fn exit_requested<C: Component>(ctx: &mut Context<C>, hook: Hook) -> Option<Exit
 }
 
 /// Waits for a message, a stop request or the next timer deadline.
-async fn idle<C: Component>(
-    inbox: &mailbox::Receiver<Envelope<C>>,
-    control: &Control,
-    panics: &Panics,
+fn idle<'a, C: Component>(
+    inbox: &'a mailbox::Receiver<Envelope<C>>,
+    control: &'a Control,
+    panics: &'a Panics,
     deadline: Option<Instant>,
-    timer: &mut Timer,
-) -> Wake<C> {
+    timer: &'a mut Timer,
+) -> impl Future<Output = Wake<C>> + 'a {
     match deadline {
         Some(at) => timer.set_at(at),
         None => *timer = Timer::never(),
     }
-    poll_fn(|cx| {
+    poll_fn(move |cx| {
         if control.poll_stop(cx) || panics.poll(cx).is_ready() {
             return Poll::Ready(Wake::Other);
         }
@@ -508,7 +611,6 @@ async fn idle<C: Component>(
         }
         Poll::Pending
     })
-    .await
 }
 
 /// Runs every due timer callback; the first panic ends the instance.
@@ -535,31 +637,37 @@ fn fire_timers<C: Component>(
 }
 
 /// Runs one message's handler to completion, shedding it if it expired.
-async fn handle<C: Component>(
-    component: &mut C,
-    ctx: &mut Context<C>,
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep its parameters twice"
+)]
+fn handle<'a, C: Component>(
+    component: &'a mut C,
+    ctx: &'a mut Context<C>,
     envelope: Envelope<C>,
-    instance: &Instance<'_>,
-) -> Option<Failure> {
-    // Building the handler's future runs no user code for an `async fn` handler, so the
-    // watchdog is told about its polls only (one probe update per message).
-    let dispatched = catch_unwind(AssertUnwindSafe(|| envelope.dispatch(component, ctx)));
-    let future = match dispatched {
-        Ok(Some(future)) => future,
-        Ok(None) => {
-            instance.stats.expired.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        Err(payload) => return Some(Failure::panicked(Hook::Handler, &*payload)),
-    };
-    let outcome = guarded(future, instance).await;
-    instance.stats.handled.fetch_add(1, Ordering::Relaxed);
-    match outcome {
-        Outcome::Completed => None,
-        Outcome::Panicked(failure) => Some(failure),
-        Outcome::Abandoned => {
-            tracing::warn!(grace = ?instance.grace, "component.handler_abandoned");
-            None
+    instance: &'a Instance<'a>,
+) -> impl Future<Output = Option<Failure>> + 'a {
+    async move {
+        // Building the handler's future runs no user code for an `async fn` handler, so the
+        // watchdog is told about its polls only (one probe update per message).
+        let dispatched = catch_unwind(AssertUnwindSafe(|| envelope.dispatch(component, ctx)));
+        let future = match dispatched {
+            Ok(Some(future)) => future,
+            Ok(None) => {
+                instance.stats.expired.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            Err(payload) => return Some(Failure::panicked(Hook::Handler, &*payload)),
+        };
+        let outcome = guarded(future, instance).await;
+        instance.stats.handled.fetch_add(1, Ordering::Relaxed);
+        match outcome {
+            Outcome::Completed => None,
+            Outcome::Panicked(failure) => Some(failure),
+            Outcome::Abandoned => {
+                tracing::warn!(grace = ?instance.grace, "component.handler_abandoned");
+                None
+            }
         }
     }
 }
@@ -572,13 +680,17 @@ enum Outcome {
 
 /// Polls a handler, catching its panic; once a stop is asked, it gets the grace period
 /// to finish.
-async fn guarded(future: impl Future<Output = ()>, instance: &Instance<'_>) -> Outcome {
-    let mut future = pin!(AssertUnwindSafe(future).catch_unwind());
+fn guarded<'a>(
+    future: HandlerFuture<'a>,
+    instance: &'a Instance<'a>,
+) -> impl Future<Output = Outcome> + 'a {
+    // The handler's future is boxed already, so it needs no pinning here.
+    let mut future = AssertUnwindSafe(future).catch_unwind();
     let mut deadline: Option<Timer> = None;
-    poll_fn(|cx| {
+    poll_fn(move |cx| {
         let polled = {
             let _busy = instance.enter(Hook::Handler);
-            future.as_mut().poll(cx)
+            Pin::new(&mut future).poll(cx)
         };
         if let Poll::Ready(result) = polled {
             return Poll::Ready(match result {
@@ -594,5 +706,4 @@ async fn guarded(future: impl Future<Output = ()>, instance: &Instance<'_>) -> O
         }
         Poll::Pending
     })
-    .await
 }
