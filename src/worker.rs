@@ -50,6 +50,7 @@ mod config;
 mod error;
 mod future;
 mod handle;
+mod inbox;
 mod job;
 mod pool;
 mod queue;

@@ -1,6 +1,5 @@
 //! The pool: it owns the worker threads and carries out shutdown.
 
-use std::convert::Infallible;
 use std::fmt;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -37,7 +36,6 @@ use super::thread as worker_thread;
 pub struct WorkerPool {
     queues: Arc<Queues>,
     threads: Vec<JoinHandle<()>>,
-    stop: Option<flume::Sender<Infallible>>,
     exited: flume::Receiver<usize>,
     grace: Duration,
 }
@@ -90,17 +88,15 @@ impl WorkerPool {
     pub fn new(config: PoolConfig) -> Result<Self, PoolConfigError> {
         config.validate()?;
         let queues = Arc::new(Queues::new(Arc::new(Shared::new(&config))));
-        let (stop, stop_rx) = flume::bounded(1);
         let (exited_tx, exited) = flume::unbounded();
         let mut pool = Self {
             queues,
             threads: Vec::with_capacity(config.threads),
-            stop: Some(stop),
             exited,
             grace: config.shutdown_grace,
         };
         for index in 0..config.threads {
-            let spawned = worker_thread::spawn(index, &pool.queues, &stop_rx, &exited_tx)?;
+            let spawned = worker_thread::spawn(index, &pool.queues, &exited_tx)?;
             pool.threads.push(spawned);
         }
         tracing::info!(
@@ -200,7 +196,7 @@ impl WorkerPool {
         }
         tracing::info!(pool = %shared.name, "worker pool stopping");
         let deadline = Instant::now() + self.grace;
-        self.stop = None;
+        self.queues.inbox.close();
         let cancelled = self.queues.drain();
         let exited = self.await_exits(deadline);
         let report = self.join_or_detach(&exited);

@@ -1,62 +1,52 @@
 //! The pool's channels and the admission of jobs into them.
 //!
-//! Two channels feed the workers: the shared queue of jobs, and an unbounded channel of
-//! [`SerialRunner`]s, which holds at most one runner per ordered line and so is bounded
-//! by the number of lines.
+//! One [`Inbox`] feeds the workers: the shared queue of jobs, and the [`SerialRunner`]s,
+//! at most one runner per ordered line and so bounded by the number of lines.
 //!
 //! Invariants:
-//! - the shared queue never holds more than its capacity. Its channel is unbounded: flume
-//!   would let a burst of sends to idle workers past its bound (a send that finds a
-//!   receiver waiting pushes without looking at the capacity). The [`Gate`] bounds it
-//!   instead: a job takes room before it is sent, and gives it back once when it is taken
-//!   off the channel, which only [`Queues::recv_job`] (a worker) and [`Queues::drain`]
-//!   (shutdown) do. So the channel holds at most the jobs holding room, at most the
-//!   capacity. Without room, the awaiting form waits at the gate in submission order, and
+//! - the shared queue never holds more than its capacity. The inbox itself is
+//!   unbounded; the [`Gate`] bounds it: a job takes room before it is pushed, and gives
+//!   it back once when it is taken off, which only [`Queues::next_for_worker`] (a
+//!   worker) and [`Queues::drain`] (shutdown) do. So the inbox holds at most the jobs
+//!   holding room, at most the capacity. Without room, the awaiting form waits at the gate in submission order, and
 //!   the `try_` form is refused;
 //! - no job is left in a channel after shutdown: shutdown sets the lifecycle to
 //!   `Stopping` and then drains; a submitter (or a worker letting a waiter in) sends and
-//!   then checks the lifecycle ([`Queues::after_send`]). The channel lock orders the
-//!   drain and the send, so one of the two always sees the other's work.
+//!   then checks the lifecycle ([`Queues::after_send`]). The inbox's lock orders the
+//!   drain and the push, so one of the two always sees the other's work.
 
 use std::sync::Arc;
 
 use super::admission::{Gate, LetIn, QueueTicket};
 use super::error::TryExecuteError;
 use super::future::JobFuture;
+use super::inbox::{Inbox, Next};
 use super::job::{Job, QueuedJob, Work};
 use super::serial::SerialRunner;
 use super::shared::Shared;
 use super::unwind::wake_quietly;
 
-/// The channels of one pool, shared by its handles and threads.
+/// The queues of one pool, shared by its handles and threads.
 #[derive(Debug)]
 pub(crate) struct Queues {
     pub(crate) shared: Arc<Shared>,
     pub(crate) gate: Gate,
-    jobs_tx: flume::Sender<QueuedJob>,
-    jobs_rx: flume::Receiver<QueuedJob>,
-    runners_tx: flume::Sender<SerialRunner>,
-    pub(crate) runners_rx: flume::Receiver<SerialRunner>,
+    pub(crate) inbox: Inbox,
 }
 
 impl Queues {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         let gate = Gate::new(shared.queue_capacity);
-        let (jobs_tx, jobs_rx) = flume::unbounded();
-        let (runners_tx, runners_rx) = flume::unbounded();
         Self {
             shared,
             gate,
-            jobs_tx,
-            jobs_rx,
-            runners_tx,
-            runners_rx,
+            inbox: Inbox::default(),
         }
     }
 
     /// Jobs waiting in the shared queue.
     pub(crate) fn len(&self) -> usize {
-        self.jobs_tx.len()
+        self.inbox.jobs_len()
     }
 
     /// Submits `work` if there is room now and nobody waits for it.
@@ -75,10 +65,8 @@ impl Queues {
         if !self.gate.try_admit() {
             return Err(self.refuse(&job, (queued, true)));
         }
-        match self.send_admitted(queued) {
-            Ok(()) => Ok(JobFuture::admitted(job)),
-            Err(queued) => Err(self.refuse(&job, (queued, false))),
-        }
+        self.send_admitted(queued);
+        Ok(JobFuture::admitted(job))
     }
 
     /// Hands refused work back, uncounted except as rejected.
@@ -109,8 +97,7 @@ impl Queues {
         }
         match self.gate.admit_or_wait(queued) {
             Ok(queued) => {
-                // Unsent only if the channel closed: dropping it settles it as ShutDown.
-                let _unsent = self.send_admitted(queued);
+                self.send_admitted(queued);
                 JobFuture::admitted(job)
             }
             Err(ticket) => {
@@ -120,30 +107,21 @@ impl Queues {
         }
     }
 
-    /// Sends a job that holds room into the shared queue. The receiver lives as long as
-    /// `self`, so this cannot fail; if it did, the room is given back with the job.
-    fn send_admitted(&self, queued: QueuedJob) -> Result<(), QueuedJob> {
-        match self.jobs_tx.send(queued) {
-            Ok(()) => {
-                self.after_send();
-                Ok(())
-            }
-            Err(flume::SendError(queued)) => {
-                self.release_room();
-                Err(queued)
-            }
-        }
+    /// Puts a job that holds room into the shared queue.
+    fn send_admitted(&self, queued: QueuedJob) {
+        self.inbox.push_job(queued);
+        self.after_send();
     }
 
-    /// Waits for the next job of the shared queue and takes it off, giving its room
-    /// back. Nothing awaits between the two, so a dropped future never loses room.
-    /// `None` only if the channel closed, which it cannot while `self` lives.
-    pub(crate) async fn recv_job(&self) -> Option<QueuedJob> {
-        let job = self.jobs_rx.recv_async().await.ok()?;
-        if self.release_room() {
+    /// Blocks a worker thread until it has work: a runner, or a job of the shared queue,
+    /// whose room it gives back at once (which may let a waiter in); `Stop` once the
+    /// pool is stopping.
+    pub(crate) fn next_for_worker(&self) -> Next {
+        let next = self.inbox.next();
+        if matches!(next, Next::Job(_)) && self.release_room() {
             self.after_send();
         }
-        Some(job)
+        next
     }
 
     /// Gives back the room of one job taken off the shared queue. If a waiter was let in,
@@ -153,8 +131,7 @@ impl Queues {
         let Some(LetIn { job, waker }) = self.gate.release() else {
             return false;
         };
-        // The receiver lives as long as `self`; an unsent job would settle as ShutDown.
-        let _unsent = self.jobs_tx.send(job);
+        self.inbox.push_job(job);
         if let Some(waker) = waker {
             wake_quietly(waker);
         }
@@ -163,9 +140,7 @@ impl Queues {
 
     /// Queues an ordered line's runner; never waits, never refuses.
     pub(crate) fn schedule(&self, runner: SerialRunner) {
-        // The receiver lives as long as `self`, so the send cannot fail; if it did, the
-        // runner would be dropped, settling its line's jobs as ShutDown.
-        let _unsent = self.runners_tx.send(runner);
+        self.inbox.push_runner(runner);
         self.after_send();
     }
 
@@ -184,11 +159,10 @@ impl Queues {
         let mut drained = 0;
         loop {
             drained += self.gate.dismiss_all();
-            let jobs: Vec<QueuedJob> = self.jobs_rx.drain().collect();
+            let (jobs, runners) = self.inbox.drain();
             for _ in &jobs {
                 self.release_room();
             }
-            let runners: Vec<SerialRunner> = self.runners_rx.drain().collect();
             if jobs.is_empty() && runners.is_empty() {
                 return drained;
             }

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use futures_lite::future::{block_on, poll_once};
 
 use super::config::PoolConfig;
-use super::job::WithoutToken;
+use super::inbox::Next;
+use super::job::{QueuedJob, WithoutToken};
 use super::queue::Queues;
 use super::shared::{Shared, Transition};
 use super::waiters::Waiters;
@@ -139,30 +140,33 @@ fn a_job_cancelled_then_dropped_is_counted_once() {
     );
 }
 
-/// Queues with no worker threads: the tests play the workers through `recv_job`.
+/// Queues with no worker threads: the tests play the workers through `next_for_worker`.
 fn queues(capacity: usize) -> Arc<Queues> {
     let config = PoolConfig::new().threads(4).queue_capacity(capacity);
     Arc::new(Queues::new(Arc::new(Shared::new(&config))))
 }
 
-#[test]
-fn parked_workers_never_let_a_burst_past_the_capacity() {
-    let queues = queues(1);
-    // Four idle workers, each parked on the shared queue.
-    let mut parked: Vec<_> = (0..4).map(|_| Box::pin(queues.recv_job())).collect();
-    for worker in &mut parked {
-        assert!(block_on(poll_once(worker)).is_none(), "nothing to take yet");
+/// Takes the next job as a worker would; panics on anything else.
+fn take_job(queues: &Queues) -> QueuedJob {
+    match queues.next_for_worker() {
+        Next::Job(job) => job,
+        Next::Serial(_) => panic!("expected a job, got a serial runner"),
+        Next::Stop => panic!("expected a job, got stop"),
     }
+}
+
+#[test]
+fn a_burst_never_gets_past_the_capacity_and_a_taken_job_gives_its_room_back() {
+    let queues = queues(1);
     let burst: Vec<_> = (0..4)
         .map(|i| queues.try_submit(WithoutToken(move || i)))
         .collect();
     let accepted = burst.iter().filter(|result| result.is_ok()).count();
-    assert_eq!(accepted, 1, "one place, one job, however many workers wait");
+    assert_eq!(accepted, 1, "one place, one job");
     assert_eq!(queues.len(), 1);
 
     // A worker takes the job; its room comes back and the next submission gets it.
-    let taken = block_on(poll_once(&mut parked[0])).expect("the parked worker wakes");
-    assert!(taken.is_some());
+    let _taken = take_job(&queues);
     assert_eq!(queues.len(), 0);
     let next = queues.try_submit(WithoutToken(|| 4));
     assert!(next.is_ok(), "the room was given back");
@@ -171,6 +175,41 @@ fn parked_workers_never_let_a_burst_past_the_capacity() {
         "and only once"
     );
     assert_eq!(queues.len(), 1);
+}
+
+#[test]
+fn parked_workers_each_wake_for_a_job_and_all_stop_when_closed() {
+    const WORKERS: usize = 4;
+    let queues = queues(1);
+    let (took, taken) = flume::unbounded::<bool>();
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            let (queues, took) = (Arc::clone(&queues), took.clone());
+            std::thread::spawn(move || {
+                loop {
+                    match queues.next_for_worker() {
+                        Next::Job(job) => {
+                            took.send(true).unwrap();
+                            drop(job);
+                        }
+                        Next::Serial(_) => took.send(false).unwrap(),
+                        Next::Stop => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    // Submitted one at a time, each job must reach a parked worker: none stays queued.
+    for i in 0..100 {
+        let job = queues.submit(WithoutToken(move || i));
+        assert_eq!(taken.recv_timeout(Duration::from_secs(10)), Ok(true));
+        drop(job);
+    }
+    assert_eq!(queues.len(), 0);
+    queues.inbox.close();
+    for worker in workers {
+        worker.join().expect("a worker returns at stop");
+    }
 }
 
 #[test]
@@ -188,7 +227,7 @@ fn a_taken_job_lets_the_first_waiter_in_before_any_later_submission() {
         "a try_ submission does not overtake a waiter"
     );
 
-    let taken = block_on(queues.recv_job()).expect("the first job");
+    let taken = take_job(&queues);
     assert_eq!(queues.len(), 1, "its room went straight to the waiter");
     assert!(queues.try_submit(WithoutToken(|| 4)).is_err(), "still full");
     drop((taken, first, waiting));

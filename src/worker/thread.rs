@@ -7,29 +7,17 @@
 //!   exits only at shutdown;
 //! - a thread always reports its exit on the `exited` channel, even if it unwinds.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use futures_lite::future::{self, FutureExt as _};
-
 use super::config::PoolConfigError;
-use super::job::QueuedJob;
+use super::inbox::Next;
 use super::queue::Queues;
-use super::serial::SerialRunner;
-
-/// What a worker found to do.
-enum Next {
-    Job(QueuedJob),
-    Serial(SerialRunner),
-    Stop,
-}
 
 /// What one worker thread owns.
 struct Worker {
     index: usize,
     queues: Arc<Queues>,
-    stop: flume::Receiver<Infallible>,
     exited: flume::Sender<usize>,
 }
 
@@ -42,18 +30,16 @@ impl Drop for ExitSignal<'_> {
     }
 }
 
-/// Starts thread `index` of the pool. The pool stops it by dropping the sender of `stop`;
+/// Starts thread `index` of the pool. The pool stops it by closing the inbox;
 /// it reports its exit on `exited`.
 pub(crate) fn spawn(
     index: usize,
     queues: &Arc<Queues>,
-    stop: &flume::Receiver<Infallible>,
     exited: &flume::Sender<usize>,
 ) -> Result<JoinHandle<()>, PoolConfigError> {
     let worker = Worker {
         index,
         queues: Arc::clone(queues),
-        stop: stop.clone(),
         exited: exited.clone(),
     };
     thread::Builder::new()
@@ -69,7 +55,7 @@ impl Worker {
         let slot = &shared.slots[self.index];
         tracing::debug!(pool = %shared.name, worker = self.index, "worker thread started");
         loop {
-            let next = self.next();
+            let next = self.queues.next_for_worker();
             if shared.is_stopping() {
                 break;
             }
@@ -80,27 +66,5 @@ impl Worker {
             }
         }
         tracing::debug!(pool = %shared.name, worker = self.index, "worker thread stopped");
-    }
-
-    /// Parks until there is a job or a line to run, or the pool stops. A stop wins over
-    /// work; between jobs and lines the choice is random, so neither starves the other.
-    fn next(&self) -> Next {
-        let stop = async {
-            let _disconnected = self.stop.recv_async().await;
-            Next::Stop
-        };
-        let job = async {
-            match self.queues.recv_job().await {
-                Some(job) => Next::Job(job),
-                None => Next::Stop,
-            }
-        };
-        let serial = async {
-            match self.queues.runners_rx.recv_async().await {
-                Ok(runner) => Next::Serial(runner),
-                Err(_) => Next::Stop,
-            }
-        };
-        future::block_on(stop.or(job.race(serial)))
     }
 }
