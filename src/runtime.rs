@@ -687,7 +687,7 @@ impl Handle {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .iter()
-                .cloned()
+                .map(|(name, running)| (name.to_string(), *running))
                 .collect(),
             restarts,
             restarts_in_window: stats.restarts_in_window.load(Ordering::Relaxed),
@@ -758,17 +758,20 @@ impl Handle {
             .map_err(|_| ())
     }
 
+    /// Records a deployment of `instances` instances (1 for a supervisor): its list is
+    /// allocated at its exact size, since most deployments have one instance.
     pub(crate) fn new_record(
         &self,
-        name: &str,
+        name: &Arc<str>,
         parent: &Arc<str>,
         supervisor: Option<&Arc<str>>,
+        instances: usize,
     ) -> DeploymentId {
         self.deployments().insert(Deployment {
-            name: name.into(),
+            name: Arc::clone(name),
             parent: parent.clone(),
             supervisor: supervisor.cloned(),
-            instances: Vec::new(),
+            instances: Vec::with_capacity(instances),
         })
     }
 

@@ -532,7 +532,8 @@ fn serve<'a, C: Component>(
 ) -> impl Future<Output = Exit> + 'a {
     async move {
         let mut budget = BATCH;
-        let mut timer = Timer::never();
+        // Boxed, and only once the component has a timer: most never do.
+        let mut timer: Option<Box<Timer>> = None;
         loop {
             if instance.control.stop_mode().is_some() {
                 return Exit::Stopped;
@@ -540,7 +541,7 @@ fn serve<'a, C: Component>(
             if let Some(exit) = exit_requested(ctx, Hook::Handler) {
                 return exit;
             }
-            if let Some(failure) = ctx.tasks.panics().take() {
+            if let Some(failure) = ctx.tasks.panics().and_then(|panics| panics.take()) {
                 return Exit::Failed(failure);
             }
             if let Some(failure) = fire_timers(component, ctx, instance) {
@@ -554,7 +555,7 @@ fn serve<'a, C: Component>(
                 None => match idle(
                     inbox,
                     instance.control,
-                    ctx.tasks.panics(),
+                    ctx.tasks.panics().map(|panics| &**panics),
                     ctx.timers.next_deadline(),
                     &mut timer,
                 )
@@ -591,22 +592,32 @@ fn exit_requested<C: Component>(ctx: &mut Context<C>, hook: Hook) -> Option<Exit
 fn idle<'a, C: Component>(
     inbox: &'a mailbox::Receiver<Envelope<C>>,
     control: &'a Control,
-    panics: &'a Panics,
+    panics: Option<&'a Panics>,
     deadline: Option<Instant>,
-    timer: &'a mut Timer,
+    timer: &'a mut Option<Box<Timer>>,
 ) -> impl Future<Output = Wake<C>> + 'a {
     match deadline {
-        Some(at) => timer.set_at(at),
-        None => *timer = Timer::never(),
+        Some(at) => match timer {
+            Some(timer) => timer.set_at(at),
+            None => *timer = Some(Box::new(Timer::at(at))),
+        },
+        None => {
+            if let Some(timer) = timer {
+                **timer = Timer::never();
+            }
+        }
     }
     poll_fn(move |cx| {
-        if control.poll_stop(cx) || panics.poll(cx).is_ready() {
+        if control.poll_stop(cx) || panics.is_some_and(|panics| panics.poll(cx).is_ready()) {
             return Poll::Ready(Wake::Other);
         }
         if let Poll::Ready(envelope) = inbox.poll_recv(cx) {
             return Poll::Ready(Wake::Message(envelope));
         }
-        if deadline.is_some() && Pin::new(&mut *timer).poll(cx).is_ready() {
+        if deadline.is_some()
+            && let Some(timer) = timer.as_mut()
+            && Pin::new(&mut **timer).poll(cx).is_ready()
+        {
             return Poll::Ready(Wake::Other);
         }
         Poll::Pending
@@ -686,7 +697,8 @@ fn guarded<'a>(
 ) -> impl Future<Output = Outcome> + 'a {
     // The handler's future is boxed already, so it needs no pinning here.
     let mut future = AssertUnwindSafe(future).catch_unwind();
-    let mut deadline: Option<Timer> = None;
+    // Boxed: needed only when a stop comes while a handler runs.
+    let mut deadline: Option<Box<Timer>> = None;
     poll_fn(move |cx| {
         let polled = {
             let _busy = instance.enter(Hook::Handler);
@@ -699,8 +711,8 @@ fn guarded<'a>(
             });
         }
         if instance.control.poll_stop(cx) {
-            let timer = deadline.get_or_insert_with(|| Timer::after(instance.grace));
-            if Pin::new(timer).poll(cx).is_ready() {
+            let timer = deadline.get_or_insert_with(|| Box::new(Timer::after(instance.grace)));
+            if Pin::new(&mut **timer).poll(cx).is_ready() {
                 return Poll::Ready(Outcome::Abandoned);
             }
         }

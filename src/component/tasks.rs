@@ -73,7 +73,10 @@ impl Panics {
 pub(crate) struct Tasks {
     next: u64,
     running: Vec<(TaskId, Task<()>)>,
-    panics: Rc<Panics>,
+    /// `running`'s length after its last pruning of finished tasks.
+    pruned: usize,
+    /// Created with the first task: most components never spawn one.
+    panics: Option<Rc<Panics>>,
     /// The reactor's watchdog probe and the instance's key: each poll of a task is
     /// reported like a handler's, so a task that blocks the reactor is named.
     probe: Option<(Arc<Probe>, u64)>,
@@ -92,18 +95,23 @@ impl Tasks {
         self.probe = probe.map(|probe| (probe, key));
     }
 
-    pub(crate) fn panics(&self) -> &Rc<Panics> {
-        &self.panics
+    /// Where the incarnation's tasks report a panic; `None` until a task is spawned.
+    pub(crate) fn panics(&self) -> Option<&Rc<Panics>> {
+        self.panics.as_ref()
     }
 
     pub(crate) fn spawn(
         &mut self,
         future: impl Future<Output = ()> + 'static,
     ) -> Result<TaskId, SpawnError> {
-        // Finished tasks go first, so a component that spawns one task per event does not
-        // grow this list.
-        self.running.retain(|(_, task)| !task.is_finished());
-        let panics = Rc::downgrade(&self.panics);
+        // Finished tasks go whenever the list has doubled since the last pruning, so a
+        // component that spawns one task per event neither grows this list nor pays a
+        // pass over it per spawn.
+        if self.running.len() >= 2 * self.pruned.max(8) {
+            self.running.retain(|(_, task)| !task.is_finished());
+            self.pruned = self.running.len();
+        }
+        let panics = Rc::downgrade(self.panics.get_or_insert_with(Rc::default));
         let probe = self.probe.clone();
         let guarded = async move {
             let mut caught = pin!(AssertUnwindSafe(future).catch_unwind());
@@ -134,6 +142,7 @@ impl Tasks {
             return false;
         };
         let (_, task) = self.running.swap_remove(at);
+        self.pruned = self.pruned.min(self.running.len());
         !task.is_finished()
     }
 
@@ -148,5 +157,6 @@ impl Tasks {
     /// Drops every task: each is cancelled at its next await point.
     pub(crate) fn clear(&mut self) {
         self.running.clear();
+        self.pruned = 0;
     }
 }

@@ -103,8 +103,8 @@ impl Handle {
                         .unwrap_or_else(PoisonError::into_inner);
                     let mut names: Vec<String> = Vec::with_capacity(children.len());
                     for (name, _) in children.iter() {
-                        if names.last() != Some(name) {
-                            names.push(name.clone());
+                        if names.last().map(String::as_str) != Some(&**name) {
+                            names.push(name.to_string());
                         }
                     }
                     names

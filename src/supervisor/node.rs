@@ -92,7 +92,8 @@ enum Kind {
         stats: Arc<InstanceStats>,
     },
     Supervisor {
-        spec: SupervisorSpec,
+        /// Boxed: a supervisor's spec is large, and it would size every child's entry.
+        spec: Box<SupervisorSpec>,
         path: Arc<str>,
         reactors: Arc<[usize]>,
         requests: Option<flume::Sender<Request>>,
@@ -129,7 +130,7 @@ pub(crate) struct NodeStats {
     pub(crate) restarts_in_window: AtomicU32,
     pub(crate) escalated: AtomicBool,
     /// Children in start order: name and whether it runs.
-    pub(crate) children: Mutex<VecDeque<(String, bool)>>,
+    pub(crate) children: Mutex<VecDeque<(Arc<str>, bool)>>,
 }
 
 /// Restarts waiting out their backoff.
@@ -166,7 +167,7 @@ pub(crate) struct Node {
     /// In start order. A deque: undeploying the oldest child is as cheap as the newest.
     children: VecDeque<Child>,
     /// How many children carry each name (the instances of a deployment share one).
-    names: HashMap<String, usize>,
+    names: HashMap<Arc<str>, usize>,
     exits_tx: flume::Sender<ChildExit>,
     exits: flume::Receiver<ChildExit>,
     next_reactor: usize,
@@ -211,7 +212,9 @@ impl Node {
         for child in node.spec.children.clone() {
             match child {
                 TreeChild::Component(spec) => {
-                    let id = node.runtime.new_record(spec.name(), &node.path, None);
+                    let id = node
+                        .runtime
+                        .new_record(&spec.name, &node.path, None, spec.instances);
                     node.add_instances(&spec, id);
                 }
                 TreeChild::Supervisor(spec) => {
@@ -254,7 +257,7 @@ impl Node {
     /// Applies a change of `self.children` to the inspector's copy, which is kept in the
     /// same order, change by change: rebuilding it on every event made deploying n
     /// children cost O(n²) allocations.
-    fn mirror(&self, change: impl FnOnce(&mut VecDeque<(String, bool)>)) {
+    fn mirror(&self, change: impl FnOnce(&mut VecDeque<(Arc<str>, bool)>)) {
         change(
             &mut self
                 .stats
@@ -370,7 +373,7 @@ impl Node {
                 .policy
                 .add_child(spec.restart)
                 .expect("a supervising policy");
-            let name = spec.name().to_owned();
+            let name = Arc::clone(&spec.name);
             *self.names.entry(name.clone()).or_default() += 1;
             self.mirror(|children| children.push_back((name, false)));
             self.children.push_back(Child {
@@ -397,12 +400,12 @@ impl Node {
             .runtime
             .owned_reactors(&path)
             .unwrap_or_else(|| self.reactors.clone());
-        let deployment = self.runtime.new_record(&spec.name, &self.path, Some(&path));
+        let name: Arc<str> = spec.name.as_str().into();
+        let deployment = self.runtime.new_record(&name, &self.path, Some(&path), 1);
         let id = self
             .policy
             .add_child(RestartType::Permanent)
             .expect("a supervising policy");
-        let name = spec.name.clone();
         *self.names.entry(name.clone()).or_default() += 1;
         self.mirror(|children| children.push_back((name, false)));
         self.children.push_back(Child {
@@ -414,7 +417,7 @@ impl Node {
             running: false,
             epoch: 0,
             kind: Kind::Supervisor {
-                spec,
+                spec: Box::new(spec),
                 path,
                 reactors,
                 requests: None,
@@ -511,7 +514,7 @@ impl Node {
                 *requests = Some(tx);
                 let node = Node::new(NodeConfig {
                     path: child_path.clone(),
-                    spec: spec.clone(),
+                    spec: SupervisorSpec::clone(spec),
                     reactors: reactors.clone(),
                     runtime: runtime.clone(),
                     parent: Parent::Supervisor {
@@ -868,7 +871,9 @@ impl Node {
 
     async fn deploy(&mut self, spec: ChildSpec) -> Result<DeploymentId, DeployError> {
         self.validate(&spec)?;
-        let id = self.runtime.new_record(spec.name(), &self.path, None);
+        let id = self
+            .runtime
+            .new_record(&spec.name, &self.path, None, spec.instances);
         let first = self.children.len();
         self.add_instances(&spec, id);
         tracing::info!(supervisor = %self.path, component = spec.name(), deployment = ?id, "component.deploying");
@@ -898,7 +903,7 @@ impl Node {
         if spec.own_reactors() > 0 {
             return Err(SpecError::DynamicReactors.into());
         }
-        if self.names.contains_key(&spec.name) {
+        if self.names.contains_key(spec.name.as_str()) {
             return Err(SpecError::DuplicateName(spec.name.clone()).into());
         }
         let name = spec.name.clone();
