@@ -21,7 +21,7 @@ use std::future::{Future, poll_fn};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 
 use async_task::{Runnable, Task};
 
@@ -150,9 +150,18 @@ impl Executor {
     }
 
     /// Runs tasks until `main` ends. `main` is polled here, not spawned, so it may borrow
-    /// from the caller; it is woken through the caller's waker (`block_on`'s).
+    /// from the caller; it has a waker of its own (see below).
     pub(crate) async fn run(&self, main: impl Future<Output = ()>) {
         let mut main = std::pin::pin!(main);
+        // `main` gets a waker of its own: woken from this thread while draining (the
+        // common case: a supervisor task sending the reactor a command), it only sets a
+        // flag the drain loop reads, instead of waking `block_on`, which would cost an
+        // extra turn of the I/O reactor (an `epoll_wait` and an `eventfd` re-arm).
+        let main_wake = Arc::new(MainWake {
+            woken: AtomicBool::new(true),
+            remote: self.remote.clone(),
+        });
+        let main_waker = Waker::from(main_wake.clone());
         poll_fn(|cx| {
             {
                 let mut waker = self
@@ -166,16 +175,23 @@ impl Executor {
             }
             self.local.draining.set(true);
             let _idle = Idle(&self.local);
-            if main.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(());
-            }
             for _ in 0..DRAIN {
+                if main_wake.woken.swap(false, Ordering::AcqRel) {
+                    let mut main_cx = Context::from_waker(&main_waker);
+                    if main.as_mut().poll(&mut main_cx).is_ready() {
+                        return Poll::Ready(());
+                    }
+                    continue;
+                }
                 let next = self.local.runnables.borrow_mut().pop_front();
                 let runnable = match next {
                     Some(runnable) => runnable,
                     None => {
                         let remote = self.remote.take();
                         if remote.is_empty() {
+                            if main_wake.woken.load(Ordering::Acquire) {
+                                continue;
+                            }
                             return Poll::Pending;
                         }
                         self.local.runnables.borrow_mut().extend(remote);
@@ -189,6 +205,34 @@ impl Executor {
             Poll::Pending
         })
         .await;
+    }
+}
+
+/// The waker of `run`'s main future.
+struct MainWake {
+    /// Set by a wake-up, cleared by the drain loop before it polls `main`.
+    woken: AtomicBool,
+    remote: Arc<Remote>,
+}
+
+impl Wake for MainWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.woken.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // On the executor's thread while it drains, the drain loop sees the flag before
+        // it parks; anywhere else, the executor must be woken.
+        let seen = LOCAL.with(|local| match &*local.borrow() {
+            Some((owner, queue)) => Arc::ptr_eq(owner, &self.remote) && queue.draining.get(),
+            None => false,
+        });
+        if !seen {
+            self.remote.wake();
+        }
     }
 }
 
