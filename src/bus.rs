@@ -15,6 +15,8 @@ mod delivery;
 mod error;
 mod registry;
 
+pub(crate) use registry::FastMap;
+
 use std::borrow::Cow;
 use std::fmt;
 use std::hash::{Hash, Hasher};

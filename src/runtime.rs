@@ -18,6 +18,7 @@ pub use error::{BuildError, DeployError, SpecError, UndeployError};
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::bus::FastMap;
 use crate::component::control::StopMode;
 use crate::component::{ChildSpec, ComponentState, InstanceStats};
 use crate::events::{EventStream, Events};
@@ -119,7 +120,7 @@ struct Shared {
     mailbox_capacity: usize,
     deployments: Mutex<SlotMap<DeploymentId, Deployment>>,
     /// Live supervisors by path, for deploys and undeploys.
-    supervisors: Mutex<HashMap<Arc<str>, flume::Sender<Request>>>,
+    supervisors: Mutex<FastMap<Arc<str>, flume::Sender<Request>>>,
     /// What the inspector reads of each live supervisor, by path (sorted: tree order).
     nodes: Mutex<BTreeMap<Arc<str>, Arc<NodeStats>>>,
     /// The reactors of supervisors that own some, by path (fixed when built).
@@ -232,7 +233,7 @@ impl Runtime {
             pools: pools.iter().map(WorkerPool::handle).collect(),
             mailbox_capacity: builder.mailbox_capacity,
             deployments: Mutex::new(SlotMap::with_key()),
-            supervisors: Mutex::new(HashMap::new()),
+            supervisors: Mutex::new(FastMap::default()),
             nodes: Mutex::new(BTreeMap::new()),
             owned,
             ended: flume::bounded(1),

@@ -224,7 +224,11 @@ impl Hasher for NameHasher {
     }
 }
 
-type Slots = HashMap<Box<str>, Box<dyn Slot>, BuildHasherDefault<NameHasher>>;
+/// A hash map with [`NameHasher`]: for the runtime's own keys (names, instance keys),
+/// chosen by the application, never by a peer.
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<NameHasher>>;
+
+type Slots = FastMap<Box<str>, Box<dyn Slot>>;
 
 /// Address names to slots. Invariant: every slot in the table has at least one consumer.
 pub(crate) struct Registry {

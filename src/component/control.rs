@@ -13,10 +13,10 @@
 //!   factory on the same mailbox; [`Directive::Terminate`] ends it.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::task::Waker;
 
+use crate::bus::FastMap;
 use crate::failure::Failure;
 use crate::oneshot;
 
@@ -118,7 +118,7 @@ impl Control {
 /// The instances living on one reactor, by key.
 #[derive(Default)]
 pub(crate) struct Instances {
-    map: RefCell<HashMap<u64, Rc<Control>>>,
+    map: RefCell<FastMap<u64, Rc<Control>>>,
 }
 
 impl Instances {

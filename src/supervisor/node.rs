@@ -11,7 +11,7 @@
 //!   mistaken for a failed one;
 //! - the exits channel is unbounded but holds at most one report per child and epoch.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -24,6 +24,7 @@ use reactree_supervisors::{
     ChildId, Decision, Exit as PolicyExit, PolicyState, RestartType, SupervisorPolicy, Timestamp,
 };
 
+use crate::bus::FastMap;
 use crate::component::control::{Directive, StopMode};
 use crate::component::{ChildExit, Exit, InstanceConfig, InstanceStats};
 use crate::context::Identity;
@@ -167,7 +168,7 @@ pub(crate) struct Node {
     /// In start order. A deque: undeploying the oldest child is as cheap as the newest.
     children: VecDeque<Child>,
     /// How many children carry each name (the instances of a deployment share one).
-    names: HashMap<Arc<str>, usize>,
+    names: FastMap<Arc<str>, usize>,
     exits_tx: flume::Sender<ChildExit>,
     exits: flume::Receiver<ChildExit>,
     next_reactor: usize,
@@ -196,7 +197,7 @@ impl Node {
             epoch: config.epoch,
             origin: Instant::now(),
             children: VecDeque::new(),
-            names: HashMap::new(),
+            names: FastMap::default(),
             exits_tx,
             exits,
             next_reactor: 0,
