@@ -752,6 +752,9 @@ impl Handle {
     }
 
     pub(crate) async fn send_command(&self, reactor: usize, command: Command) -> Result<(), ()> {
+        let Err(command) = reactor::run_here(self.shared.id, reactor, command) else {
+            return Ok(());
+        };
         self.shared.reactors[reactor]
             .commands
             .send_async(command)
