@@ -187,8 +187,8 @@ impl Instance<'_> {
 ///
 /// A plain function: everything the instance keeps is built here, into one [`Shell`],
 /// so the future's state holds it once (an `async fn` keeps room for its parameters and
-/// for each local it moved them into). Each incarnation is a boxed future of its own;
-/// an idle component costs the shell, its incarnation and its mailbox.
+/// for each local it moved them into). An idle component costs this one task (the shell
+/// and its current incarnation's state) and its mailbox.
 pub(crate) fn run<C, F>(
     factory: Arc<F>,
     config: InstanceConfig,
@@ -337,12 +337,13 @@ where
         }
     }
 
-    /// One incarnation's future, boxed. Built in a plain function so that neither it nor
-    /// its context is ever a local of the shell's future.
+    /// One incarnation's future. Built in a plain function, so that the context is moved
+    /// into it once and is never also a local of the shell's future; awaited in place,
+    /// so an instance is one allocation (its task), not two.
     fn incarnation(
         &mut self,
         started: oneshot::Sender<Result<(), Failure>>,
-    ) -> Pin<Box<dyn Future<Output = (Exit, Vec<Registration>)> + '_>> {
+    ) -> impl Future<Output = (Exit, Vec<Registration>)> + '_ {
         let mut ctx = Context::new(
             self.identity.clone(),
             self.runtime.clone(),
@@ -364,7 +365,7 @@ where
             started,
             &mut self.kept,
         );
-        Box::pin(fut.instrument(self.span.clone()))
+        fut.instrument(self.span.clone())
     }
 }
 

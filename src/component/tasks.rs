@@ -71,21 +71,27 @@ impl Panics {
 /// The tasks of one incarnation.
 #[derive(Default)]
 pub(crate) struct Tasks {
-    next: u64,
-    running: Vec<(TaskId, Task<()>)>,
-    /// `running`'s length after its last pruning of finished tasks.
-    pruned: usize,
-    /// Created with the first task: most components never spawn one.
-    panics: Option<Rc<Panics>>,
+    /// Allocated with the first task: most components never spawn one.
+    spawned: Option<Box<Spawned>>,
     /// The reactor's watchdog probe and the instance's key: each poll of a task is
     /// reported like a handler's, so a task that blocks the reactor is named.
     probe: Option<(Arc<Probe>, u64)>,
 }
 
+/// The tasks an incarnation has spawned, and where they report a panic.
+#[derive(Default)]
+struct Spawned {
+    next: u64,
+    running: Vec<(TaskId, Task<()>)>,
+    /// `running`'s length after its last pruning of finished tasks.
+    pruned: usize,
+    panics: Rc<Panics>,
+}
+
 impl fmt::Debug for Tasks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tasks")
-            .field("running", &self.running.len())
+            .field("running", &self.len())
             .finish()
     }
 }
@@ -97,7 +103,7 @@ impl Tasks {
 
     /// Where the incarnation's tasks report a panic; `None` until a task is spawned.
     pub(crate) fn panics(&self) -> Option<&Rc<Panics>> {
-        self.panics.as_ref()
+        self.spawned.as_ref().map(|spawned| &spawned.panics)
     }
 
     pub(crate) fn spawn(
@@ -107,11 +113,12 @@ impl Tasks {
         // Finished tasks go whenever the list has doubled since the last pruning, so a
         // component that spawns one task per event neither grows this list nor pays a
         // pass over it per spawn.
-        if self.running.len() >= 2 * self.pruned.max(8) {
-            self.running.retain(|(_, task)| !task.is_finished());
-            self.pruned = self.running.len();
+        let spawned = self.spawned.get_or_insert_with(Box::default);
+        if spawned.running.len() >= 2 * spawned.pruned.max(8) {
+            spawned.running.retain(|(_, task)| !task.is_finished());
+            spawned.pruned = spawned.running.len();
         }
-        let panics = Rc::downgrade(self.panics.get_or_insert_with(Rc::default));
+        let panics = Rc::downgrade(&spawned.panics);
         let probe = self.probe.clone();
         let guarded = async move {
             let mut caught = pin!(AssertUnwindSafe(future).catch_unwind());
@@ -131,32 +138,42 @@ impl Tasks {
             }
         };
         let task = reactor::spawn_local(guarded).ok_or(SpawnError::NoReactor)?;
-        let id = TaskId(self.next);
-        self.next += 1;
-        self.running.push((id, task));
+        let spawned = self.spawned.get_or_insert_with(Box::default);
+        let id = TaskId(spawned.next);
+        spawned.next += 1;
+        spawned.running.push((id, task));
         Ok(id)
     }
 
     pub(crate) fn cancel(&mut self, id: TaskId) -> bool {
-        let Some(at) = self.running.iter().position(|(t, _)| *t == id) else {
+        let Some(spawned) = self.spawned.as_mut() else {
             return false;
         };
-        let (_, task) = self.running.swap_remove(at);
-        self.pruned = self.pruned.min(self.running.len());
+        let Some(at) = spawned.running.iter().position(|(t, _)| *t == id) else {
+            return false;
+        };
+        let (_, task) = spawned.running.swap_remove(at);
+        spawned.pruned = spawned.pruned.min(spawned.running.len());
         !task.is_finished()
     }
 
     /// Tasks still running.
     pub(crate) fn len(&self) -> usize {
-        self.running
-            .iter()
-            .filter(|(_, task)| !task.is_finished())
-            .count()
+        self.spawned.as_ref().map_or(0, |spawned| {
+            spawned
+                .running
+                .iter()
+                .filter(|(_, task)| !task.is_finished())
+                .count()
+        })
     }
 
-    /// Drops every task: each is cancelled at its next await point.
+    /// Drops every task: each is cancelled at its next await point. The panic slot
+    /// stays, so a panic reported meanwhile is still seen.
     pub(crate) fn clear(&mut self) {
-        self.running.clear();
-        self.pruned = 0;
+        if let Some(spawned) = self.spawned.as_mut() {
+            spawned.running.clear();
+            spawned.pruned = 0;
+        }
     }
 }

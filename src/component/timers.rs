@@ -41,7 +41,14 @@ impl<C: Component> Due<C> {
     }
 }
 
+/// A component's timers. Allocated with the first timer: most components never have
+/// one, and an idle component should cost as little as it can.
 pub(crate) struct Timers<C: Component> {
+    queue: Option<Box<Queue<C>>>,
+}
+
+/// The timers proper, in deadline order.
+struct Queue<C: Component> {
     next_id: u64,
     queue: BTreeMap<(Instant, TimerId), Entry<C>>,
     /// The timer whose callback is running, and whether it was cancelled meanwhile.
@@ -51,22 +58,71 @@ pub(crate) struct Timers<C: Component> {
 impl<C: Component> fmt::Debug for Timers<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Timers")
-            .field("pending", &self.queue.len())
+            .field("pending", &self.len())
             .finish()
     }
 }
 
 impl<C: Component> Timers<C> {
     pub(crate) const fn new() -> Self {
-        Self {
-            next_id: 0,
-            queue: BTreeMap::new(),
-            firing: None,
-        }
+        Self { queue: None }
     }
 
     /// Schedules `callback` at `deadline`, then every `period` if given.
     pub(crate) fn schedule(
+        &mut self,
+        deadline: Instant,
+        period: Option<Duration>,
+        callback: Callback<C>,
+    ) -> TimerId {
+        self.queue
+            .get_or_insert_with(|| {
+                Box::new(Queue {
+                    next_id: 0,
+                    queue: BTreeMap::new(),
+                    firing: None,
+                })
+            })
+            .schedule(deadline, period, callback)
+    }
+
+    /// Cancels a timer; `false` if it had already fired (one-shot) or was cancelled.
+    pub(crate) fn cancel(&mut self, id: TimerId) -> bool {
+        self.queue.as_mut().is_some_and(|queue| queue.cancel(id))
+    }
+
+    /// The earliest deadline.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.queue.as_ref()?.next_deadline()
+    }
+
+    /// Takes the earliest timer if it is due at `now`.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Due<C>> {
+        self.queue.as_mut()?.pop_due(now)
+    }
+
+    /// Puts a fired timer back if it is periodic and was not cancelled by its callback
+    /// (see [`Queue::finish`]).
+    pub(crate) fn finish(&mut self, due: Due<C>, now: Instant) {
+        if let Some(queue) = self.queue.as_mut() {
+            queue.finish(due, now);
+        }
+    }
+
+    /// Drops every timer.
+    pub(crate) fn clear(&mut self) {
+        self.queue = None;
+    }
+
+    /// The number of live timers.
+    pub(crate) fn len(&self) -> usize {
+        self.queue.as_ref().map_or(0, |queue| queue.queue.len())
+    }
+}
+
+impl<C: Component> Queue<C> {
+    /// Schedules `callback` at `deadline`, then every `period` if given.
+    fn schedule(
         &mut self,
         deadline: Instant,
         period: Option<Duration>,
@@ -81,7 +137,7 @@ impl<C: Component> Timers<C> {
     }
 
     /// Cancels a timer; `false` if it had already fired (one-shot) or was cancelled.
-    pub(crate) fn cancel(&mut self, id: TimerId) -> bool {
+    fn cancel(&mut self, id: TimerId) -> bool {
         if let Some((firing, cancelled)) = &mut self.firing
             && *firing == id
         {
@@ -94,12 +150,12 @@ impl<C: Component> Timers<C> {
     }
 
     /// The earliest deadline.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+    fn next_deadline(&self) -> Option<Instant> {
         self.queue.first_key_value().map(|((at, _), _)| *at)
     }
 
     /// Takes the earliest timer if it is due at `now`.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Due<C>> {
+    fn pop_due(&mut self, now: Instant) -> Option<Due<C>> {
         let (&(deadline, id), _) = self.queue.first_key_value()?;
         if deadline > now {
             return None;
@@ -117,7 +173,7 @@ impl<C: Component> Timers<C> {
     ///
     /// The next deadline is one period after the previous one (fixed rate); if that is
     /// already past, ticks are not replayed in a burst: the next is one period from now.
-    pub(crate) fn finish(&mut self, due: Due<C>, now: Instant) {
+    fn finish(&mut self, due: Due<C>, now: Instant) {
         let cancelled = matches!(self.firing.take(), Some((id, true)) if id == due.id);
         if cancelled {
             return;
@@ -129,16 +185,5 @@ impl<C: Component> Timers<C> {
             }
             self.queue.insert((next, due.id), due.entry);
         }
-    }
-
-    /// Drops every timer.
-    pub(crate) fn clear(&mut self) {
-        self.queue.clear();
-        self.firing = None;
-    }
-
-    /// The number of live timers.
-    pub(crate) fn len(&self) -> usize {
-        self.queue.len()
     }
 }
