@@ -32,16 +32,16 @@
 //! # Implementation
 //!
 //! Each job is one allocation (`job`) shared by its queue entry, its future and its
-//! token, holding a small state machine under a mutex. Workers park on the shared flume
-//! queue, the channel of ordered-line runners and a stop channel at once (`thread`).
-//! The shared queue is bounded by a gate, not by flume (whose hand-over to a parked
-//! receiver skips the bound): a job takes room before it is sent and gives it back when
+//! token, holding a small state machine under a mutex. Workers block on one inbox, a
+//! mutex and a condition variable over the shared queue's jobs, the ordered lines'
+//! runners and a closed flag (`inbox`, `thread`). The inbox itself is unbounded; a gate
+//! bounds the shared queue: a job takes room before it is pushed and gives it back when
 //! a worker takes it, and submitters without room wait first-come at the gate
 //! (`admission`).
 //! Each ordered line keeps its own first-come list of submitters waiting for room, and
 //! lets the first one in whenever its runner takes a job (`serial`). Both lists are one
 //! type, a first-come list of waiters keyed by ticket (`waiters`).
-//! Shutdown and late submitters meet through the lifecycle flag and the channel lock
+//! Shutdown and late submitters meet through the lifecycle flag and the inbox's lock
 //! (`queue`). Per-thread start times (`watch`) let the runtime's watchdog report jobs
 //! running past the long-job threshold.
 

@@ -1,23 +1,21 @@
 //! Admission to the shared queue: who may put a job into it, and who waits for room.
 //!
-//! The shared queue cannot rely on flume's bound: a send that finds a receiver waiting
-//! (an idle worker parked in `recv_async`) fires it and pushes the job into the channel
-//! without looking at the capacity, so a burst of sends to idle workers overfills it. So
-//! the channel is unbounded and the [`Gate`] does the counting, as a semaphore whose
-//! waiters hold their jobs.
+//! The workers' inbox is unbounded (a channel bound can also be skipped: flume hands a
+//! job to a parked receiver without looking at its capacity), so the [`Gate`] does the
+//! counting, as a semaphore whose waiters hold their jobs.
 //!
 //! A submission takes room (`admitted += 1`) before it sends its job, or, if there is
 //! none, joins the gate's first-come list of waiters ([`Waiters`]) at once (not at its
 //! first poll, so submission order decides) and its future holds a [`QueueTicket`].
-//! Whoever takes a job off the channel (a worker, or shutdown's drain) gives its room
+//! Whoever takes a job off the inbox (a worker, or shutdown's drain) gives its room
 //! back through [`Gate::release`]: to the first waiter, whose job then goes into the
-//! channel, or else to the count.
+//! inbox, or else to the count.
 //!
 //! Invariants:
-//! - `admitted` counts the jobs holding room: admitted and not yet taken off the channel.
-//!   It never exceeds the capacity, and every job in the channel holds room, so the
-//!   channel never holds more than the capacity;
-//! - room is given back exactly once per job taken off the channel, and only then: a
+//! - `admitted` counts the jobs holding room: admitted and not yet taken off the inbox.
+//!   It never exceeds the capacity, and every job in the inbox holds room, so the
+//!   inbox never holds more than the capacity;
+//! - room is given back exactly once per job taken off the inbox, and only then: a
 //!   waiter that leaves without being let in (dropped, or settled at shutdown) never
 //!   held any;
 //! - waiters exist only while all the room is taken (`admitted == capacity`), so a later
@@ -45,7 +43,7 @@ struct GateState {
     waiters: Waiters<QueuedJob>,
 }
 
-/// A waiter [`Gate::release`] let in: its job holds room and must go into the channel;
+/// A waiter [`Gate::release`] let in: its job holds room and must go into the inbox;
 /// then its future must be woken.
 pub(crate) struct LetIn {
     pub(crate) job: QueuedJob,
@@ -86,7 +84,7 @@ impl Gate {
         Err(state.waiters.push_back(job))
     }
 
-    /// Gives back the room of one job taken off the channel: to the first waiter, which
+    /// Gives back the room of one job taken off the inbox: to the first waiter, which
     /// the caller must send and wake, or to the count.
     pub(crate) fn release(&self) -> Option<LetIn> {
         let mut state = self.lock();
