@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-pub(crate) use delivery::{Consumer, DeliverFuture, Delivery, Refused};
+pub(crate) use delivery::{Consumer, DeliverFuture, Delivery, Published, Refused};
 pub use error::{ConsumeError, PublishError, RequestError, SendError};
 pub use registry::AddressStats;
 pub(crate) use registry::{AddressCounters, ConsumerId, Registry};
@@ -366,14 +366,15 @@ impl Bus {
         }
     }
 
-    /// Offers a clone of `message` to every consumer of `address` under the registry's
-    /// read lock, without waiting; the last consumer gets the original. Full mailboxes
-    /// are handed to `full` with their delivery.
+    /// Offers `message` to every consumer of `address` under the registry's read lock,
+    /// without waiting: one shared allocation, from which each consumer takes its copy
+    /// as it handles it (the last one takes the original). Full mailboxes are handed to
+    /// `full` with the shared message.
     fn fan_out<M: Message + Clone>(
         &self,
         address: &Address<M>,
         message: M,
-        mut full: impl FnMut(&AddressCounters, &Arc<dyn Consumer<M>>, Box<Delivery<M>>),
+        mut full: impl FnMut(&AddressCounters, &Arc<dyn Consumer<M>>, Arc<Published<M>>),
     ) -> Result<PublishReport, PublishError<M>> {
         let found = self.inner.registry.with(
             address.name(),
@@ -381,26 +382,24 @@ impl Bus {
             message,
             |slot: &TypedSlot<M>, message| {
                 let consumers = slot.consumers();
-                let Some((last, others)) = consumers.split_last() else {
+                if consumers.is_empty() {
                     return Err(message);
-                };
+                }
                 AddressCounters::bump(&slot.counters.published);
                 let mut report = PublishReport::default();
-                let mut offer = |entry: &registry::Entry<M>, copy: M| match entry
-                    .consumer
-                    .try_deliver(Delivery::one_way(copy))
-                {
-                    Ok(()) => report.delivered += 1,
-                    Err(Refused::Full(d)) => {
-                        report.refused += 1;
-                        full(&slot.counters, &entry.consumer, d);
+                // One allocation for all the consumers; each copies the message as it
+                // handles it, and the last one takes it.
+                let published = Published::new(message);
+                for entry in consumers.iter() {
+                    match entry.consumer.try_deliver_published(Arc::clone(&published)) {
+                        Ok(()) => report.delivered += 1,
+                        Err(Refused::Full(p)) => {
+                            report.refused += 1;
+                            full(&slot.counters, &entry.consumer, p);
+                        }
+                        Err(Refused::Closed(_)) => {}
                     }
-                    Err(Refused::Closed(_)) => {}
-                };
-                for entry in others {
-                    offer(entry, message.clone());
                 }
-                offer(last, message);
                 Ok(report)
             },
         );
@@ -428,12 +427,12 @@ impl Bus {
         message: M,
     ) -> Result<usize, PublishError<M>> {
         let mut waiting = Vec::new();
-        let report = self.fan_out(address, message, |_, consumer, delivery| {
-            waiting.push((consumer.clone(), delivery));
+        let report = self.fan_out(address, message, |_, consumer, published| {
+            waiting.push((consumer.clone(), published));
         })?;
         let mut delivered = report.delivered;
-        for (consumer, delivery) in waiting {
-            delivered += usize::from(consumer.deliver(delivery).await.is_ok());
+        for (consumer, published) in waiting {
+            delivered += usize::from(consumer.deliver_published(published).await.is_ok());
         }
         Ok(delivered)
     }

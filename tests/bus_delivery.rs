@@ -323,3 +323,69 @@ fn a_remembered_route_follows_consumers_leaving_and_arriving() {
     });
     runtime.shutdown();
 }
+
+/// Counts the clones of every `Shared` message, across threads.
+static SHARED_CLONES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+struct Shared(u64);
+impl Clone for Shared {
+    fn clone(&self) -> Self {
+        SHARED_CLONES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(self.0)
+    }
+}
+impl Message for Shared {
+    type Reply = ();
+}
+
+/// Records every `Shared` it gets.
+struct SharedListener {
+    log: Log,
+}
+impl Component for SharedListener {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&Address::<Shared>::new("bus.shared"))?;
+        Ok(())
+    }
+}
+impl Handler<Shared> for SharedListener {
+    async fn handle(&mut self, Shared(n): Shared, ctx: &mut Context<Self>) {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("{} {n}", ctx.instance()));
+    }
+}
+
+#[test]
+fn a_published_message_is_copied_once_per_consumer_at_most() {
+    let runtime = Runtime::builder().reactors(2).build().unwrap();
+    let log = Log::default();
+    let spec_log = log.clone();
+    runtime
+        .block_on(
+            runtime.deploy(
+                ChildSpec::new("shared", move || SharedListener {
+                    log: spec_log.clone(),
+                })
+                .instances(4),
+            ),
+        )
+        .unwrap();
+    let before = SHARED_CLONES.load(std::sync::atomic::Ordering::SeqCst);
+    let reached = runtime
+        .block_on(
+            runtime
+                .bus()
+                .publish(&Address::new("bus.shared"), Shared(9)),
+        )
+        .unwrap();
+    assert_eq!(reached, 4);
+    assert!(eventually(GENEROUS, || log.lock().unwrap().len() == 4));
+    let mut seen = log.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, ["0 9", "1 9", "2 9", "3 9"]);
+    let clones = SHARED_CLONES.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert!(clones <= 4, "{clones} copies for 4 consumers");
+    runtime.shutdown();
+}

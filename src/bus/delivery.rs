@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::bus::{CorrelationId, Message};
@@ -28,16 +29,64 @@ impl<M: Message> Delivery<M> {
     }
 }
 
-/// Why a consumer did not take a delivery; the delivery comes back.
-pub(crate) enum Refused<M: Message> {
-    /// The mailbox is at capacity.
-    Full(Box<Delivery<M>>),
-    /// The consumer's component has stopped.
-    Closed(Box<Delivery<M>>),
+/// A published message, shared by every consumer it reaches: one allocation per publish
+/// instead of one per consumer. Each consumer takes its own copy as it handles it (the
+/// last one takes the message itself); the mutex makes it shareable for any `Send`
+/// message and is locked once per copy.
+pub(crate) struct Published<M: Message> {
+    message: Mutex<M>,
+    /// `M::clone`, recorded where `M: Clone` is known (the consumer side is not bound).
+    clone: fn(&M) -> M,
 }
 
-impl<M: Message> Refused<M> {
-    pub(crate) fn into_delivery(self) -> Box<Delivery<M>> {
+impl<M: Message> Published<M> {
+    pub(crate) fn new(message: M) -> Arc<Self>
+    where
+        M: Clone,
+    {
+        Arc::new(Self {
+            message: Mutex::new(message),
+            clone: M::clone,
+        })
+    }
+
+    /// This consumer's copy: the message itself if no other consumer holds it.
+    pub(crate) fn take(self: Arc<Self>) -> M {
+        // A load first: while other consumers hold it, the common case, that costs no
+        // atomic write to the line they share.
+        if Arc::strong_count(&self) == 1 {
+            match Arc::try_unwrap(self) {
+                Ok(only) => {
+                    return only
+                        .message
+                        .into_inner()
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                Err(shared) => return Self::copy(&shared),
+            }
+        }
+        Self::copy(&self)
+    }
+
+    fn copy(shared: &Self) -> M {
+        let message = shared
+            .message
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        (shared.clone)(&message)
+    }
+}
+
+/// Why a consumer did not take a delivery; the delivery comes back.
+pub(crate) enum Refused<D> {
+    /// The mailbox is at capacity.
+    Full(D),
+    /// The consumer's component has stopped.
+    Closed(D),
+}
+
+impl<D> Refused<D> {
+    pub(crate) fn into_delivery(self) -> D {
         match self {
             Self::Full(d) | Self::Closed(d) => d,
         }
@@ -45,15 +94,65 @@ impl<M: Message> Refused<M> {
 }
 
 /// A boxed, `Send` future borrowing the consumer.
-pub(crate) type DeliverFuture<'a, M> =
-    Pin<Box<dyn Future<Output = Result<(), Refused<M>>> + Send + 'a>>;
+pub(crate) type DeliverFuture<'a, D> =
+    Pin<Box<dyn Future<Output = Result<(), Refused<D>>> + Send + 'a>>;
 
 /// A registered consumer of messages of type `M`: in practice one component instance's
 /// mailbox. Implementations never block.
 pub(crate) trait Consumer<M: Message>: Send + Sync {
     /// Enqueues at once or refuses.
-    fn try_deliver(&self, delivery: Box<Delivery<M>>) -> Result<(), Refused<M>>;
+    fn try_deliver(&self, delivery: Box<Delivery<M>>) -> Result<(), Refused<Box<Delivery<M>>>>;
 
     /// Waits for room, then enqueues; refuses only with [`Refused::Closed`].
-    fn deliver(&self, delivery: Box<Delivery<M>>) -> DeliverFuture<'_, M>;
+    fn deliver(&self, delivery: Box<Delivery<M>>) -> DeliverFuture<'_, Box<Delivery<M>>>;
+
+    /// Enqueues a published message at once or refuses.
+    fn try_deliver_published(
+        &self,
+        published: Arc<Published<M>>,
+    ) -> Result<(), Refused<Arc<Published<M>>>>;
+
+    /// Waits for room, then enqueues a published message; refuses only with
+    /// [`Refused::Closed`].
+    fn deliver_published(
+        &self,
+        published: Arc<Published<M>>,
+    ) -> DeliverFuture<'_, Arc<Published<M>>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    static CLONES: AtomicUsize = AtomicUsize::new(0);
+
+    /// Counts its clones.
+    struct Counted(u32);
+
+    impl Clone for Counted {
+        fn clone(&self) -> Self {
+            CLONES.fetch_add(1, Ordering::SeqCst);
+            Self(self.0)
+        }
+    }
+
+    impl Message for Counted {
+        type Reply = ();
+    }
+
+    #[test]
+    fn every_holder_but_the_last_takes_a_copy_and_the_last_takes_the_original() {
+        let published = Published::new(Counted(7));
+        let holders = [published.clone(), published.clone(), published.clone()];
+        drop(published);
+        let taken: Vec<u32> = holders.into_iter().map(|h| h.take().0).collect();
+        assert_eq!(taken, [7, 7, 7]);
+        assert_eq!(
+            CLONES.load(Ordering::SeqCst),
+            2,
+            "three holders, two copies"
+        );
+    }
 }

@@ -1,21 +1,42 @@
-//! A typed message boxed for a component's mailbox, and the consumer that puts it there.
+//! A typed message for a component's mailbox, and the consumer that puts it there.
 //!
-//! One allocation carries the message, its reply slot and its deadline; a second holds
-//! the handler's future while it runs.
+//! A sent or requested message is one allocation carrying the message, its reply slot
+//! and its deadline; a published one is one allocation shared by all its consumers. A
+//! second allocation holds the handler's future while it runs.
 
 use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::Instrument;
 
-use crate::bus::{Consumer, DeliverFuture, Delivery, Message, Refused};
+use crate::bus::{Consumer, DeliverFuture, Delivery, Message, Published, Refused};
 use crate::component::{Handler, mailbox};
 use crate::{Component, Context};
 
 /// A message waiting in the mailbox of a component of type `C`.
-pub(crate) type Envelope<C> = Box<dyn Dispatch<C> + Send>;
+pub(crate) enum Envelope<C: Component> {
+    /// Sent or requested: this consumer's own delivery.
+    Owned(Box<dyn Dispatch<C> + Send>),
+    /// Published: shared with the message's other consumers.
+    Shared(Arc<dyn DispatchShared<C> + Send + Sync>),
+}
+
+impl<C: Component> Envelope<C> {
+    /// The handler's future, or `None` when the message expired (see [`Dispatch`]).
+    pub(crate) fn dispatch<'a>(
+        self,
+        component: &'a mut C,
+        ctx: &'a mut Context<C>,
+    ) -> Option<HandlerFuture<'a>> {
+        match self {
+            Self::Owned(owned) => owned.dispatch(component, ctx),
+            Self::Shared(shared) => Some(shared.dispatch(component, ctx)),
+        }
+    }
+}
 
 /// A running handler.
 pub(crate) type HandlerFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
@@ -32,6 +53,43 @@ pub(crate) trait Dispatch<C: Component> {
 
     /// The envelope as `Any`, to hand a refused message back to its sender.
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+/// Type-erased handling of a published message by a component of type `C`.
+pub(crate) trait DispatchShared<C: Component> {
+    /// The handler's future, on this consumer's copy of the message.
+    fn dispatch<'a>(
+        self: Arc<Self>,
+        component: &'a mut C,
+        ctx: &'a mut Context<C>,
+    ) -> HandlerFuture<'a>;
+
+    /// The message as `Any`, to hand a refused one back to its publisher.
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+}
+
+impl<C: Handler<M>, M: Message> DispatchShared<C> for Published<M> {
+    fn dispatch<'a>(
+        self: Arc<Self>,
+        component: &'a mut C,
+        ctx: &'a mut Context<C>,
+    ) -> HandlerFuture<'a> {
+        let message = self.take();
+        ctx.set_correlation(None);
+        let span = tracing::trace_span!("bus.handle", component = %ctx.name());
+        let handling = async move {
+            let _reply = component.handle(message, ctx).await;
+        };
+        if span.is_disabled() {
+            Box::pin(handling)
+        } else {
+            Box::pin(handling.instrument(span))
+        }
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
 }
 
 // A boxed `Delivery` is the envelope itself: the bus boxes it once, before routing, so
@@ -90,9 +148,23 @@ impl<C: Handler<M>, M: Message> Dispatch<C> for Delivery<M> {
 
 /// Recovers the delivery from an envelope that the mailbox refused.
 fn recover<C: Component, M: Message>(envelope: Envelope<C>) -> Box<Delivery<M>> {
-    match envelope.into_any().downcast::<Delivery<M>>() {
-        Ok(delivery) => delivery,
-        Err(_) => unreachable!("a consumer only builds envelopes of its own message type"),
+    match envelope {
+        Envelope::Owned(owned) => match owned.into_any().downcast::<Delivery<M>>() {
+            Ok(delivery) => delivery,
+            Err(_) => unreachable!("a consumer only builds envelopes of its own message type"),
+        },
+        Envelope::Shared(_) => unreachable!("a delivery is sent as an owned envelope"),
+    }
+}
+
+/// Recovers the published message from an envelope that the mailbox refused.
+fn recover_published<C: Component, M: Message>(envelope: Envelope<C>) -> Arc<Published<M>> {
+    match envelope {
+        Envelope::Shared(shared) => match shared.into_any().downcast::<Published<M>>() {
+            Ok(published) => published,
+            Err(_) => unreachable!("a consumer only builds envelopes of its own message type"),
+        },
+        Envelope::Owned(_) => unreachable!("a published message is sent as a shared envelope"),
     }
 }
 
@@ -108,20 +180,45 @@ impl<C: Component> MailboxConsumer<C> {
 }
 
 impl<C: Handler<M>, M: Message> Consumer<M> for MailboxConsumer<C> {
-    fn try_deliver(&self, delivery: Box<Delivery<M>>) -> Result<(), Refused<M>> {
-        match self.mailbox.try_send(delivery) {
+    fn try_deliver(&self, delivery: Box<Delivery<M>>) -> Result<(), Refused<Box<Delivery<M>>>> {
+        match self.mailbox.try_send(Envelope::Owned(delivery)) {
             Ok(()) => Ok(()),
             Err(mailbox::SendError::Full(env)) => Err(Refused::Full(recover(env))),
             Err(mailbox::SendError::Closed(env)) => Err(Refused::Closed(recover(env))),
         }
     }
 
-    fn deliver(&self, delivery: Box<Delivery<M>>) -> DeliverFuture<'_, M> {
+    fn deliver(&self, delivery: Box<Delivery<M>>) -> DeliverFuture<'_, Box<Delivery<M>>> {
         Box::pin(async move {
-            match self.mailbox.send(delivery).await {
+            match self.mailbox.send(Envelope::Owned(delivery)).await {
                 Ok(()) => Ok(()),
                 Err(mailbox::SendError::Full(env) | mailbox::SendError::Closed(env)) => {
                     Err(Refused::Closed(recover(env)))
+                }
+            }
+        })
+    }
+
+    fn try_deliver_published(
+        &self,
+        published: Arc<Published<M>>,
+    ) -> Result<(), Refused<Arc<Published<M>>>> {
+        match self.mailbox.try_send(Envelope::Shared(published)) {
+            Ok(()) => Ok(()),
+            Err(mailbox::SendError::Full(env)) => Err(Refused::Full(recover_published(env))),
+            Err(mailbox::SendError::Closed(env)) => Err(Refused::Closed(recover_published(env))),
+        }
+    }
+
+    fn deliver_published(
+        &self,
+        published: Arc<Published<M>>,
+    ) -> DeliverFuture<'_, Arc<Published<M>>> {
+        Box::pin(async move {
+            match self.mailbox.send(Envelope::Shared(published)).await {
+                Ok(()) => Ok(()),
+                Err(mailbox::SendError::Full(env) | mailbox::SendError::Closed(env)) => {
+                    Err(Refused::Closed(recover_published(env)))
                 }
             }
         })
