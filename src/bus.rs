@@ -546,7 +546,15 @@ impl Bus {
             Offer::Closed(d) => return Err(RequestError::NoHandlers(d.message)),
         }
         AddressCounters::bump(&counters.requested);
-        match crate::rt::deadline(deadline, reply_rx).await {
+        // A consumer on this reactor usually replies within one turn of the executor:
+        // yield once and look, before paying for a deadline entry and a waker.
+        futures_lite::future::yield_now().await;
+        let mut reply_rx = reply_rx;
+        let outcome = match reply_rx.try_take() {
+            Some(outcome) => Some(outcome),
+            None => crate::rt::deadline(deadline, reply_rx).await,
+        };
+        match outcome {
             Some(Ok(reply)) => {
                 AddressCounters::bump(&counters.replied);
                 Ok(reply)

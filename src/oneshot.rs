@@ -103,6 +103,22 @@ impl<T> Drop for Sender<T> {
     }
 }
 
+impl<T> Receiver<T> {
+    /// The value or the closing, if either has come; `None` while it is still waiting
+    /// (no waker is registered).
+    pub(crate) fn try_take(&mut self) -> Option<Result<T, Closed>> {
+        let mut state = self.inner.lock();
+        match std::mem::replace(&mut *state, State::Taken) {
+            State::Sent(value) => Some(Ok(value)),
+            State::Closed | State::Taken => Some(Err(Closed)),
+            waiting @ State::Waiting(_) => {
+                *state = waiting;
+                None
+            }
+        }
+    }
+}
+
 impl<T> Future for Receiver<T> {
     type Output = Result<T, Closed>;
 
@@ -149,6 +165,17 @@ mod tests {
         drop(rx);
         assert!(tx.is_abandoned());
         assert_eq!(tx.send(3), Err(3));
+    }
+
+    #[test]
+    fn try_take_looks_without_waiting() {
+        let (tx, mut rx) = channel();
+        assert_eq!(rx.try_take(), None, "nothing yet");
+        tx.send(5).unwrap();
+        assert_eq!(rx.try_take(), Some(Ok(5)));
+        let (tx, mut rx) = channel::<u8>();
+        drop(tx);
+        assert_eq!(rx.try_take(), Some(Err(Closed)));
     }
 
     #[test]
