@@ -84,6 +84,16 @@ pub(crate) fn run_here(runtime_id: u64, index: usize, command: Command) -> Resul
     }
 }
 
+/// Keeps `waker` in `slot`, unless what is there already wakes the same task.
+fn remember_waker(slot: &std::sync::Mutex<Option<std::task::Waker>>, waker: &std::task::Waker) {
+    let mut slot = slot
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !slot.as_ref().is_some_and(|kept| kept.will_wake(waker)) {
+        *slot = Some(waker.clone());
+    }
+}
+
 /// Spawns `future` on this thread's reactor; `None` off a reactor or once it is ending.
 pub(crate) fn spawn_local<T: 'static>(
     future: impl Future<Output = T> + 'static,

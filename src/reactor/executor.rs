@@ -163,16 +163,7 @@ impl Executor {
         });
         let main_waker = Waker::from(main_wake.clone());
         poll_fn(|cx| {
-            {
-                let mut waker = self
-                    .remote
-                    .waker
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                    *waker = Some(cx.waker().clone());
-                }
-            }
+            super::remember_waker(&self.remote.waker, cx.waker());
             self.local.draining.set(true);
             let _idle = Idle(&self.local);
             for _ in 0..DRAIN {

@@ -84,16 +84,7 @@ impl<F: Future + Unpin> Future for Idle<F> {
         if this.spin.is_zero() {
             return Pin::new(&mut this.inner).poll(cx);
         }
-        {
-            let mut parker = this
-                .flagged
-                .parker
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if !parker.as_ref().is_some_and(|p| p.will_wake(cx.waker())) {
-                *parker = Some(cx.waker().clone());
-            }
-        }
+        super::remember_waker(&this.flagged.parker, cx.waker());
         this.flagged.woken.store(false, Ordering::Release);
         let polled = Pin::new(&mut this.inner).poll(&mut Context::from_waker(&this.waker));
         if polled.is_ready() {
