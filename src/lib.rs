@@ -91,9 +91,11 @@
 //! A reactor is an OS thread running its own single-threaded executor (built on
 //! `async-task`: a task woken on its reactor is queued without a lock, one woken from
 //! another thread through a mutex-guarded queue that wakes the reactor) under
-//! `async_io::block_on`, fed by a bounded `flume` command channel. A component instance
-//! is one task on it; its mailbox is a bounded channel of boxed envelopes, each
-//! carrying the typed message, its reply slot, its deadline and its correlation id. The
+//! `async_io::block_on`, fed by a bounded `flume` command channel (a command the
+//! reactor's own tasks send it runs at once). A component instance is one task on it;
+//! its mailbox is a bounded queue of envelopes: a sent or requested message is one
+//! allocation carrying the message, its reply slot, its deadline and its correlation
+//! id, and a published message is one allocation shared by all its consumers. The
 //! bus resolves an address through a registry of typed, copy-on-write consumer lists, so
 //! a sender never holds a lock while it waits for room; each thread remembers the routes
 //! of `'static` addresses until the registry changes. A reactor keeps the deadlines of
