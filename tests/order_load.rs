@@ -44,8 +44,17 @@ fn a_short_load_run_with_chaos_is_stable() {
         ..Settings::default()
     };
     let service = Service::start(&settings).expect("the service starts");
+    // Every thread the service starts: its reactors, the `sales` supervisor's own
+    // reactor, the journal's workers and the watchdog. A thread names itself once it
+    // runs, so poll until all of them have (a single reading right after the start can
+    // miss one).
+    let expected = settings.reactors + 1 + settings.workers + 1;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while runtime_threads() != expected && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
     let before = runtime_threads();
-    assert!(before > 0);
+    assert_eq!(before, expected, "the service's threads");
 
     let report = app::load::run(&LoadConfig {
         addr: service.addr(),
