@@ -234,16 +234,15 @@ where
     // Kept only if a subscriber wants it: a disabled span still takes 40 bytes, in the
     // shell and again in the instrumented incarnation.
     let span = (!span.is_disabled()).then(|| Box::new(span));
+    let ctx = Context::new(config.identity, config.runtime, mailbox);
     let shell = Shell {
         factory,
-        identity: config.identity,
-        runtime: config.runtime,
+        ctx,
         grace: config.shutdown_timeout,
         stats: config.stats,
         key: config.key,
         supervisor: config.supervisor,
         epoch: config.epoch,
-        mailbox,
         inbox,
         control,
         instances,
@@ -257,8 +256,10 @@ where
 /// What an instance keeps from its deployment to its end, across incarnations.
 struct Shell<C: Component, F> {
     factory: Arc<F>,
-    identity: Identity,
-    runtime: Handle,
+    /// The instance's context: its identity, runtime and mailbox for its whole life,
+    /// renewed for each incarnation (kept here, not in each incarnation's state, so
+    /// they are held once).
+    ctx: Context<C>,
     /// The time a handler still running at a stop request, and `stop` itself, may take.
     grace: Duration,
     stats: Arc<InstanceStats>,
@@ -267,7 +268,6 @@ struct Shell<C: Component, F> {
     supervisor: flume::Sender<ChildExit>,
     /// Which start this is, as the supervisor counts.
     epoch: u64,
-    mailbox: mailbox::Sender<Envelope<C>>,
     inbox: mailbox::Receiver<Envelope<C>>,
     control: Rc<Control>,
     instances: Rc<Instances>,
@@ -299,8 +299,8 @@ where
                 self.kept = registrations;
                 let _entered = self.span.as_deref().map(tracing::Span::enter);
                 report(&exit, &self.stats);
-                let identity = &self.identity;
-                self.runtime.event_hub().emit(|| match &exit {
+                let identity = self.ctx.identity();
+                self.ctx.runtime().event_hub().emit(|| match &exit {
                     Exit::Failed(failure) => LifecycleEvent::Failed {
                         path: identity.path.to_string(),
                         instance: identity.instance,
@@ -345,7 +345,7 @@ where
                     Directive::Terminate => break,
                 }
             }
-            let registry = self.runtime.bus();
+            let registry = self.ctx.bus();
             for registration in std::mem::take(&mut self.kept) {
                 registration.remove(registry);
             }
@@ -367,12 +367,8 @@ where
         &mut self,
         started: oneshot::Sender<Result<(), Failure>>,
     ) -> impl Future<Output = (Exit, Vec<Registration>)> + '_ {
-        let mut ctx = Context::new(
-            self.identity.clone(),
-            self.runtime.clone(),
-            self.mailbox.clone(),
-        );
-        ctx.tasks.watch(self.probe.clone(), self.key);
+        self.ctx.renew();
+        self.ctx.tasks.watch(self.probe.clone(), self.key);
         let instance = Instance {
             control: &self.control,
             stats: &self.stats,
@@ -382,7 +378,7 @@ where
         };
         let fut = live(
             &*self.factory,
-            ctx,
+            &mut self.ctx,
             &self.inbox,
             instance,
             started,
@@ -424,7 +420,7 @@ fn report(exit: &Exit, stats: &InstanceStats) {
 )]
 fn live<'a, C: Component>(
     factory: &'a dyn Fn() -> C,
-    mut ctx: Context<C>,
+    ctx: &'a mut Context<C>,
     inbox: &'a mailbox::Receiver<Envelope<C>>,
     instance: Instance<'a>,
     started: oneshot::Sender<Result<(), Failure>>,
@@ -435,11 +431,11 @@ fn live<'a, C: Component>(
         instance.stats.transition_to(ComponentState::Starting);
         // `start` and `stop` are boxed: they run once each, and their futures would
         // otherwise sit in every idle component's state.
-        let mut component = match boxed(start(factory, &mut ctx, instance)).await {
+        let mut component = match boxed(start(factory, &mut *ctx, instance)).await {
             Ok(component) => component,
             Err(failure) => {
                 ctx.unregister_all();
-                ctx.timers.clear();
+                ctx.renew();
                 let _ = started.send(Err(failure.clone()));
                 return (Exit::Failed(failure), std::mem::take(previous));
             }
@@ -456,12 +452,12 @@ fn live<'a, C: Component>(
         });
         let _ = started.send(Ok(()));
         tracing::debug!("component.started");
-        let exit = serve(&mut component, &mut ctx, inbox, instance).await;
+        let exit = serve(&mut component, &mut *ctx, inbox, instance).await;
         instance.stats.transition_to(ComponentState::Stopping);
         if instance.control.stop_mode() == Some(StopMode::Terminate) {
             ctx.unregister_all();
         }
-        let exit = boxed(stop(&mut component, &mut ctx, exit, instance)).await;
+        let exit = boxed(stop(&mut component, &mut *ctx, exit, instance)).await;
         ctx.timers.clear();
         ctx.tasks.clear();
         let dropped = {
@@ -471,7 +467,10 @@ fn live<'a, C: Component>(
         if let Err(payload) = dropped {
             tracing::warn!(failure = %Failure::panicked(Hook::Stop, &*payload), "component.drop_panicked");
         }
-        (exit, ctx.take_registrations())
+        let registrations = ctx.take_registrations();
+        // What the incarnation leaves goes now, as it would with a context of its own.
+        ctx.renew();
+        (exit, registrations)
     }
 }
 
