@@ -31,29 +31,23 @@ pub(crate) const COMMAND_CAPACITY: usize = 1024;
 
 thread_local! {
     static CURRENT: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
-    /// This reactor's executor, for tasks components spawn (`Context::spawn`).
-    static EXECUTOR: RefCell<Option<Rc<Executor>>> = const { RefCell::new(None) };
-    /// What this reactor runs commands with, for commands sent from its own thread.
+    /// This reactor's executor, instances and probe: for tasks components spawn
+    /// (`Context::spawn`), and for commands sent from its own thread.
     static HERE: RefCell<Option<Rc<Here>>> = const { RefCell::new(None) };
 }
 
 /// What a reactor runs its commands with.
-struct Here {
-    executor: Rc<Executor>,
-    instances: Rc<Instances>,
-    probe: Option<Arc<Probe>>,
+pub(crate) struct Here {
+    pub(crate) executor: Rc<Executor>,
+    pub(crate) instances: Rc<Instances>,
+    pub(crate) probe: Option<Arc<Probe>>,
 }
 
 impl Here {
     /// Runs one command; `false` for `Shutdown`, which ends the command loop.
     fn execute(&self, command: Command) -> bool {
-        let local = Local {
-            executor: &self.executor,
-            instances: &self.instances,
-            probe: self.probe.as_ref(),
-        };
         match command {
-            Command::Start(start) => start(&local),
+            Command::Start(start) => start(self),
             Command::Spawn(spawn) => spawn(&self.executor),
             Command::Stop { key, mode, done } => self.instances.request_stop(key, mode, done),
             Command::Resume { key, directive } => self.instances.resume(key, directive),
@@ -98,7 +92,11 @@ fn remember_waker(slot: &std::sync::Mutex<Option<std::task::Waker>>, waker: &std
 pub(crate) fn spawn_local<T: 'static>(
     future: impl Future<Output = T> + 'static,
 ) -> Option<Task<T>> {
-    EXECUTOR.with(|executor| executor.borrow().as_ref().map(|e| e.spawn(future)))
+    HERE.with(|here| {
+        here.borrow()
+            .as_ref()
+            .map(|here| here.executor.spawn(future))
+    })
 }
 
 /// The `(runtime id, reactor index)` of the reactor running on this thread, if any.
@@ -109,15 +107,8 @@ pub(crate) fn current() -> Option<(u64, usize)> {
 /// A spawned task other than a component instance (a supervisor).
 pub(crate) type SpawnCommand = Box<dyn FnOnce(&Executor) + Send>;
 
-/// What a reactor runs for its command handler.
-pub(crate) struct Local<'a> {
-    pub(crate) executor: &'a Executor,
-    pub(crate) instances: &'a Rc<Instances>,
-    pub(crate) probe: Option<&'a Arc<Probe>>,
-}
-
 /// Spawns an instance on the reactor.
-pub(crate) type StartCommand = Box<dyn FnOnce(&Local<'_>) + Send>;
+pub(crate) type StartCommand = Box<dyn FnOnce(&Here) + Send>;
 
 /// A command to a reactor.
 pub(crate) enum Command {
@@ -168,7 +159,6 @@ fn run(
     let _span = tracing::debug_span!("reactor.run", reactor = index).entered();
     tracing::debug!("reactor.started");
     let executor = Rc::new(Executor::new());
-    EXECUTOR.with(|e| *e.borrow_mut() = Some(executor.clone()));
     executor.spawn_detached(rt::install_deadlines().drive());
     let instances = Rc::new(Instances::default());
     let here = Rc::new(Here {
@@ -185,6 +175,7 @@ fn run(
         }
     });
     rt::block_on(idle::Idle::new(std::pin::pin!(serve), idle));
+    // From here on nothing spawns on this reactor or runs a command in place.
     HERE.with(|h| h.borrow_mut().take());
     drop(here);
     let left = instances.len();
@@ -193,7 +184,6 @@ fn run(
     }
     // Dropping the executor drops any task still there; a panic from a `Drop` of user
     // state must not take the thread's exit with it.
-    EXECUTOR.with(|e| e.borrow_mut().take());
     rt::uninstall_deadlines();
     if catch_unwind(AssertUnwindSafe(move || drop(executor))).is_err() {
         tracing::warn!("reactor.drop_panicked");

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reactree_supervisors::RestartType;
 
 use crate::component::InstanceConfig;
-use crate::reactor::{Local, StartCommand};
+use crate::reactor::{Here, StartCommand};
 use crate::{Component, SpecError};
 
 /// The default time a component's `stop` gets before it is abandoned.
@@ -31,11 +31,10 @@ where
 {
     fn launch(&self, config: InstanceConfig) -> StartCommand {
         let factory = self.factory.clone();
-        Box::new(move |local: &Local<'_>| {
-            let instances = local.instances.clone();
-            let probe = local.probe.cloned();
-            local
-                .executor
+        Box::new(move |here: &Here| {
+            let instances = here.instances.clone();
+            let probe = here.probe.clone();
+            here.executor
                 .spawn_detached(crate::component::instance::run(
                     factory, config, instances, probe,
                 ));
