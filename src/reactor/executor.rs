@@ -86,6 +86,14 @@ struct Queue {
     draining: Cell<bool>,
 }
 
+/// The local queue, if this thread runs the executor whose remote half is `remote`.
+fn own_queue(remote: &Arc<Remote>) -> Option<Rc<Queue>> {
+    LOCAL.with(|local| match &*local.borrow() {
+        Some((owner, queue)) if Arc::ptr_eq(owner, remote) => Some(queue.clone()),
+        _ => None,
+    })
+}
+
 /// A reactor's executor. Not `Send`: it lives and dies on its reactor's thread.
 pub(crate) struct Executor {
     local: Rc<Queue>,
@@ -114,22 +122,16 @@ impl Executor {
     /// Spawns `future`; the returned task cancels it when dropped.
     pub(crate) fn spawn<T: 'static>(&self, future: impl Future<Output = T> + 'static) -> Task<T> {
         let remote = self.remote.clone();
-        let schedule = move |runnable: Runnable| {
-            let on_reactor = LOCAL.with(|local| match &*local.borrow() {
-                Some((owner, queue)) if Arc::ptr_eq(owner, &remote) => {
-                    queue.runnables.borrow_mut().push_back(runnable);
-                    // Woken by `block_on`'s timers or I/O, not by a task: wake the
-                    // executor itself.
-                    if !queue.draining.get() {
-                        remote.wake();
-                    }
-                    None
+        let schedule = move |runnable: Runnable| match own_queue(&remote) {
+            Some(queue) => {
+                queue.runnables.borrow_mut().push_back(runnable);
+                // Woken by `block_on`'s timers or I/O, not by a task: wake the executor
+                // itself.
+                if !queue.draining.get() {
+                    remote.wake();
                 }
-                _ => Some(runnable),
-            });
-            if let Some(runnable) = on_reactor {
-                remote.push(runnable);
             }
+            None => remote.push(runnable),
         };
         let (runnable, task) = async_task::spawn_local(future, schedule);
         runnable.schedule();
@@ -165,7 +167,7 @@ impl Executor {
         poll_fn(|cx| {
             super::remember_waker(&self.remote.waker, cx.waker());
             self.local.draining.set(true);
-            let _idle = Idle(&self.local);
+            let _draining = Draining(&self.local);
             for _ in 0..DRAIN {
                 if main_wake.woken.swap(false, Ordering::AcqRel) {
                     let mut main_cx = Context::from_waker(&main_waker);
@@ -217,10 +219,7 @@ impl Wake for MainWake {
         }
         // On the executor's thread while it drains, the drain loop sees the flag before
         // it parks; anywhere else, the executor must be woken.
-        let seen = LOCAL.with(|local| match &*local.borrow() {
-            Some((owner, queue)) => Arc::ptr_eq(owner, &self.remote) && queue.draining.get(),
-            None => false,
-        });
+        let seen = own_queue(&self.remote).is_some_and(|queue| queue.draining.get());
         if !seen {
             self.remote.wake();
         }
@@ -228,9 +227,9 @@ impl Wake for MainWake {
 }
 
 /// Clears `draining` when `run` stops draining, even by a panic.
-struct Idle<'a>(&'a Queue);
+struct Draining<'a>(&'a Queue);
 
-impl Drop for Idle<'_> {
+impl Drop for Draining<'_> {
     fn drop(&mut self) {
         self.0.draining.set(false);
     }
