@@ -99,12 +99,12 @@ impl<C: Component> Context<C> {
 
     /// Resets everything an incarnation leaves behind (its timers, tasks, ordered line,
     /// exit request and correlation id), so the next one starts as if from `new`. The
-    /// identity, the runtime and the mailbox stay: the context lives as long as the
-    /// instance, across its restarts.
+    /// identity, the runtime, the mailbox and the watchdog probe stay: the context lives
+    /// as long as the instance, across its restarts.
     pub(crate) fn renew(&mut self) {
         debug_assert!(self.consumers.is_empty(), "registrations are taken first");
         self.timers.clear();
-        self.tasks = Tasks::default();
+        self.tasks.clear();
         self.ordered = None;
         self.correlation = None;
         self.exit = None;

@@ -234,7 +234,8 @@ where
     // Kept only if a subscriber wants it: a disabled span still takes 40 bytes, in the
     // shell and again in the instrumented incarnation.
     let span = (!span.is_disabled()).then(|| Box::new(span));
-    let ctx = Context::new(config.identity, config.runtime, mailbox);
+    let mut ctx = Context::new(config.identity, config.runtime, mailbox);
+    ctx.tasks.watch(probe.clone(), config.key);
     let shell = Shell {
         factory,
         ctx,
@@ -256,9 +257,9 @@ where
 /// What an instance keeps from its deployment to its end, across incarnations.
 struct Shell<C: Component, F> {
     factory: Arc<F>,
-    /// The instance's context: its identity, runtime and mailbox for its whole life,
-    /// renewed for each incarnation (kept here, not in each incarnation's state, so
-    /// they are held once).
+    /// The instance's context: its identity, runtime and mailbox for its whole life
+    /// (kept here, not in each incarnation's state, so they are held once). Each
+    /// incarnation leaves it renewed, as fresh as `Context::new` made it.
     ctx: Context<C>,
     /// The time a handler still running at a stop request, and `stop` itself, may take.
     grace: Duration,
@@ -360,15 +361,12 @@ where
         }
     }
 
-    /// One incarnation's future. Built in a plain function, so that the context is moved
-    /// into it once and is never also a local of the shell's future; awaited in place,
-    /// so an instance is one allocation (its task), not two.
+    /// One incarnation's future, borrowing the shell's context and mailbox; awaited in
+    /// place, so an instance is one allocation (its task), not two.
     fn incarnation(
         &mut self,
         started: oneshot::Sender<Result<(), Failure>>,
     ) -> impl Future<Output = (Exit, Vec<Registration>)> + '_ {
-        self.ctx.renew();
-        self.ctx.tasks.watch(self.probe.clone(), self.key);
         let instance = Instance {
             control: &self.control,
             stats: &self.stats,
@@ -410,7 +408,8 @@ fn report(exit: &Exit, stats: &InstanceStats) {
 }
 
 /// Build, start, serve and stop one incarnation. Returns how it ended and the
-/// registrations still in place (none after a terminate request).
+/// registrations still in place (none after a terminate request), and leaves `ctx`
+/// renewed for the next incarnation.
 ///
 /// A plain function returning an `async move` block, not an `async fn`: an `async fn`
 /// moves its parameters into locals, and its state keeps room for both.
@@ -458,8 +457,10 @@ fn live<'a, C: Component>(
             ctx.unregister_all();
         }
         let exit = boxed(stop(&mut component, &mut *ctx, exit, instance)).await;
-        ctx.timers.clear();
-        ctx.tasks.clear();
+        // What the incarnation leaves (timers, tasks, ...) goes before the component, as
+        // it would with a context of its own.
+        let registrations = ctx.take_registrations();
+        ctx.renew();
         let dropped = {
             let _busy = instance.enter(Hook::Stop);
             catch_unwind(AssertUnwindSafe(move || drop(component)))
@@ -467,9 +468,6 @@ fn live<'a, C: Component>(
         if let Err(payload) = dropped {
             tracing::warn!(failure = %Failure::panicked(Hook::Stop, &*payload), "component.drop_panicked");
         }
-        let registrations = ctx.take_registrations();
-        // What the incarnation leaves goes now, as it would with a context of its own.
-        ctx.renew();
         (exit, registrations)
     }
 }

@@ -138,7 +138,6 @@ impl Tasks {
             }
         };
         let task = reactor::spawn_local(guarded).ok_or(SpawnError::NoReactor)?;
-        let spawned = self.spawned.get_or_insert_with(Box::default);
         let id = TaskId(spawned.next);
         spawned.next += 1;
         spawned.running.push((id, task));
@@ -168,12 +167,9 @@ impl Tasks {
         })
     }
 
-    /// Drops every task: each is cancelled at its next await point. The panic slot
-    /// stays, so a panic reported meanwhile is still seen.
+    /// Drops every task (each is cancelled at its next await point) and the panic slot,
+    /// for the next incarnation; the watchdog probe stays.
     pub(crate) fn clear(&mut self) {
-        if let Some(spawned) = self.spawned.as_mut() {
-            spawned.running.clear();
-            spawned.pruned = 0;
-        }
+        self.spawned = None;
     }
 }
