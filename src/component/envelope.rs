@@ -12,8 +12,9 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use crate::bus::{Consumer, DeliverFuture, Delivery, Message, Published, Refused};
+use crate::bus::{Consumer, CorrelationId, DeliverFuture, Delivery, Message, Published, Refused};
 use crate::component::{Handler, mailbox};
+use crate::oneshot;
 use crate::{Component, Context};
 
 /// A message waiting in the mailbox of a component of type `C`.
@@ -74,17 +75,7 @@ impl<C: Handler<M>, M: Message> DispatchShared<C> for Published<M> {
         component: &'a mut C,
         ctx: &'a mut Context<C>,
     ) -> HandlerFuture<'a> {
-        let message = self.take();
-        ctx.set_correlation(None);
-        let span = tracing::trace_span!("bus.handle", component = %ctx.name());
-        let handling = async move {
-            let _reply = component.handle(message, ctx).await;
-        };
-        if span.is_disabled() {
-            Box::pin(handling)
-        } else {
-            Box::pin(handling.instrument(span))
-        }
+        handler_future(component, ctx, self.take(), None, None)
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
@@ -119,30 +110,42 @@ impl<C: Handler<M>, M: Message> Dispatch<C> for Delivery<M> {
             correlation,
             ..
         } = *self;
-        ctx.set_correlation(correlation);
-        let span = tracing::trace_span!(
-            "bus.handle",
-            component = %ctx.name(),
-            correlation_id = correlation.map(|c| c.get()),
-        );
-        let handling = async move {
-            let answer = component.handle(message, ctx).await;
-            ctx.set_correlation(None);
-            if let Some(reply) = reply {
-                // A requester that gave up discards the late reply here.
-                let _ = reply.send(answer);
-            }
-        };
-        // Without a subscriber for the span, its enter and exit on every poll are skipped.
-        if span.is_disabled() {
-            Some(Box::pin(handling))
-        } else {
-            Some(Box::pin(handling.instrument(span)))
-        }
+        Some(handler_future(component, ctx, message, reply, correlation))
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self
+    }
+}
+
+/// The boxed future that runs `component`'s handler on `message` in a `bus.handle` span
+/// and sends the answer to `reply`, if any.
+fn handler_future<'a, C: Handler<M>, M: Message>(
+    component: &'a mut C,
+    ctx: &'a mut Context<C>,
+    message: M,
+    reply: Option<oneshot::Sender<M::Reply>>,
+    correlation: Option<CorrelationId>,
+) -> HandlerFuture<'a> {
+    ctx.set_correlation(correlation);
+    let span = tracing::trace_span!(
+        "bus.handle",
+        component = %ctx.name(),
+        correlation_id = correlation.map(|c| c.get()),
+    );
+    let handling = async move {
+        let answer = component.handle(message, ctx).await;
+        ctx.set_correlation(None);
+        if let Some(reply) = reply {
+            // A requester that gave up discards the late reply here.
+            let _ = reply.send(answer);
+        }
+    };
+    // Without a subscriber for the span, its enter and exit on every poll are skipped.
+    if span.is_disabled() {
+        Box::pin(handling)
+    } else {
+        Box::pin(handling.instrument(span))
     }
 }
 
@@ -177,20 +180,28 @@ impl<C: Component> MailboxConsumer<C> {
     pub(crate) fn new(mailbox: mailbox::Sender<Envelope<C>>) -> Self {
         Self { mailbox }
     }
-}
 
-impl<C: Handler<M>, M: Message> Consumer<M> for MailboxConsumer<C> {
-    fn try_deliver(&self, delivery: Box<Delivery<M>>) -> Result<(), Refused<Box<Delivery<M>>>> {
-        match self.mailbox.try_send(Envelope::Owned(delivery)) {
+    /// Enqueues `envelope` at once, or hands back what `recover` takes out of it.
+    fn try_put<D>(
+        &self,
+        envelope: Envelope<C>,
+        recover: fn(Envelope<C>) -> D,
+    ) -> Result<(), Refused<D>> {
+        match self.mailbox.try_send(envelope) {
             Ok(()) => Ok(()),
             Err(mailbox::SendError::Full(env)) => Err(Refused::Full(recover(env))),
             Err(mailbox::SendError::Closed(env)) => Err(Refused::Closed(recover(env))),
         }
     }
 
-    fn deliver(&self, delivery: Box<Delivery<M>>) -> DeliverFuture<'_, Box<Delivery<M>>> {
+    /// Waits for room and enqueues `envelope`; refused only once the mailbox is closed.
+    fn put<D: Send + 'static>(
+        &self,
+        envelope: Envelope<C>,
+        recover: fn(Envelope<C>) -> D,
+    ) -> DeliverFuture<'_, D> {
         Box::pin(async move {
-            match self.mailbox.send(Envelope::Owned(delivery)).await {
+            match self.mailbox.send(envelope).await {
                 Ok(()) => Ok(()),
                 Err(mailbox::SendError::Full(env) | mailbox::SendError::Closed(env)) => {
                     Err(Refused::Closed(recover(env)))
@@ -198,29 +209,28 @@ impl<C: Handler<M>, M: Message> Consumer<M> for MailboxConsumer<C> {
             }
         })
     }
+}
+
+impl<C: Handler<M>, M: Message> Consumer<M> for MailboxConsumer<C> {
+    fn try_deliver(&self, delivery: Box<Delivery<M>>) -> Result<(), Refused<Box<Delivery<M>>>> {
+        self.try_put(Envelope::Owned(delivery), recover)
+    }
+
+    fn deliver(&self, delivery: Box<Delivery<M>>) -> DeliverFuture<'_, Box<Delivery<M>>> {
+        self.put(Envelope::Owned(delivery), recover)
+    }
 
     fn try_deliver_published(
         &self,
         published: Arc<Published<M>>,
     ) -> Result<(), Refused<Arc<Published<M>>>> {
-        match self.mailbox.try_send(Envelope::Shared(published)) {
-            Ok(()) => Ok(()),
-            Err(mailbox::SendError::Full(env)) => Err(Refused::Full(recover_published(env))),
-            Err(mailbox::SendError::Closed(env)) => Err(Refused::Closed(recover_published(env))),
-        }
+        self.try_put(Envelope::Shared(published), recover_published)
     }
 
     fn deliver_published(
         &self,
         published: Arc<Published<M>>,
     ) -> DeliverFuture<'_, Arc<Published<M>>> {
-        Box::pin(async move {
-            match self.mailbox.send(Envelope::Shared(published)).await {
-                Ok(()) => Ok(()),
-                Err(mailbox::SendError::Full(env) | mailbox::SendError::Closed(env)) => {
-                    Err(Refused::Closed(recover_published(env)))
-                }
-            }
-        })
+        self.put(Envelope::Shared(published), recover_published)
     }
 }
