@@ -513,7 +513,7 @@ impl Bus {
             correlation_id = correlation.0,
             "bus.request"
         );
-        let (reply_tx, reply_rx) = oneshot::channel();
+        let (reply_tx, mut reply_rx) = oneshot::channel();
         let delivery = Box::new(Delivery {
             message,
             reply: Some(reply_tx),
@@ -549,7 +549,6 @@ impl Bus {
         // A consumer on this reactor usually replies within one turn of the executor:
         // yield once and look, before paying for a deadline entry and a waker.
         futures_lite::future::yield_now().await;
-        let mut reply_rx = reply_rx;
         let outcome = match reply_rx.try_take() {
             Some(outcome) => Some(outcome),
             None => crate::rt::deadline(deadline, reply_rx).await,

@@ -107,14 +107,18 @@ impl<T> Receiver<T> {
     /// The value or the closing, if either has come; `None` while it is still waiting
     /// (no waker is registered).
     pub(crate) fn try_take(&mut self) -> Option<Result<T, Closed>> {
-        let mut state = self.inner.lock();
-        match std::mem::replace(&mut *state, State::Taken) {
-            State::Sent(value) => Some(Ok(value)),
-            State::Closed | State::Taken => Some(Err(Closed)),
-            waiting @ State::Waiting(_) => {
-                *state = waiting;
-                None
-            }
+        take(&mut self.inner.lock())
+    }
+}
+
+/// Takes the outcome out of `state` if it has one; leaves a waiting state as it is.
+fn take<T>(state: &mut State<T>) -> Option<Result<T, Closed>> {
+    match std::mem::replace(state, State::Taken) {
+        State::Sent(value) => Some(Ok(value)),
+        State::Closed | State::Taken => Some(Err(Closed)),
+        waiting @ State::Waiting(_) => {
+            *state = waiting;
+            None
         }
     }
 }
@@ -124,18 +128,15 @@ impl<T> Future for Receiver<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.inner.lock();
-        match std::mem::replace(&mut *state, State::Taken) {
-            State::Sent(value) => Poll::Ready(Ok(value)),
-            State::Closed | State::Taken => Poll::Ready(Err(Closed)),
-            State::Waiting(waker) => {
-                let waker = match waker {
-                    Some(w) if w.will_wake(cx.waker()) => w,
-                    _ => cx.waker().clone(),
-                };
-                *state = State::Waiting(Some(waker));
-                Poll::Pending
-            }
+        if let Some(outcome) = take(&mut state) {
+            return Poll::Ready(outcome);
         }
+        if let State::Waiting(waker) = &mut *state
+            && !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            *waker = Some(cx.waker().clone());
+        }
+        Poll::Pending
     }
 }
 
