@@ -1,4 +1,4 @@
-//! The pool's channels and the admission of jobs into them.
+//! The pool's queues and the admission of jobs into them.
 //!
 //! One [`Inbox`] feeds the workers: the shared queue of jobs, and the [`SerialRunner`]s,
 //! at most one runner per ordered line and so bounded by the number of lines.
@@ -8,9 +8,9 @@
 //!   unbounded; the [`Gate`] bounds it: a job takes room before it is pushed, and gives
 //!   it back once when it is taken off, which only [`Queues::next_for_worker`] (a
 //!   worker) and [`Queues::drain`] (shutdown) do. So the inbox holds at most the jobs
-//!   holding room, at most the capacity. Without room, the awaiting form waits at the gate in submission order, and
-//!   the `try_` form is refused;
-//! - no job is left in a channel after shutdown: shutdown sets the lifecycle to
+//!   holding room, at most the capacity. Without room, the awaiting form waits at the
+//!   gate in submission order, and the `try_` form is refused;
+//! - no job is left in the inbox after shutdown: shutdown sets the lifecycle to
 //!   `Stopping` and then drains; a submitter (or a worker letting a waiter in) sends and
 //!   then checks the lifecycle ([`Queues::after_send`]). The inbox's lock orders the
 //!   drain and the push, so one of the two always sees the other's work.
@@ -63,27 +63,18 @@ impl Queues {
         let job = Job::new(Arc::clone(&self.shared), work);
         let queued = QueuedJob::new(job.clone());
         if !self.gate.try_admit() {
-            return Err(self.refuse(&job, (queued, true)));
+            return Err(self.refuse(&job, queued));
         }
         self.send_admitted(queued);
         Ok(JobFuture::admitted(job))
     }
 
-    /// Hands refused work back, uncounted except as rejected.
-    pub(crate) fn refuse<W: Work>(
-        &self,
-        job: &Job<W>,
-        (queued, full): (QueuedJob, bool),
-    ) -> TryExecuteError<W> {
+    /// Hands work refused for want of room back, uncounted except as rejected.
+    pub(crate) fn refuse<W: Work>(&self, job: &Job<W>, queued: QueuedJob) -> TryExecuteError<W> {
         queued.disarm();
         self.shared.counters.record_rejected();
         // The job was never shared, so nobody can have moved it out of `Queued`.
-        let work = job.withdraw().expect("a refused job is still queued");
-        if full {
-            TryExecuteError::Full(work)
-        } else {
-            TryExecuteError::ShutDown(work)
-        }
+        TryExecuteError::Full(job.withdraw().expect("a refused job is still queued"))
     }
 
     /// Submits `work`, waiting (in the returned future) for room if the queue is full.

@@ -340,7 +340,7 @@ impl SerialQueue {
         let job = Job::new(Arc::clone(shared), work);
         match self.try_push(QueuedJob::new(job.clone())) {
             Ok(()) => Ok(JobFuture::admitted(job)),
-            Err(queued) => Err(self.queues.refuse(&job, (queued, true))),
+            Err(queued) => Err(self.queues.refuse(&job, queued)),
         }
     }
 
