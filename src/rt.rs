@@ -1,8 +1,9 @@
 //! The one seam to the smol crates: executor, timers, blocking on a future.
 //!
 //! Everything else in the crate reaches `async-executor`, `async-task` and `async-io`
-//! through here (reactors run their own executor, `reactor::executor`), so a
-//! change of the underlying stack (or a virtual clock for tests) touches one file.
+//! through here, so a change of the underlying stack (or a virtual clock for tests)
+//! touches one file; the one exception is the reactor's own executor
+//! (`reactor::executor`), which is built on `async-task`'s runnables.
 //! `deadlines` keeps each reactor's request deadlines behind one timer.
 
 use std::future::Future;

@@ -23,7 +23,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
-use async_task::{Runnable, Task};
+use async_task::Runnable;
+
+use crate::rt::Task;
 
 /// Tasks run before the executor yields to `block_on`.
 const DRAIN: usize = 256;
