@@ -10,18 +10,63 @@ use crate::component::timers::Timers;
 use crate::component::{Envelope, Handler, MailboxConsumer, SpawnError, TaskId, TimerId, mailbox};
 use crate::{
     Bus, CancellationToken, Component, DeploymentId, Handle, JobFuture, PoolHandle, SerialQueue,
-    TryExecuteError,
+    TryExecuteError, narrow,
 };
 
-/// Who a component instance is.
+/// Who a component instance is. Kept by every instance for its whole life, so it is
+/// compact: the name is the end of the path, and the indices are 32-bit.
 #[derive(Debug, Clone)]
 pub(crate) struct Identity {
-    pub(crate) name: Arc<str>,
     /// The component's path in the tree, such as `root/sales/orders`.
-    pub(crate) path: Arc<str>,
-    pub(crate) deployment: DeploymentId,
-    pub(crate) instance: usize,
-    pub(crate) reactor: usize,
+    path: Arc<str>,
+    /// The name's length: the name is the path's last `name_len` bytes.
+    name_len: u32,
+    instance: u32,
+    reactor: u32,
+    deployment: DeploymentId,
+}
+
+impl Identity {
+    /// The identity of instance `instance` of deployment `name` under the supervisor at
+    /// `parent`, on reactor `reactor`.
+    pub(crate) fn new(
+        parent: &str,
+        name: &str,
+        deployment: DeploymentId,
+        instance: usize,
+        reactor: usize,
+    ) -> Self {
+        Self {
+            path: format!("{parent}/{name}").into(),
+            name_len: narrow(name.len()),
+            instance: narrow(instance),
+            reactor: narrow(reactor),
+            deployment,
+        }
+    }
+
+    /// The deployment's name.
+    pub(crate) fn name(&self) -> &str {
+        let start = self.path.len().saturating_sub(self.name_len as usize);
+        self.path.get(start..).unwrap_or_default()
+    }
+
+    /// The component's path in the tree.
+    pub(crate) fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub(crate) fn deployment(&self) -> DeploymentId {
+        self.deployment
+    }
+
+    pub(crate) fn instance(&self) -> usize {
+        self.instance as usize
+    }
+
+    pub(crate) fn reactor(&self) -> usize {
+        self.reactor as usize
+    }
 }
 
 /// One consumer registration of an instance.
@@ -67,7 +112,7 @@ pub struct Context<C: Component> {
 impl<C: Component> fmt::Debug for Context<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
-            .field("name", &self.identity.name)
+            .field("name", &self.identity.name())
             .field("deployment", &self.identity.deployment)
             .field("instance", &self.identity.instance)
             .field("reactor", &self.identity.reactor)
@@ -127,12 +172,12 @@ impl<C: Component> Context<C> {
 
     /// The name of this component's deployment.
     pub fn name(&self) -> &str {
-        &self.identity.name
+        self.identity.name()
     }
 
     /// This component's path in the supervision tree, such as `root/sales/orders`.
     pub fn path(&self) -> &str {
-        &self.identity.path
+        self.identity.path()
     }
 
     /// This component's deployment.
@@ -142,12 +187,12 @@ impl<C: Component> Context<C> {
 
     /// Which instance of its deployment this is, from 0.
     pub fn instance(&self) -> usize {
-        self.identity.instance
+        self.identity.instance()
     }
 
     /// The index of the reactor this instance runs on.
     pub fn reactor(&self) -> usize {
-        self.identity.reactor
+        self.identity.reactor()
     }
 
     /// How many messages wait in this instance's mailbox now (not counting the one being

@@ -153,6 +153,13 @@ pub use worker::{
     SerialQueue, ShutdownReport, TryExecuteError, WorkerPool,
 };
 
+/// An instance or reactor index, narrowed to the 32 bits the per-component records keep.
+/// Beyond `u32` would take more than 2^32 instances or reactors, each a task or a thread,
+/// so saturating never mislabels a real one.
+pub(crate) fn narrow(index: usize) -> u32 {
+    u32::try_from(index).unwrap_or(u32::MAX)
+}
+
 /// The README's examples, compiled and run as doc-tests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -29,7 +29,7 @@ use crate::supervisor::{
 };
 use crate::watchdog::{self, Directory, Probe};
 use crate::worker::{PoolHandle, WorkerPool};
-use crate::{Bus, oneshot, rt};
+use crate::{Bus, narrow, oneshot, rt};
 
 /// The name of the default worker pool.
 pub const DEFAULT_POOL: &str = "default";
@@ -142,14 +142,65 @@ struct Deployment {
     parent: Arc<str>,
     /// Its own path, if it is a supervisor.
     supervisor: Option<Arc<str>>,
-    instances: Vec<InstanceRecord>,
+    instances: Records,
 }
 
 struct InstanceRecord {
-    index: usize,
-    reactor: usize,
+    index: u32,
+    reactor: u32,
     key: u64,
     stats: Arc<InstanceStats>,
+}
+
+/// A deployment's instance records. Most deployments have one instance, kept inline:
+/// a list of its own would be one more allocation per deployed component.
+enum Records {
+    One(Option<InstanceRecord>),
+    Many(Vec<InstanceRecord>),
+}
+
+impl Records {
+    /// Room for `instances` records.
+    fn with_capacity(instances: usize) -> Self {
+        if instances <= 1 {
+            Self::One(None)
+        } else {
+            Self::Many(Vec::with_capacity(instances))
+        }
+    }
+
+    fn as_slice(&self) -> &[InstanceRecord] {
+        match self {
+            Self::One(one) => one.as_slice(),
+            Self::Many(many) => many,
+        }
+    }
+
+    fn push(&mut self, record: InstanceRecord) {
+        match self {
+            Self::One(one) => match one.take() {
+                None => *one = Some(record),
+                Some(first) => *self = Self::Many(vec![first, record]),
+            },
+            Self::Many(many) => many.push(record),
+        }
+    }
+
+    /// Drops the record of instance `key`; whether none is left.
+    fn forget(&mut self, key: u64) -> bool {
+        match self {
+            Self::One(one) => {
+                if one.as_ref().is_some_and(|r| r.key == key) {
+                    *one = None;
+                }
+                one.is_none()
+            }
+            Self::Many(many) => {
+                many.retain(|r| r.key != key);
+                many.is_empty()
+            }
+        }
+    }
 }
 
 /// A deployment as seen from outside, at one moment.
@@ -427,7 +478,11 @@ impl Directory for Names {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         table.values().find_map(|deployment| {
-            let instance = deployment.instances.iter().find(|i| i.key == key)?;
+            let instance = deployment
+                .instances
+                .as_slice()
+                .iter()
+                .find(|i| i.key == key)?;
             instance.stats.blocked.fetch_add(1, Ordering::Relaxed);
             Some(format!("{}#{}", deployment.name, instance.index))
         })
@@ -497,9 +552,10 @@ impl Handle {
         let record = table.get(id)?;
         let instances = record
             .instances
+            .as_slice()
             .iter()
             .map(|i| InstanceInfo {
-                reactor: i.reactor,
+                reactor: i.reactor as usize,
                 state: i.stats.state(),
                 handled: i.stats.handled.load(Ordering::Relaxed),
                 expired: i.stats.expired.load(Ordering::Relaxed),
@@ -763,7 +819,7 @@ impl Handle {
     }
 
     /// Records a deployment of `instances` instances (1 for a supervisor): its list is
-    /// allocated at its exact size, since most deployments have one instance.
+    /// sized for them, and one is kept inline.
     pub(crate) fn new_record(
         &self,
         name: &Arc<str>,
@@ -775,7 +831,7 @@ impl Handle {
             name: Arc::clone(name),
             parent: parent.clone(),
             supervisor: supervisor.cloned(),
-            instances: Vec::with_capacity(instances),
+            instances: Records::with_capacity(instances),
         })
     }
 
@@ -789,8 +845,8 @@ impl Handle {
     ) {
         if let Some(record) = self.deployments().get_mut(id) {
             record.instances.push(InstanceRecord {
-                index,
-                reactor,
+                index: narrow(index),
+                reactor: narrow(reactor),
                 key,
                 stats,
             });
@@ -801,11 +857,10 @@ impl Handle {
     /// last one.
     pub(crate) fn forget_instance(&self, id: DeploymentId, key: u64) {
         let mut table = self.deployments();
-        if let Some(record) = table.get_mut(id) {
-            record.instances.retain(|i| i.key != key);
-            if record.instances.is_empty() {
-                table.remove(id);
-            }
+        if let Some(record) = table.get_mut(id)
+            && record.instances.forget(key)
+        {
+            table.remove(id);
         }
     }
 

@@ -44,9 +44,9 @@ pub(crate) enum Directive {
 #[derive(Default)]
 pub(crate) struct Control {
     stop: Cell<Option<StopMode>>,
-    directive: RefCell<Option<Directive>>,
+    directive: Cell<Option<Directive>>,
     waker: Cell<Option<Waker>>,
-    waiters: RefCell<Vec<oneshot::Sender<()>>>,
+    waiters: Cell<Vec<oneshot::Sender<()>>>,
 }
 
 impl Control {
@@ -58,7 +58,9 @@ impl Control {
 
     /// Asks the instance to stop; `done` is told when it has (see the module docs).
     pub(crate) fn request_stop(&self, mode: StopMode, done: oneshot::Sender<()>) {
-        self.waiters.borrow_mut().push(done);
+        let mut waiters = self.waiters.take();
+        waiters.push(done);
+        self.waiters.set(waiters);
         let mode = match self.stop.get() {
             Some(StopMode::Terminate) => StopMode::Terminate,
             _ => mode,
@@ -69,7 +71,7 @@ impl Control {
 
     /// Tells a down instance what to do next.
     pub(crate) fn resume(&self, directive: Directive) {
-        *self.directive.borrow_mut() = Some(directive);
+        self.directive.set(Some(directive));
         self.wake();
     }
 
@@ -100,7 +102,7 @@ impl Control {
         if self.stop.take() == Some(StopMode::Restart) {
             self.finish();
         }
-        if let Some(directive) = self.directive.borrow_mut().take() {
+        if let Some(directive) = self.directive.take() {
             return Some(directive);
         }
         self.waker.set(Some(cx.waker().clone()));

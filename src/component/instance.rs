@@ -16,7 +16,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,7 @@ use futures_lite::FutureExt;
 
 use crate::component::control::{Control, Directive, Instances, StopMode};
 use crate::component::envelope::HandlerFuture;
+use crate::component::mailbox::Gauge;
 use crate::component::tasks::Panics;
 use crate::component::{Envelope, mailbox};
 use crate::context::Registration;
@@ -91,9 +92,9 @@ pub(crate) struct InstanceStats {
     pub(crate) blocked: AtomicU64,
     pub(crate) restarts: AtomicU64,
     /// The text of the latest failure (written on failure only).
-    last_failure: Mutex<Option<String>>,
-    /// Reads the mailbox's length without keeping it open.
-    mailbox: OnceLock<Box<dyn Fn() -> usize + Send + Sync>>,
+    last_failure: Mutex<Option<Box<str>>>,
+    /// Reads the mailbox's length without keeping it alive.
+    mailbox: OnceLock<Weak<dyn Gauge>>,
     capacity: AtomicUsize,
 }
 
@@ -109,7 +110,11 @@ impl std::fmt::Debug for InstanceStats {
 impl InstanceStats {
     /// Messages waiting in the mailbox now, and its capacity.
     pub(crate) fn mailbox(&self) -> (usize, usize) {
-        let len = self.mailbox.get().map_or(0, |read| read());
+        let len = self
+            .mailbox
+            .get()
+            .and_then(Weak::upgrade)
+            .map_or(0, |mailbox| mailbox.len());
         (len, self.capacity.load(Ordering::Relaxed))
     }
 
@@ -118,12 +123,12 @@ impl InstanceStats {
         self.last_failure
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .as_deref()
+            .map(str::to_owned)
     }
 
     fn watch_mailbox<T: Send + 'static>(&self, mailbox: &mailbox::Sender<T>, capacity: usize) {
-        let weak = mailbox.downgrade();
-        let _ = self.mailbox.set(Box::new(move || weak.len()));
+        let _ = self.mailbox.set(mailbox.gauge());
         self.capacity.store(capacity, Ordering::Relaxed);
     }
 
@@ -226,10 +231,10 @@ where
     instances.insert(config.key, control.clone());
     let span = tracing::debug_span!(
         "component.lifecycle",
-        component = %config.identity.name,
-        deployment = ?config.identity.deployment,
-        instance = config.identity.instance,
-        reactor = config.identity.reactor,
+        component = %config.identity.name(),
+        deployment = ?config.identity.deployment(),
+        instance = config.identity.instance(),
+        reactor = config.identity.reactor(),
     );
     // Kept only if a subscriber wants it: a disabled span still takes 40 bytes, in the
     // shell and again in the instrumented incarnation.
@@ -303,13 +308,13 @@ where
                 let identity = self.ctx.identity();
                 self.ctx.runtime().event_hub().emit(|| match &exit {
                     Exit::Failed(failure) => LifecycleEvent::Failed {
-                        path: identity.path.to_string(),
-                        instance: identity.instance,
+                        path: identity.path().to_owned(),
+                        instance: identity.instance(),
                         failure: failure.to_string(),
                     },
                     Exit::Normal | Exit::Stopped => LifecycleEvent::Stopped {
-                        path: identity.path.to_string(),
-                        instance: identity.instance,
+                        path: identity.path().to_owned(),
+                        instance: identity.instance(),
                     },
                 });
                 let terminate = self.control.stop_mode() == Some(StopMode::Terminate);
@@ -396,7 +401,7 @@ fn report(exit: &Exit, stats: &InstanceStats) {
             *stats
                 .last_failure
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(failure.to_string());
+                .unwrap_or_else(PoisonError::into_inner) = Some(failure.to_string().into());
             stats.transition_to(ComponentState::Failed);
             tracing::warn!(%failure, "component.failed");
         }

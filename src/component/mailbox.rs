@@ -188,25 +188,26 @@ impl<T> Sender<T> {
         self.shared.capacity
     }
 
-    /// A handle that reads the length without keeping the mailbox alive.
-    pub(crate) fn downgrade(&self) -> WeakSender<T> {
-        WeakSender {
-            shared: Arc::downgrade(&self.shared),
-        }
+    /// A handle that reads the length without keeping the mailbox alive: a weak
+    /// pointer, with no allocation of its own.
+    pub(crate) fn gauge(&self) -> Weak<dyn Gauge>
+    where
+        T: Send + 'static,
+    {
+        let weak: Weak<Shared<T>> = Arc::downgrade(&self.shared);
+        weak
     }
 }
 
-/// Reads a mailbox's length while it lives.
-pub(crate) struct WeakSender<T> {
-    shared: Weak<Shared<T>>,
+/// Reads a mailbox's length, whatever its message type.
+pub(crate) trait Gauge: Send + Sync {
+    /// Messages in the mailbox now.
+    fn len(&self) -> usize;
 }
 
-impl<T> WeakSender<T> {
-    /// Messages queued now; 0 once the mailbox is gone.
-    pub(crate) fn len(&self) -> usize {
-        self.shared
-            .upgrade()
-            .map_or(0, |shared| shared.used(&shared.lock()))
+impl<T: Send> Gauge for Shared<T> {
+    fn len(&self) -> usize {
+        self.used(&self.lock())
     }
 }
 
@@ -544,7 +545,7 @@ mod tests {
             tx.try_send(Arc::new(())),
             Err(SendError::Closed(_))
         ));
-        assert_eq!(tx.downgrade().len(), 0);
+        assert_eq!(tx.gauge().upgrade().map_or(usize::MAX, |g| g.len()), 0);
     }
 
     #[test]

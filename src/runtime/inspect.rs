@@ -117,15 +117,15 @@ impl Handle {
         let table = self.deployments();
         let mut all = Vec::new();
         for (id, record) in table.iter().filter(|(_, r)| r.supervisor.is_none()) {
-            for i in &record.instances {
+            for i in record.instances.as_slice() {
                 let (mailbox_len, mailbox_capacity) = i.stats.mailbox();
                 all.push(ComponentSnapshot {
                     name: record.name.to_string(),
                     id: format!("{id:?}"),
-                    instance: i.index,
+                    instance: i.index as usize,
                     path: format!("{}/{}", record.parent, record.name),
                     state: state_name(i.stats.state()).to_owned(),
-                    reactor: i.reactor,
+                    reactor: i.reactor as usize,
                     mailbox_len,
                     mailbox_capacity,
                     handled: i.stats.handled.load(Ordering::Relaxed),

@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_lite::Future;
 use reactree_supervisors::{
@@ -26,6 +26,7 @@ use reactree_supervisors::{
 
 use crate::bus::FastMap;
 use crate::component::control::{Directive, StopMode};
+use crate::component::spec::Launch;
 use crate::component::{ChildExit, Exit, InstanceConfig, InstanceStats};
 use crate::context::Identity;
 use crate::events::LifecycleEvent;
@@ -34,7 +35,7 @@ use crate::reactor::Command;
 use crate::rt::Timer;
 use crate::runtime::{DeployError, SpecError, UndeployError};
 use crate::supervisor::{SupervisorSpec, TreeChild};
-use crate::{ChildSpec, DeploymentId, Handle, oneshot};
+use crate::{ChildSpec, DeploymentId, Handle, narrow, oneshot};
 
 /// Capacity of a supervisor's request mailbox.
 pub(crate) const REQUESTS: usize = 64;
@@ -86,10 +87,15 @@ pub(crate) struct NodeConfig {
 }
 
 enum Kind {
+    /// What an instance's (re)starts need of its spec, with its mailbox capacity
+    /// resolved: kept per child, so no more than that.
     Instance {
-        spec: ChildSpec,
-        index: usize,
-        reactor: usize,
+        name: Arc<str>,
+        launch: Arc<dyn Launch>,
+        mailbox_capacity: usize,
+        shutdown_timeout: Duration,
+        index: u32,
+        reactor: u32,
         stats: Arc<InstanceStats>,
     },
     Supervisor {
@@ -117,7 +123,7 @@ struct Child {
 impl Child {
     fn name(&self) -> &str {
         match &self.kind {
-            Kind::Instance { spec, .. } => spec.name(),
+            Kind::Instance { name, .. } => name,
             Kind::Supervisor { spec, .. } => spec.name(),
         }
     }
@@ -386,9 +392,14 @@ impl Node {
                 running: false,
                 epoch: 0,
                 kind: Kind::Instance {
-                    spec: spec.clone(),
-                    index,
-                    reactor,
+                    name: spec.name.clone(),
+                    launch: spec.launch.clone(),
+                    mailbox_capacity: spec
+                        .mailbox_capacity
+                        .unwrap_or(self.runtime.mailbox_capacity()),
+                    shutdown_timeout: spec.shutdown_timeout,
+                    index: narrow(index),
+                    reactor: narrow(reactor),
                     stats,
                 },
             });
@@ -443,7 +454,7 @@ impl Node {
                 stats.restarts.fetch_add(1, Ordering::Relaxed);
             }
             let (name, instance) = match &child.kind {
-                Kind::Instance { spec, index, .. } => (spec.name(), *index),
+                Kind::Instance { name, index, .. } => (&**name, *index as usize),
                 Kind::Supervisor { spec, .. } => (spec.name(), 0),
             };
             runtime.event_hub().emit(|| LifecycleEvent::Restarted {
@@ -455,7 +466,7 @@ impl Node {
         let (started, outcome) = oneshot::channel();
         let command = match (&mut child.kind, child.alive) {
             (Kind::Instance { reactor, .. }, true) => Some((
-                *reactor,
+                *reactor as usize,
                 Command::Resume {
                     key: child.key,
                     directive: Directive::Restart { started, epoch },
@@ -463,7 +474,10 @@ impl Node {
             )),
             (
                 Kind::Instance {
-                    spec,
+                    name,
+                    launch,
+                    mailbox_capacity,
+                    shutdown_timeout,
                     index,
                     reactor,
                     stats,
@@ -471,23 +485,23 @@ impl Node {
                 false,
             ) => {
                 let config = InstanceConfig {
-                    identity: Identity {
-                        name: spec.name.clone(),
-                        path: format!("{path}/{}", spec.name).into(),
-                        deployment: child.deployment,
-                        instance: *index,
-                        reactor: *reactor,
-                    },
+                    identity: Identity::new(
+                        &path,
+                        name,
+                        child.deployment,
+                        *index as usize,
+                        *reactor as usize,
+                    ),
                     key: child.key,
                     runtime: runtime.clone(),
-                    mailbox_capacity: spec.mailbox_capacity.unwrap_or(runtime.mailbox_capacity()),
-                    shutdown_timeout: spec.shutdown_timeout,
+                    mailbox_capacity: *mailbox_capacity,
+                    shutdown_timeout: *shutdown_timeout,
                     stats: stats.clone(),
                     started,
                     supervisor: exits,
                     epoch,
                 };
-                Some((*reactor, Command::Start(spec.launch.launch(config))))
+                Some((*reactor as usize, Command::Start(launch.launch(config))))
             }
             (
                 Kind::Supervisor {
@@ -573,7 +587,7 @@ impl Node {
                     mode,
                     done,
                 };
-                let _ = runtime.send_command(*reactor, command).await;
+                let _ = runtime.send_command(*reactor as usize, command).await;
             }
             Kind::Supervisor { requests, .. } => {
                 if let Some(requests) = requests.as_ref() {
