@@ -21,6 +21,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -146,7 +147,7 @@ impl<M> Hash for Address<M> {
 /// [`Context::correlation_id`](crate::Context::correlation_id), and the `bus.handle`
 /// tracing span records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CorrelationId(u64);
+pub struct CorrelationId(NonZeroU64);
 
 impl CorrelationId {
     /// A fresh id, unique in the process: the calling thread's number in the high 24
@@ -167,13 +168,15 @@ impl CorrelationId {
             } else {
                 id + 1
             });
-            Self(id)
+            // Thread numbers start at 1, so an id is 0 only once 2^24 of them have
+            // been taken: that one id is skipped.
+            Self(NonZeroU64::new(id).unwrap_or(NonZeroU64::MAX))
         })
     }
 
     /// The numeric value.
     pub const fn get(self) -> u64 {
-        self.0
+        self.0.get()
     }
 }
 

@@ -104,9 +104,11 @@ pub struct Context<C: Component> {
     consumers: Vec<Registration>,
     pub(crate) timers: Timers<C>,
     pub(crate) tasks: Tasks,
-    ordered: Option<SerialQueue>,
+    /// Boxed: made on the first ordered job, and most instances never submit one.
+    ordered: Option<Box<SerialQueue>>,
     correlation: Option<CorrelationId>,
-    exit: Option<ExitRequest>,
+    /// Boxed: asked for rarely, and held by every instance.
+    exit: Option<Box<ExitRequest>>,
 }
 
 impl<C: Component> fmt::Debug for Context<C> {
@@ -460,7 +462,7 @@ impl<C: Component> Context<C> {
     {
         let runtime = &self.runtime;
         self.ordered
-            .get_or_insert_with(|| runtime.worker_pool().ordered())
+            .get_or_insert_with(|| Box::new(runtime.worker_pool().ordered()))
             .execute(job)
     }
 
@@ -474,20 +476,20 @@ impl<C: Component> Context<C> {
     /// Asks for a normal stop once the running hook returns: `stop` runs, consumers and
     /// timers go, and the exit counts as normal.
     pub fn stop(&mut self) {
-        self.exit.get_or_insert(ExitRequest::Stop);
+        self.exit.get_or_insert_with(|| Box::new(ExitRequest::Stop));
     }
 
     /// Asks to fail once the running hook returns: handled like a panic, without the
     /// unwinding.
     pub fn fail(&mut self, reason: impl Into<String>) {
-        self.exit = Some(ExitRequest::Fail(reason.into()));
+        self.exit = Some(Box::new(ExitRequest::Fail(reason.into())));
     }
 
     pub(crate) fn take_exit(&mut self) -> Option<ExitRequest> {
-        self.exit.take()
+        self.exit.take().map(|exit| *exit)
     }
 
     pub(crate) fn put_exit(&mut self, exit: ExitRequest) {
-        self.exit = Some(exit);
+        self.exit = Some(Box::new(exit));
     }
 }

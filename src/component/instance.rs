@@ -179,20 +179,26 @@ impl<F: Future> Future for InSpan<'_, F> {
     }
 }
 
-/// What every phase of an instance needs besides the component and its context.
-struct Instance<'a> {
-    control: &'a Control,
-    stats: &'a InstanceStats,
+/// What every phase of an instance needs besides the component and its context, kept
+/// for the instance's whole life. The phases borrow it whole: one pointer in each
+/// phase's state, where a copy of each field would sit in every idle instance's task.
+struct Core<C: Component> {
+    factory: Arc<dyn Fn() -> C + Send + Sync>,
+    inbox: mailbox::Receiver<Envelope<C>>,
+    control: Rc<Control>,
+    stats: Arc<InstanceStats>,
     /// The time a handler still running at a stop request, and `stop` itself, may take.
     grace: Duration,
-    probe: Option<&'a Probe>,
+    probe: Option<Arc<Probe>>,
     key: u64,
 }
 
-impl Instance<'_> {
+impl<C: Component> Core<C> {
     /// Tells the watchdog this reactor runs `hook` of this instance until the guard drops.
     fn enter(&self, hook: Hook) -> Option<Busy<'_>> {
-        self.probe.map(|probe| probe.enter(self.key, hook))
+        self.probe
+            .as_deref()
+            .map(|probe| probe.enter(self.key, hook))
     }
 
     /// Polls `future` with the watchdog told about each poll.
@@ -242,17 +248,19 @@ where
     let mut ctx = Context::new(config.identity, config.runtime, mailbox);
     ctx.tasks.watch(probe.clone(), config.key);
     let shell = Shell {
-        factory,
         ctx,
-        grace: config.shutdown_timeout,
-        stats: config.stats,
-        key: config.key,
+        core: Core {
+            factory,
+            inbox,
+            control,
+            stats: config.stats,
+            grace: config.shutdown_timeout,
+            probe,
+            key: config.key,
+        },
         supervisor: config.supervisor,
         epoch: config.epoch,
-        inbox,
-        control,
         instances,
-        probe,
         span,
         kept: Vec::new(),
     };
@@ -260,24 +268,17 @@ where
 }
 
 /// What an instance keeps from its deployment to its end, across incarnations.
-struct Shell<C: Component, F> {
-    factory: Arc<F>,
+struct Shell<C: Component> {
     /// The instance's context: its identity, runtime and mailbox for its whole life
     /// (kept here, not in each incarnation's state, so they are held once). Each
     /// incarnation leaves it renewed, as fresh as `Context::new` made it.
     ctx: Context<C>,
-    /// The time a handler still running at a stop request, and `stop` itself, may take.
-    grace: Duration,
-    stats: Arc<InstanceStats>,
-    key: u64,
+    core: Core<C>,
     /// Where the instance reports the exits it was not asked for.
     supervisor: flume::Sender<ChildExit>,
     /// Which start this is, as the supervisor counts.
     epoch: u64,
-    inbox: mailbox::Receiver<Envelope<C>>,
-    control: Rc<Control>,
     instances: Rc<Instances>,
-    probe: Option<Arc<Probe>>,
     /// The lifecycle span, if a subscriber wants it.
     span: Option<Box<tracing::Span>>,
     /// Registrations of the previous incarnation: they keep the mailbox reachable while
@@ -285,11 +286,7 @@ struct Shell<C: Component, F> {
     kept: Vec<Registration>,
 }
 
-impl<C, F> Shell<C, F>
-where
-    C: Component,
-    F: Fn() -> C + Send + Sync + 'static,
-{
+impl<C: Component> Shell<C> {
     /// A plain function returning an `async move` block, so `self` is kept once.
     #[allow(
         clippy::manual_async_fn,
@@ -304,7 +301,7 @@ where
                 let (exit, registrations) = self.incarnation(started).await;
                 self.kept = registrations;
                 let _entered = self.span.as_deref().map(tracing::Span::enter);
-                report(&exit, &self.stats);
+                report(&exit, &self.core.stats);
                 let identity = self.ctx.identity();
                 self.ctx.runtime().event_hub().emit(|| match &exit {
                     Exit::Failed(failure) => LifecycleEvent::Failed {
@@ -317,11 +314,11 @@ where
                         instance: identity.instance(),
                     },
                 });
-                let terminate = self.control.stop_mode() == Some(StopMode::Terminate);
+                let terminate = self.core.control.stop_mode() == Some(StopMode::Terminate);
                 if !terminate && !matches!(exit, Exit::Stopped) {
                     // Nobody asked for this exit: the supervisor decides what comes next.
                     let _ = self.supervisor.send(ChildExit {
-                        key: self.key,
+                        key: self.core.key,
                         epoch: self.epoch,
                         exit,
                     });
@@ -329,9 +326,9 @@ where
                 if terminate {
                     break;
                 }
-                self.stats.transition_to(ComponentState::Restarting);
+                self.core.stats.transition_to(ComponentState::Restarting);
                 drop(_entered);
-                let control = &self.control;
+                let control = &self.core.control;
                 match poll_fn(|cx| {
                     control
                         .poll_directive(cx)
@@ -357,12 +354,12 @@ where
             }
             // Drop what is still queued: each request's reply slot goes, and its requester
             // learns at once that the recipient failed.
-            drop(self.inbox);
-            if self.stats.state() == ComponentState::Restarting {
-                self.stats.transition_to(ComponentState::Stopped);
+            drop(self.core.inbox);
+            if self.core.stats.state() == ComponentState::Restarting {
+                self.core.stats.transition_to(ComponentState::Stopped);
             }
-            self.instances.remove(self.key);
-            self.control.finish();
+            self.instances.remove(self.core.key);
+            self.core.control.finish();
         }
     }
 
@@ -372,21 +369,7 @@ where
         &mut self,
         started: oneshot::Sender<Result<(), Failure>>,
     ) -> impl Future<Output = (Exit, Vec<Registration>)> + '_ {
-        let instance = Instance {
-            control: &self.control,
-            stats: &self.stats,
-            grace: self.grace,
-            probe: self.probe.as_deref(),
-            key: self.key,
-        };
-        let fut = live(
-            &*self.factory,
-            &mut self.ctx,
-            &self.inbox,
-            instance,
-            started,
-            &mut self.kept,
-        );
+        let fut = live(&self.core, &mut self.ctx, started, &mut self.kept);
         InSpan {
             inner: fut,
             span: self.span.as_deref(),
@@ -423,19 +406,16 @@ fn report(exit: &Exit, stats: &InstanceStats) {
     reason = "an async fn would keep its parameters twice"
 )]
 fn live<'a, C: Component>(
-    factory: &'a dyn Fn() -> C,
+    core: &'a Core<C>,
     ctx: &'a mut Context<C>,
-    inbox: &'a mailbox::Receiver<Envelope<C>>,
-    instance: Instance<'a>,
     started: oneshot::Sender<Result<(), Failure>>,
     previous: &'a mut Vec<Registration>,
 ) -> impl Future<Output = (Exit, Vec<Registration>)> + 'a {
     async move {
-        let instance = &instance;
-        instance.stats.transition_to(ComponentState::Starting);
+        core.stats.transition_to(ComponentState::Starting);
         // `start` and `stop` are boxed: they run once each, and their futures would
         // otherwise sit in every idle component's state.
-        let mut component = match boxed(start(factory, &mut *ctx, instance)).await {
+        let mut component = match boxed(start(&mut *ctx, core)).await {
             Ok(component) => component,
             Err(failure) => {
                 ctx.unregister_all();
@@ -445,29 +425,28 @@ fn live<'a, C: Component>(
             }
         };
         // The new incarnation has registered its consumers: the old ones can go.
-        let registry = ctx.bus().clone();
         for registration in previous.drain(..) {
-            registration.remove(&registry);
+            registration.remove(ctx.bus());
         }
-        instance.stats.transition_to(ComponentState::Running);
+        core.stats.transition_to(ComponentState::Running);
         ctx.runtime().event_hub().emit(|| LifecycleEvent::Started {
             path: ctx.path().to_owned(),
             instance: ctx.instance(),
         });
         let _ = started.send(Ok(()));
         tracing::debug!("component.started");
-        let exit = serve(&mut component, &mut *ctx, inbox, instance).await;
-        instance.stats.transition_to(ComponentState::Stopping);
-        if instance.control.stop_mode() == Some(StopMode::Terminate) {
+        let exit = serve(&mut component, &mut *ctx, core).await;
+        core.stats.transition_to(ComponentState::Stopping);
+        if core.control.stop_mode() == Some(StopMode::Terminate) {
             ctx.unregister_all();
         }
-        let exit = boxed(stop(&mut component, &mut *ctx, exit, instance)).await;
+        let exit = boxed(stop(&mut component, &mut *ctx, exit, core)).await;
         // What the incarnation leaves (timers, tasks, ...) goes before the component, as
         // it would with a context of its own.
         let registrations = ctx.take_registrations();
         ctx.renew();
         let dropped = {
-            let _busy = instance.enter(Hook::Stop);
+            let _busy = core.enter(Hook::Stop);
             catch_unwind(AssertUnwindSafe(move || drop(component)))
         };
         if let Err(payload) = dropped {
@@ -482,18 +461,14 @@ fn boxed<'a, T>(future: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Outp
     Box::pin(future)
 }
 
-async fn start<C: Component>(
-    factory: &dyn Fn() -> C,
-    ctx: &mut Context<C>,
-    instance: &Instance<'_>,
-) -> Result<C, Failure> {
+async fn start<C: Component>(ctx: &mut Context<C>, core: &Core<C>) -> Result<C, Failure> {
     let built = {
-        let _busy = instance.enter(Hook::Factory);
-        catch_unwind(AssertUnwindSafe(factory))
+        let _busy = core.enter(Hook::Factory);
+        catch_unwind(AssertUnwindSafe(&*core.factory))
     };
     let mut component = built.map_err(|p| Failure::panicked(Hook::Factory, &*p))?;
     let starting = AssertUnwindSafe(component.start(ctx)).catch_unwind();
-    match instance.watched(Hook::Start, starting).await {
+    match core.watched(Hook::Start, starting).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
             return Err(Failure::new(
@@ -520,13 +495,13 @@ async fn stop<C: Component>(
     component: &mut C,
     ctx: &mut Context<C>,
     exit: Exit,
-    instance: &Instance<'_>,
+    core: &Core<C>,
 ) -> Exit {
-    let stopping = instance.watched(
+    let stopping = core.watched(
         Hook::Stop,
         AssertUnwindSafe(component.stop(ctx)).catch_unwind(),
     );
-    match crate::rt::deadline(Instant::now() + instance.grace, stopping).await {
+    match crate::rt::deadline(Instant::now() + core.grace, stopping).await {
         Some(Ok(())) => exit,
         Some(Err(payload)) => {
             let failure = Failure::panicked(Hook::Stop, &*payload);
@@ -536,7 +511,7 @@ async fn stop<C: Component>(
             }
         }
         None => {
-            tracing::warn!(timeout = ?instance.grace, "component.stop_timed_out");
+            tracing::warn!(timeout = ?core.grace, "component.stop_timed_out");
             exit
         }
     }
@@ -556,15 +531,14 @@ enum Wake<C: Component> {
 fn serve<'a, C: Component>(
     component: &'a mut C,
     ctx: &'a mut Context<C>,
-    inbox: &'a mailbox::Receiver<Envelope<C>>,
-    instance: &'a Instance<'a>,
+    core: &'a Core<C>,
 ) -> impl Future<Output = Exit> + 'a {
     async move {
         let mut budget = BATCH;
         // Boxed, and only once the component has a timer: most never do.
         let mut timer: Option<Box<Timer>> = None;
         loop {
-            if instance.control.stop_mode().is_some() {
+            if core.control.stop_mode().is_some() {
                 return Exit::Stopped;
             }
             if let Some(exit) = exit_requested(ctx, Hook::Handler) {
@@ -573,17 +547,16 @@ fn serve<'a, C: Component>(
             if let Some(failure) = ctx.tasks.panics().and_then(|panics| panics.take()) {
                 return Exit::Failed(failure);
             }
-            if let Some(failure) = fire_timers(component, ctx, instance) {
+            if let Some(failure) = fire_timers(component, ctx, core) {
                 return Exit::Failed(failure);
             }
             if let Some(exit) = exit_requested(ctx, Hook::Timer) {
                 return exit;
             }
-            let envelope = match inbox.try_recv() {
+            let envelope = match core.inbox.try_recv() {
                 Some(envelope) => envelope,
                 None => match idle(
-                    inbox,
-                    instance.control,
+                    core,
                     ctx.tasks.panics().map(|panics| &**panics),
                     ctx.timers.next_deadline(),
                     &mut timer,
@@ -594,7 +567,7 @@ fn serve<'a, C: Component>(
                     Wake::Other => continue,
                 },
             };
-            if let Some(failure) = handle(component, ctx, envelope, instance).await {
+            if let Some(failure) = handle(component, ctx, envelope, core).await {
                 return Exit::Failed(failure);
             }
             budget -= 1;
@@ -619,8 +592,7 @@ fn exit_requested<C: Component>(ctx: &mut Context<C>, hook: Hook) -> Option<Exit
 
 /// Waits for a message, a stop request or the next timer deadline.
 fn idle<'a, C: Component>(
-    inbox: &'a mailbox::Receiver<Envelope<C>>,
-    control: &'a Control,
+    core: &'a Core<C>,
     panics: Option<&'a Panics>,
     deadline: Option<Instant>,
     timer: &'a mut Option<Box<Timer>>,
@@ -637,10 +609,10 @@ fn idle<'a, C: Component>(
         }
     }
     poll_fn(move |cx| {
-        if control.poll_stop(cx) || panics.is_some_and(|panics| panics.poll(cx).is_ready()) {
+        if core.control.poll_stop(cx) || panics.is_some_and(|panics| panics.poll(cx).is_ready()) {
             return Poll::Ready(Wake::Other);
         }
-        if let Poll::Ready(envelope) = inbox.poll_recv(cx) {
+        if let Poll::Ready(envelope) = core.inbox.poll_recv(cx) {
             return Poll::Ready(Wake::Message(envelope));
         }
         if deadline.is_some()
@@ -657,7 +629,7 @@ fn idle<'a, C: Component>(
 fn fire_timers<C: Component>(
     component: &mut C,
     ctx: &mut Context<C>,
-    instance: &Instance<'_>,
+    core: &Core<C>,
 ) -> Option<Failure> {
     if ctx.timers.len() == 0 {
         return None;
@@ -665,7 +637,7 @@ fn fire_timers<C: Component>(
     let now = Instant::now();
     while let Some(mut due) = ctx.timers.pop_due(now) {
         let outcome = {
-            let _busy = instance.enter(Hook::Timer);
+            let _busy = core.enter(Hook::Timer);
             catch_unwind(AssertUnwindSafe(|| due.run(component, ctx)))
         };
         ctx.timers.finish(due, now);
@@ -685,7 +657,7 @@ fn handle<'a, C: Component>(
     component: &'a mut C,
     ctx: &'a mut Context<C>,
     envelope: Envelope<C>,
-    instance: &'a Instance<'a>,
+    core: &'a Core<C>,
 ) -> impl Future<Output = Option<Failure>> + 'a {
     async move {
         // Building the handler's future runs no user code for an `async fn` handler, so the
@@ -694,18 +666,18 @@ fn handle<'a, C: Component>(
         let future = match dispatched {
             Ok(Some(future)) => future,
             Ok(None) => {
-                instance.stats.expired.fetch_add(1, Ordering::Relaxed);
+                core.stats.expired.fetch_add(1, Ordering::Relaxed);
                 return None;
             }
             Err(payload) => return Some(Failure::panicked(Hook::Handler, &*payload)),
         };
-        let outcome = guarded(future, instance).await;
-        instance.stats.handled.fetch_add(1, Ordering::Relaxed);
+        let outcome = guarded(future, core).await;
+        core.stats.handled.fetch_add(1, Ordering::Relaxed);
         match outcome {
             Outcome::Completed => None,
             Outcome::Panicked(failure) => Some(failure),
             Outcome::Abandoned => {
-                tracing::warn!(grace = ?instance.grace, "component.handler_abandoned");
+                tracing::warn!(grace = ?core.grace, "component.handler_abandoned");
                 None
             }
         }
@@ -720,9 +692,9 @@ enum Outcome {
 
 /// Polls a handler, catching its panic; once a stop is asked, it gets the grace period
 /// to finish.
-fn guarded<'a>(
+fn guarded<'a, C: Component>(
     future: HandlerFuture<'a>,
-    instance: &'a Instance<'a>,
+    core: &'a Core<C>,
 ) -> impl Future<Output = Outcome> + 'a {
     // The handler's future is boxed already, so it needs no pinning here.
     let mut future = AssertUnwindSafe(future).catch_unwind();
@@ -730,7 +702,7 @@ fn guarded<'a>(
     let mut deadline: Option<Box<Timer>> = None;
     poll_fn(move |cx| {
         let polled = {
-            let _busy = instance.enter(Hook::Handler);
+            let _busy = core.enter(Hook::Handler);
             Pin::new(&mut future).poll(cx)
         };
         if let Poll::Ready(result) = polled {
@@ -739,8 +711,8 @@ fn guarded<'a>(
                 Err(payload) => Outcome::Panicked(Failure::panicked(Hook::Handler, &*payload)),
             });
         }
-        if instance.control.poll_stop(cx) {
-            let timer = deadline.get_or_insert_with(|| Box::new(Timer::after(instance.grace)));
+        if core.control.poll_stop(cx) {
+            let timer = deadline.get_or_insert_with(|| Box::new(Timer::after(core.grace)));
             if Pin::new(&mut **timer).poll(cx).is_ready() {
                 return Poll::Ready(Outcome::Abandoned);
             }
