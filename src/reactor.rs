@@ -21,8 +21,6 @@ pub(crate) use executor::Executor;
 
 pub use idle::IdlePolicy;
 
-use crate::component::control::{Directive, Instances, StopMode};
-use crate::oneshot;
 use crate::rt::{self, Task};
 use crate::watchdog::Probe;
 
@@ -39,7 +37,8 @@ thread_local! {
 /// What a reactor runs its commands with.
 pub(crate) struct Here {
     pub(crate) executor: Rc<Executor>,
-    pub(crate) instances: Rc<Instances>,
+    /// Instances whose task runs here and has not ended.
+    instances: Cell<usize>,
     pub(crate) probe: Option<Arc<Probe>>,
 }
 
@@ -49,12 +48,24 @@ impl Here {
         match command {
             Command::Start(start) => start(self),
             Command::Spawn(spawn) => spawn(&self.executor),
-            Command::Stop { key, mode, done } => self.instances.request_stop(key, mode, done),
-            Command::Resume { key, directive } => self.instances.resume(key, directive),
             Command::Shutdown => return false,
         }
         true
     }
+
+    /// An instance's task starts here.
+    pub(crate) fn instance_started(&self) {
+        self.instances.set(self.instances.get() + 1);
+    }
+}
+
+/// The instance whose task ran on this thread has ended.
+pub(crate) fn instance_ended() {
+    HERE.with(|here| {
+        if let Some(here) = here.borrow().as_ref() {
+            here.instances.set(here.instances.get().saturating_sub(1));
+        }
+    });
 }
 
 /// Runs `command` at once when this thread is reactor `index` of runtime `runtime_id`
@@ -116,14 +127,6 @@ pub(crate) enum Command {
     Start(StartCommand),
     /// Spawn a supervisor's task.
     Spawn(SpawnCommand),
-    /// Stop instance `key`; `done` is told once it has stopped (or if it is not there).
-    Stop {
-        key: u64,
-        mode: StopMode,
-        done: oneshot::Sender<()>,
-    },
-    /// Tell down instance `key` what to do next.
-    Resume { key: u64, directive: Directive },
     /// Leave the loop and end the thread.
     Shutdown,
 }
@@ -160,10 +163,9 @@ fn run(
     tracing::debug!("reactor.started");
     let executor = Rc::new(Executor::new());
     executor.spawn_detached(rt::install_deadlines().drive());
-    let instances = Rc::new(Instances::default());
     let here = Rc::new(Here {
         executor: executor.clone(),
-        instances: instances.clone(),
+        instances: Cell::new(0),
         probe,
     });
     HERE.with(|h| *h.borrow_mut() = Some(here.clone()));
@@ -177,8 +179,8 @@ fn run(
     rt::block_on(idle::Idle::new(std::pin::pin!(serve), idle));
     // From here on nothing spawns on this reactor or runs a command in place.
     HERE.with(|h| h.borrow_mut().take());
+    let left = here.instances.get();
     drop(here);
-    let left = instances.len();
     if left > 0 {
         tracing::warn!(instances = left, "reactor.abandoned_instances");
     }

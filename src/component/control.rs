@@ -1,7 +1,11 @@
-//! How a reactor (on behalf of a supervisor) steers an instance: stop requests, and the
-//! directive an instance waits for once it is down.
+//! How a supervisor steers an instance: stop requests, and the directive an instance
+//! waits for once it is down.
 //!
-//! Protocol, all on the instance's reactor thread:
+//! The control lives beside the instance's counters, in the one `Arc` its supervisor
+//! keeps for the child, so a supervisor on any thread steers the instance directly: no
+//! command through the instance's reactor, and no per-reactor table of instances.
+//!
+//! Protocol:
 //! - `request_stop(mode, done)`: the instance stops between handlers (a running handler
 //!   gets its grace period). With [`StopMode::Restart`] it keeps its mailbox and
 //!   registrations and waits, down, for a directive; `done` is told once it is down.
@@ -11,12 +15,19 @@
 //!   and waits, down, for a directive.
 //! - `resume(directive)`: [`Directive::Restart`] builds a fresh component from the
 //!   factory on the same mailbox; [`Directive::Terminate`] ends it.
+//! - Once the instance's task is gone (ended, or dropped with its reactor), a stop
+//!   request is answered at once and a restart fails: the control is `closed`. A new
+//!   task for the same child `open`s it again.
+//!
+//! Wake-ups: the instance leaves its task's waker here the first time it waits (a task's
+//! waker never changes), under the lock; a request changes the state under the same
+//! lock, then wakes that waker. So a request either comes before the waker is left, and
+//! the instance sees it when it looks again after leaving it, or finds the waker.
 
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
-use crate::bus::FastMap;
 use crate::failure::Failure;
 use crate::oneshot;
 
@@ -40,128 +51,224 @@ pub(crate) enum Directive {
     Terminate,
 }
 
-/// The reactor's handle on one instance.
+/// `Control::stop` values.
+const RUN: u8 = 0;
+const RESTART: u8 = 1;
+const TERMINATE: u8 = 2;
+
+/// A supervisor's handle on one instance.
 #[derive(Default)]
 pub(crate) struct Control {
-    stop: Cell<Option<StopMode>>,
-    directive: Cell<Option<Directive>>,
-    waker: Cell<Option<Waker>>,
-    waiters: Cell<Vec<oneshot::Sender<()>>>,
+    /// The stop asked of the instance: `RUN`, `RESTART` or `TERMINATE`. Read without
+    /// the lock on every idle and pending-handler poll; written under it.
+    stop: AtomicU8,
+    /// Whether `inner.waker` holds the running task's waker.
+    armed: AtomicBool,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    directive: Option<Directive>,
+    waiters: Vec<oneshot::Sender<()>>,
+    waker: Option<Waker>,
+    /// No task runs the instance.
+    closed: bool,
 }
 
 impl Control {
-    fn wake(&self) {
-        if let Some(waker) = self.waker.take() {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A new task runs the instance: no stop asked, no directive, no waker yet.
+    pub(crate) fn open(&self) {
+        let mut inner = self.lock();
+        *inner = Inner::default();
+        self.stop.store(RUN, Ordering::Relaxed);
+        self.armed.store(false, Ordering::Relaxed);
+    }
+
+    /// Asks the instance to stop; `done` is told when it has (see the module docs), or
+    /// at once if no task runs it.
+    pub(crate) fn request_stop(&self, mode: StopMode, done: oneshot::Sender<()>) {
+        let mut inner = self.lock();
+        if inner.closed {
+            drop(inner);
+            let _ = done.send(());
+            return;
+        }
+        inner.waiters.push(done);
+        let mode = match mode {
+            StopMode::Restart => RESTART,
+            StopMode::Terminate => TERMINATE,
+        };
+        // Terminate wins over Restart.
+        self.stop.fetch_max(mode, Ordering::Relaxed);
+        let waker = inner.waker.clone();
+        drop(inner);
+        if let Some(waker) = waker {
             waker.wake();
         }
     }
 
-    /// Asks the instance to stop; `done` is told when it has (see the module docs).
-    pub(crate) fn request_stop(&self, mode: StopMode, done: oneshot::Sender<()>) {
-        let mut waiters = self.waiters.take();
-        waiters.push(done);
-        self.waiters.set(waiters);
-        let mode = match self.stop.get() {
-            Some(StopMode::Terminate) => StopMode::Terminate,
-            _ => mode,
-        };
-        self.stop.set(Some(mode));
-        self.wake();
-    }
-
-    /// Tells a down instance what to do next.
-    pub(crate) fn resume(&self, directive: Directive) {
-        self.directive.set(Some(directive));
-        self.wake();
-    }
-
-    /// The stop asked of the instance, if any.
-    pub(crate) fn stop_mode(&self) -> Option<StopMode> {
-        self.stop.get()
-    }
-
-    /// Whether a stop was asked; if not, wakes `cx` when one is.
-    pub(crate) fn poll_stop(&self, cx: &mut std::task::Context<'_>) -> bool {
-        if self.stop.get().is_some() {
-            return true;
-        }
-        // Polled on every idle and every pending handler poll: keep the waker when it is
-        // the same task's, instead of cloning (two atomic operations) each time.
-        let kept = self.waker.take().filter(|w| w.will_wake(cx.waker()));
-        self.waker
-            .set(Some(kept.unwrap_or_else(|| cx.waker().clone())));
-        false
-    }
-
-    /// While down: the next directive, if one came. A terminate request counts as one;
-    /// a restart-mode stop request is already satisfied and is answered at once.
-    pub(crate) fn poll_directive(&self, cx: &mut std::task::Context<'_>) -> Option<Directive> {
-        if self.stop.get() == Some(StopMode::Terminate) {
-            return Some(Directive::Terminate);
-        }
-        if self.stop.take() == Some(StopMode::Restart) {
-            self.finish();
-        }
-        if let Some(directive) = self.directive.take() {
-            return Some(directive);
-        }
-        self.waker.set(Some(cx.waker().clone()));
-        None
-    }
-
-    /// Tells everyone waiting for the instance to stop that it has.
-    pub(crate) fn finish(&self) {
-        for done in self.waiters.take() {
-            let _ = done.send(());
-        }
-    }
-}
-
-/// The instances living on one reactor, by key.
-#[derive(Default)]
-pub(crate) struct Instances {
-    map: RefCell<FastMap<u64, Rc<Control>>>,
-}
-
-impl Instances {
-    pub(crate) fn insert(&self, key: u64, control: Rc<Control>) {
-        self.map.borrow_mut().insert(key, control);
-    }
-
-    pub(crate) fn remove(&self, key: u64) {
-        self.map.borrow_mut().remove(&key);
-    }
-
-    /// Asks instance `key` to stop; tells `done` at once if it is not there.
-    pub(crate) fn request_stop(&self, key: u64, mode: StopMode, done: oneshot::Sender<()>) {
-        let control = self.map.borrow().get(&key).cloned();
-        match control {
-            Some(control) => control.request_stop(mode, done),
-            None => {
-                let _ = done.send(());
-            }
-        }
-    }
-
-    /// Gives instance `key` its directive; a restart of an instance that is not there
+    /// Tells a down instance what to do next; a restart of an instance no task runs
     /// reports a failure.
-    pub(crate) fn resume(&self, key: u64, directive: Directive) {
-        let control = self.map.borrow().get(&key).cloned();
-        match (control, directive) {
-            (Some(control), directive) => control.resume(directive),
-            (None, Directive::Restart { started, .. }) => {
+    pub(crate) fn resume(&self, directive: Directive) {
+        let mut inner = self.lock();
+        if inner.closed {
+            drop(inner);
+            if let Directive::Restart { started, .. } = directive {
                 let _ = started.send(Err(Failure::new(
                     crate::Hook::Start,
                     crate::FailureKind::Error,
                     "the instance is gone",
                 )));
             }
-            (None, Directive::Terminate) => {}
+            return;
+        }
+        inner.directive = Some(directive);
+        let waker = inner.waker.clone();
+        drop(inner);
+        if let Some(waker) = waker {
+            waker.wake();
         }
     }
 
-    /// How many instances live here.
-    pub(crate) fn len(&self) -> usize {
-        self.map.borrow().len()
+    /// The stop asked of the instance, if any.
+    pub(crate) fn stop_mode(&self) -> Option<StopMode> {
+        match self.stop.load(Ordering::Relaxed) {
+            RUN => None,
+            RESTART => Some(StopMode::Restart),
+            _ => Some(StopMode::Terminate),
+        }
+    }
+
+    /// Leaves the task's waker, once per task; then whether a stop was asked meanwhile.
+    fn arm(&self, cx: &std::task::Context<'_>) {
+        if !self.armed.load(Ordering::Relaxed) {
+            self.lock().waker = Some(cx.waker().clone());
+            self.armed.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a stop was asked; if not, wakes `cx` when one is.
+    pub(crate) fn poll_stop(&self, cx: &mut std::task::Context<'_>) -> bool {
+        if self.stop_mode().is_some() {
+            return true;
+        }
+        // Polled on every idle and every pending handler poll: without the lock once the
+        // waker is left. The lock taken to leave it orders this look after any request
+        // that found no waker.
+        self.arm(cx);
+        self.stop_mode().is_some()
+    }
+
+    /// While down: the next directive, if one came. A terminate request counts as one;
+    /// a restart-mode stop request is already satisfied and is answered at once.
+    pub(crate) fn poll_directive(&self, cx: &mut std::task::Context<'_>) -> Option<Directive> {
+        self.arm(cx);
+        if self
+            .stop
+            .compare_exchange(RESTART, RUN, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.finish();
+        }
+        let mut inner = self.lock();
+        if self.stop.load(Ordering::Relaxed) == TERMINATE {
+            return Some(Directive::Terminate);
+        }
+        inner.directive.take()
+    }
+
+    /// Tells everyone waiting for the instance to stop that it has.
+    pub(crate) fn finish(&self) {
+        let waiters = std::mem::take(&mut self.lock().waiters);
+        for done in waiters {
+            let _ = done.send(());
+        }
+    }
+
+    /// No task runs the instance any more: its waiters are told, and later requests
+    /// are answered at once.
+    pub(crate) fn close(&self) {
+        let mut inner = self.lock();
+        inner.closed = true;
+        inner.waker = None;
+        inner.directive = None;
+        let waiters = std::mem::take(&mut inner.waiters);
+        drop(inner);
+        self.armed.store(false, Ordering::Relaxed);
+        for done in waiters {
+            let _ = done.send(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_lite::future::block_on;
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+
+    #[test]
+    fn a_stop_asked_before_the_waker_is_left_is_seen() {
+        let control = Control::default();
+        let (done, stopped) = oneshot::channel();
+        control.request_stop(StopMode::Terminate, done);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(control.poll_stop(&mut cx));
+        control.finish();
+        assert!(block_on(stopped).is_ok());
+    }
+
+    #[test]
+    fn a_stop_from_another_thread_wakes_the_waiting_instance() {
+        let control = Arc::new(Control::default());
+        let asker = control.clone();
+        let waited = std::thread::spawn(move || {
+            block_on(std::future::poll_fn(|cx| {
+                if control.poll_stop(cx) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }));
+            control.finish();
+        });
+        let (done, stopped) = oneshot::channel();
+        asker.request_stop(StopMode::Restart, done);
+        assert!(block_on(stopped).is_ok());
+        waited.join().unwrap();
+    }
+
+    #[test]
+    fn a_closed_control_answers_stops_at_once_and_fails_restarts() {
+        let control = Control::default();
+        control.close();
+        let (done, stopped) = oneshot::channel();
+        control.request_stop(StopMode::Terminate, done);
+        assert!(block_on(stopped).is_ok());
+        let (started, outcome) = oneshot::channel();
+        control.resume(Directive::Restart { started, epoch: 1 });
+        assert!(block_on(outcome).unwrap().is_err());
+        control.open();
+        let (done, mut stopped) = oneshot::channel();
+        control.request_stop(StopMode::Terminate, done);
+        assert!(
+            stopped.try_take().is_none(),
+            "an open control waits for the instance"
+        );
+    }
+
+    #[test]
+    fn closing_tells_the_waiters_of_a_task_that_went_away() {
+        let control = Control::default();
+        let (done, stopped) = oneshot::channel();
+        control.request_stop(StopMode::Terminate, done);
+        control.close();
+        assert!(block_on(stopped).is_ok());
     }
 }

@@ -14,7 +14,6 @@
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::task::Poll;
@@ -22,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::FutureExt;
 
-use crate::component::control::{Control, Directive, Instances, StopMode};
+use crate::component::control::{Control, Directive, StopMode};
 use crate::component::envelope::HandlerFuture;
 use crate::component::mailbox::Gauge;
 use crate::component::tasks::Panics;
@@ -82,9 +81,11 @@ pub enum ComponentState {
     Restarting = 5,
 }
 
-/// Counters of one instance, shared with the runtime (relaxed atomics).
+/// Counters of one instance, shared with the runtime (relaxed atomics), and the control
+/// its supervisor steers it by: one allocation per child, for its whole life.
 #[derive(Default)]
 pub(crate) struct InstanceStats {
+    pub(crate) control: Control,
     state: AtomicU8,
     pub(crate) handled: AtomicU64,
     pub(crate) expired: AtomicU64,
@@ -185,15 +186,36 @@ impl<F: Future> Future for InSpan<'_, F> {
 struct Core<C: Component> {
     factory: Arc<dyn Fn() -> C + Send + Sync>,
     inbox: mailbox::Receiver<Envelope<C>>,
-    control: Rc<Control>,
-    stats: Arc<InstanceStats>,
+    stats: Closing,
     /// The time a handler still running at a stop request, and `stop` itself, may take.
     grace: Duration,
     probe: Option<Arc<Probe>>,
     key: u64,
 }
 
+/// The instance's counters and control, closing the control when the instance's task
+/// goes, however it goes (ended, or dropped with its reactor).
+struct Closing(Arc<InstanceStats>);
+
+impl std::ops::Deref for Closing {
+    type Target = InstanceStats;
+
+    fn deref(&self) -> &InstanceStats {
+        &self.0
+    }
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        self.0.control.close();
+    }
+}
+
 impl<C: Component> Core<C> {
+    fn control(&self) -> &Control {
+        &self.stats.control
+    }
+
     /// Tells the watchdog this reactor runs `hook` of this instance until the guard drops.
     fn enter(&self, hook: Hook) -> Option<Busy<'_>> {
         self.probe
@@ -222,7 +244,6 @@ impl<C: Component> Core<C> {
 pub(crate) fn run<C, F>(
     factory: Arc<F>,
     config: InstanceConfig,
-    instances: Rc<Instances>,
     probe: Option<Arc<Probe>>,
 ) -> impl Future<Output = ()>
 where
@@ -233,8 +254,8 @@ where
     config
         .stats
         .watch_mailbox(&mailbox, config.mailbox_capacity);
-    let control = Rc::new(Control::default());
-    instances.insert(config.key, control.clone());
+    // Run on the instance's reactor, so after its previous task (if any) has ended.
+    config.stats.control.open();
     let span = tracing::debug_span!(
         "component.lifecycle",
         component = %config.identity.name(),
@@ -252,15 +273,13 @@ where
         core: Core {
             factory,
             inbox,
-            control,
-            stats: config.stats,
+            stats: Closing(config.stats),
             grace: config.shutdown_timeout,
             probe,
             key: config.key,
         },
         supervisor: config.supervisor,
         epoch: config.epoch,
-        instances,
         span,
         kept: Vec::new(),
     };
@@ -278,7 +297,6 @@ struct Shell<C: Component> {
     supervisor: flume::Sender<ChildExit>,
     /// Which start this is, as the supervisor counts.
     epoch: u64,
-    instances: Rc<Instances>,
     /// The lifecycle span, if a subscriber wants it.
     span: Option<Box<tracing::Span>>,
     /// Registrations of the previous incarnation: they keep the mailbox reachable while
@@ -314,7 +332,7 @@ impl<C: Component> Shell<C> {
                         instance: identity.instance(),
                     },
                 });
-                let terminate = self.core.control.stop_mode() == Some(StopMode::Terminate);
+                let terminate = self.core.control().stop_mode() == Some(StopMode::Terminate);
                 if !terminate && !matches!(exit, Exit::Stopped) {
                     // Nobody asked for this exit: the supervisor decides what comes next.
                     let _ = self.supervisor.send(ChildExit {
@@ -328,7 +346,7 @@ impl<C: Component> Shell<C> {
                 }
                 self.core.stats.transition_to(ComponentState::Restarting);
                 drop(_entered);
-                let control = &self.core.control;
+                let control = self.core.control();
                 match poll_fn(|cx| {
                     control
                         .poll_directive(cx)
@@ -358,8 +376,8 @@ impl<C: Component> Shell<C> {
             if self.core.stats.state() == ComponentState::Restarting {
                 self.core.stats.transition_to(ComponentState::Stopped);
             }
-            self.instances.remove(self.core.key);
-            self.core.control.finish();
+            self.core.stats.control.close();
+            crate::reactor::instance_ended();
         }
     }
 
@@ -437,7 +455,7 @@ fn live<'a, C: Component>(
         tracing::debug!("component.started");
         let exit = serve(&mut component, &mut *ctx, core).await;
         core.stats.transition_to(ComponentState::Stopping);
-        if core.control.stop_mode() == Some(StopMode::Terminate) {
+        if core.control().stop_mode() == Some(StopMode::Terminate) {
             ctx.unregister_all();
         }
         let exit = boxed(stop(&mut component, &mut *ctx, exit, core)).await;
@@ -538,7 +556,7 @@ fn serve<'a, C: Component>(
         // Boxed, and only once the component has a timer: most never do.
         let mut timer: Option<Box<Timer>> = None;
         loop {
-            if core.control.stop_mode().is_some() {
+            if core.control().stop_mode().is_some() {
                 return Exit::Stopped;
             }
             if let Some(exit) = exit_requested(ctx, Hook::Handler) {
@@ -609,7 +627,7 @@ fn idle<'a, C: Component>(
         }
     }
     poll_fn(move |cx| {
-        if core.control.poll_stop(cx) || panics.is_some_and(|panics| panics.poll(cx).is_ready()) {
+        if core.control().poll_stop(cx) || panics.is_some_and(|panics| panics.poll(cx).is_ready()) {
             return Poll::Ready(Wake::Other);
         }
         if let Poll::Ready(envelope) = core.inbox.poll_recv(cx) {
@@ -711,7 +729,7 @@ fn guarded<'a, C: Component>(
                 Err(payload) => Outcome::Panicked(Failure::panicked(Hook::Handler, &*payload)),
             });
         }
-        if core.control.poll_stop(cx) {
+        if core.control().poll_stop(cx) {
             let timer = deadline.get_or_insert_with(|| Box::new(Timer::after(core.grace)));
             if Pin::new(&mut **timer).poll(cx).is_ready() {
                 return Poll::Ready(Outcome::Abandoned);

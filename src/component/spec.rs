@@ -32,12 +32,10 @@ where
     fn launch(&self, config: InstanceConfig) -> StartCommand {
         let factory = self.factory.clone();
         Box::new(move |here: &Here| {
-            let instances = here.instances.clone();
             let probe = here.probe.clone();
+            here.instance_started();
             here.executor
-                .spawn_detached(crate::component::instance::run(
-                    factory, config, instances, probe,
-                ));
+                .spawn_detached(crate::component::instance::run(factory, config, probe));
         })
     }
 }

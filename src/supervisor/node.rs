@@ -465,13 +465,10 @@ impl Node {
         child.epoch = epoch;
         let (started, outcome) = oneshot::channel();
         let command = match (&mut child.kind, child.alive) {
-            (Kind::Instance { reactor, .. }, true) => Some((
-                *reactor as usize,
-                Command::Resume {
-                    key: child.key,
-                    directive: Directive::Restart { started, epoch },
-                },
-            )),
+            (Kind::Instance { stats, .. }, true) => {
+                stats.control.resume(Directive::Restart { started, epoch });
+                None
+            }
             (
                 Kind::Instance {
                     name,
@@ -572,7 +569,6 @@ impl Node {
 
     /// Stops child `i`; with `Terminate` its task ends.
     async fn stop_child(&mut self, i: usize, mode: StopMode) {
-        let runtime = self.runtime.clone();
         self.children[i].running = false;
         self.mirror_running(i);
         let child = &mut self.children[i];
@@ -581,14 +577,7 @@ impl Node {
         }
         let (done, stopped) = oneshot::channel();
         match &mut child.kind {
-            Kind::Instance { reactor, .. } => {
-                let command = Command::Stop {
-                    key: child.key,
-                    mode,
-                    done,
-                };
-                let _ = runtime.send_command(*reactor as usize, command).await;
-            }
+            Kind::Instance { stats, .. } => stats.control.request_stop(mode, done),
             Kind::Supervisor { requests, .. } => {
                 if let Some(requests) = requests.as_ref() {
                     let _ = requests.send_async(Request::Stop { mode, done }).await;
