@@ -173,3 +173,36 @@ fn the_tree_renders_within_80_columns() {
         );
     }
 }
+
+#[test]
+fn mailbox_lengths_follow_an_instance_started_afresh_by_its_supervisors_restart() {
+    let log = log();
+    let address = Address::<Cmd>::new("fresh.inventory");
+    // Sales gives up at its first failure, so root restarts it: its children are
+    // terminated and started again as new tasks, each with a new mailbox.
+    let sales = Supervisor::builder("sales")
+        .intensity(reactree::Intensity::new(0, std::time::Duration::from_secs(60)).unwrap())
+        .child(Probe::spec("inventory", "fresh.inventory", &log).mailbox_capacity(8));
+    let runtime = Runtime::builder()
+        .reactors(1)
+        .supervisor(sales)
+        .build()
+        .unwrap();
+    let handle = runtime.handle().clone();
+    let _ = runtime.block_on(runtime.bus().request(&address, Cmd::Panic));
+    assert!(eventually(GENEROUS, || {
+        handle
+            .supervisor("root")
+            .is_some_and(|root| root.restarts == 1)
+            && component(&handle.inspect(), "root/sales/inventory").state == "running"
+    }));
+    let (control, gate) = gate();
+    runtime.bus().try_send(&address, Cmd::Hold(gate)).unwrap();
+    control.wait_entered();
+    for n in 0..3 {
+        runtime.bus().try_send(&address, Cmd::Record(n)).unwrap();
+    }
+    let inventory = component(&handle.inspect(), "root/sales/inventory").clone();
+    control.open();
+    assert_eq!((inventory.mailbox_len, inventory.mailbox_capacity), (3, 8));
+}

@@ -15,7 +15,7 @@ use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,7 @@ use futures_lite::FutureExt;
 use crate::component::control::{Control, Directive, StopMode};
 use crate::component::envelope::HandlerFuture;
 use crate::component::mailbox::Gauge;
+use crate::component::spec::Factory;
 use crate::component::tasks::Panics;
 use crate::component::{Envelope, mailbox};
 use crate::context::Registration;
@@ -94,8 +95,9 @@ pub(crate) struct InstanceStats {
     pub(crate) restarts: AtomicU64,
     /// The text of the latest failure (written on failure only).
     last_failure: Mutex<Option<Box<str>>>,
-    /// Reads the mailbox's length without keeping it alive.
-    mailbox: OnceLock<Weak<dyn Gauge>>,
+    /// Reads the mailbox's length without keeping it alive; replaced by each new task
+    /// (a supervisor's restart builds the instance afresh, with a new mailbox).
+    mailbox: Mutex<Option<Weak<dyn Gauge>>>,
     capacity: AtomicUsize,
 }
 
@@ -111,11 +113,13 @@ impl std::fmt::Debug for InstanceStats {
 impl InstanceStats {
     /// Messages waiting in the mailbox now, and its capacity.
     pub(crate) fn mailbox(&self) -> (usize, usize) {
-        let len = self
+        let gauge = self
             .mailbox
-            .get()
-            .and_then(Weak::upgrade)
-            .map_or(0, |mailbox| mailbox.len());
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .and_then(Weak::upgrade);
+        let len = gauge.map_or(0, |mailbox| mailbox.len());
         (len, self.capacity.load(Ordering::Relaxed))
     }
 
@@ -129,7 +133,7 @@ impl InstanceStats {
     }
 
     fn watch_mailbox<T: Send + 'static>(&self, mailbox: &mailbox::Sender<T>, capacity: usize) {
-        let _ = self.mailbox.set(mailbox.gauge());
+        *self.mailbox.lock().unwrap_or_else(PoisonError::into_inner) = Some(mailbox.gauge());
         self.capacity.store(capacity, Ordering::Relaxed);
     }
 
@@ -184,7 +188,7 @@ impl<F: Future> Future for InSpan<'_, F> {
 /// for the instance's whole life. The phases borrow it whole: one pointer in each
 /// phase's state, where a copy of each field would sit in every idle instance's task.
 struct Core<C: Component> {
-    factory: Arc<dyn Fn() -> C + Send + Sync>,
+    factory: Arc<dyn Factory<C>>,
     inbox: mailbox::Receiver<Envelope<C>>,
     stats: Closing,
     /// The time a handler still running at a stop request, and `stop` itself, may take.
@@ -241,15 +245,11 @@ impl<C: Component> Core<C> {
 /// so the future's state holds it once (an `async fn` keeps room for its parameters and
 /// for each local it moved them into). An idle component costs this one task (the shell
 /// and its current incarnation's state) and its mailbox.
-pub(crate) fn run<C, F>(
-    factory: Arc<F>,
+pub(crate) fn run<C: Component>(
+    factory: Arc<dyn Factory<C>>,
     config: InstanceConfig,
     probe: Option<Arc<Probe>>,
-) -> impl Future<Output = ()>
-where
-    C: Component,
-    F: Fn() -> C + Send + Sync + 'static,
-{
+) -> impl Future<Output = ()> {
     let (mailbox, inbox) = mailbox::bounded::<Envelope<C>>(config.mailbox_capacity);
     config
         .stats
@@ -482,7 +482,7 @@ fn boxed<'a, T>(future: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Outp
 async fn start<C: Component>(ctx: &mut Context<C>, core: &Core<C>) -> Result<C, Failure> {
     let built = {
         let _busy = core.enter(Hook::Factory);
-        catch_unwind(AssertUnwindSafe(&*core.factory))
+        catch_unwind(AssertUnwindSafe(|| core.factory.build()))
     };
     let mut component = built.map_err(|p| Failure::panicked(Hook::Factory, &*p))?;
     let starting = AssertUnwindSafe(component.start(ctx)).catch_unwind();

@@ -45,18 +45,17 @@ struct State<T> {
     /// The receiver, when it waits for a message.
     receiver: Option<Waker>,
     /// Senders waiting for room, oldest first.
-    waiting: VecDeque<(u64, Waker)>,
-    next_waiter: u64,
+    waiting: VecDeque<(u32, Waker)>,
+    /// Ids only tell apart the senders waiting at one time: 32 bits wrap safely.
+    next_waiter: u32,
     closed: bool,
     /// How many messages the receiver took in its latest batch.
-    held: usize,
+    held: u32,
 }
 
 struct Shared<T> {
     state: Mutex<State<T>>,
     capacity: usize,
-    /// Waiting senders are woken once the mailbox is down to this many messages.
-    low_water: usize,
     /// How many of its latest batch the receiver has taken out (it alone writes this;
     /// it resets it under the lock when it takes a batch).
     consumed: AtomicUsize,
@@ -68,6 +67,11 @@ struct Shared<T> {
 }
 
 impl<T> Shared<T> {
+    /// Waiting senders are woken once the mailbox is down to this many messages.
+    fn low_water(&self) -> usize {
+        self.capacity / 2
+    }
+
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -75,14 +79,12 @@ impl<T> Shared<T> {
     /// Messages in the mailbox: queued, or in the receiver's batch and not taken yet.
     fn used(&self, state: &State<T>) -> usize {
         state.queue.len()
-            + state
-                .held
-                .saturating_sub(self.consumed.load(Ordering::Relaxed))
+            + (state.held as usize).saturating_sub(self.consumed.load(Ordering::Relaxed))
     }
 
     /// Under the lock: the oldest waiting sender, if the mailbox is low enough.
     fn drained(&self, state: &mut State<T>) -> Option<Waker> {
-        if self.used(state) > self.low_water {
+        if self.used(state) > self.low_water() {
             return None;
         }
         let (_, waker) = state.waiting.pop_front()?;
@@ -99,7 +101,8 @@ impl<T> Shared<T> {
     }
 }
 
-/// A new mailbox of `capacity` (at least 1).
+/// A new mailbox of `capacity`, at least 1 and at most `u32::MAX` (more than four
+/// billion queued messages is no bound at all; the batch count is kept in 32 bits).
 pub(crate) fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
@@ -110,8 +113,7 @@ pub(crate) fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             closed: false,
             held: 0,
         }),
-        capacity: capacity.max(1),
-        low_water: capacity.max(1) / 2,
+        capacity: capacity.clamp(1, u32::MAX as usize),
         consumed: AtomicUsize::new(0),
         queued: AtomicUsize::new(0),
         senders_wait: AtomicBool::new(false),
@@ -217,7 +219,7 @@ pub(crate) struct SendFuture<'a, T> {
     shared: &'a Arc<Shared<T>>,
     value: Option<T>,
     /// Its place among the waiting senders, once it waits.
-    waiter: Option<u64>,
+    waiter: Option<u32>,
 }
 
 impl<T> Unpin for SendFuture<'_, T> {}
@@ -260,7 +262,7 @@ impl<T> Future for SendFuture<'_, T> {
             },
             None => {
                 let id = state.next_waiter;
-                state.next_waiter += 1;
+                state.next_waiter = state.next_waiter.wrapping_add(1);
                 state.waiting.push_back((id, cx.waker().clone()));
                 this.waiter = Some(id);
             }
@@ -360,7 +362,8 @@ impl<T> Receiver<T> {
         let mut batch = self.batch.borrow_mut();
         std::mem::swap(&mut state.queue, &mut *batch);
         self.shared.queued.store(0, Ordering::Relaxed);
-        state.held = batch.len();
+        // A batch is at most the capacity, itself at most u32::MAX (see `bounded`).
+        state.held = u32::try_from(batch.len()).unwrap_or(u32::MAX);
         let value = batch.pop_front();
         let consumed = usize::from(value.is_some());
         self.consumed.set(consumed);
@@ -386,7 +389,7 @@ impl<T> Receiver<T> {
         // Without the lock, a cheap guess: `queued` only grows between batches, so an
         // old value is too low, never too high; the lock confirms.
         if self.shared.senders_wait.load(Ordering::Relaxed)
-            && self.shared.queued.load(Ordering::Relaxed) + left <= self.shared.low_water
+            && self.shared.queued.load(Ordering::Relaxed) + left <= self.shared.low_water()
         {
             let mut state = self.shared.lock();
             let sender = self.shared.drained(&mut state);
@@ -442,7 +445,7 @@ mod tests {
     }
 
     /// The ids of the waiting senders, in line.
-    fn waiting<T>(rx: &Receiver<T>) -> Vec<u64> {
+    fn waiting<T>(rx: &Receiver<T>) -> Vec<u32> {
         rx.shared.lock().waiting.iter().map(|(id, _)| *id).collect()
     }
 

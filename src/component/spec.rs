@@ -16,12 +16,28 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Builds instances of one component type on their reactors, erasing the type.
 pub(crate) trait Launch: Send + Sync {
-    fn launch(&self, config: InstanceConfig) -> StartCommand;
+    /// The command that starts an instance; the instance keeps this launcher (one
+    /// allocation per spec) as its factory, for its restarts.
+    fn launch(self: Arc<Self>, config: InstanceConfig) -> StartCommand;
+}
+
+/// Builds one component: what an instance keeps of its spec to build each incarnation.
+pub(crate) trait Factory<C>: Send + Sync {
+    fn build(&self) -> C;
 }
 
 struct FactoryLaunch<C, F> {
-    factory: Arc<F>,
+    factory: F,
     _component: PhantomData<fn() -> C>,
+}
+
+impl<C, F> Factory<C> for FactoryLaunch<C, F>
+where
+    F: Fn() -> C + Send + Sync,
+{
+    fn build(&self) -> C {
+        (self.factory)()
+    }
 }
 
 impl<C, F> Launch for FactoryLaunch<C, F>
@@ -29,8 +45,8 @@ where
     C: Component,
     F: Fn() -> C + Send + Sync + 'static,
 {
-    fn launch(&self, config: InstanceConfig) -> StartCommand {
-        let factory = self.factory.clone();
+    fn launch(self: Arc<Self>, config: InstanceConfig) -> StartCommand {
+        let factory: Arc<dyn Factory<C>> = self;
         Box::new(move |here: &Here| {
             let probe = here.probe.clone();
             here.instance_started();
@@ -95,7 +111,7 @@ impl ChildSpec {
         Self {
             name: name.into().into(),
             launch: Arc::new(FactoryLaunch {
-                factory: Arc::new(factory),
+                factory,
                 _component: PhantomData,
             }),
             instances: 1,

@@ -498,7 +498,10 @@ impl Node {
                     supervisor: exits,
                     epoch,
                 };
-                Some((*reactor as usize, Command::Start(launch.launch(config))))
+                Some((
+                    *reactor as usize,
+                    Command::Start(launch.clone().launch(config)),
+                ))
             }
             (
                 Kind::Supervisor {
