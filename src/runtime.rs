@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::bus::FastMap;
 use crate::component::control::StopMode;
-use crate::component::{ChildSpec, ComponentState, InstanceStats};
+use crate::component::{ChildSpec, ComponentState, InstanceStats, mailbox};
 use crate::events::{EventStream, Events};
 use crate::failure::Failure;
 use crate::reactor::{self, Command, ReactorHandle};
@@ -120,7 +120,7 @@ struct Shared {
     mailbox_capacity: usize,
     deployments: Mutex<SlotMap<DeploymentId, Deployment>>,
     /// Live supervisors by path, for deploys and undeploys.
-    supervisors: Mutex<FastMap<Arc<str>, flume::Sender<Request>>>,
+    supervisors: Mutex<FastMap<Arc<str>, mailbox::Sender<Request>>>,
     /// What the inspector reads of each live supervisor, by path (sorted: tree order).
     nodes: Mutex<BTreeMap<Arc<str>, Arc<NodeStats>>>,
     /// The reactors of supervisors that own some, by path (fixed when built).
@@ -324,7 +324,7 @@ impl Runtime {
     /// Starts the root supervisor and, through it, the static tree.
     fn start_root(&self, spec: SupervisorSpec) -> Result<(), Failure> {
         let handle = self.handle.clone();
-        let (tx, rx) = flume::bounded(crate::supervisor::REQUESTS);
+        let (tx, rx) = mailbox::bounded(crate::supervisor::REQUESTS);
         handle.register_supervisor(ROOT.into(), tx);
         let node = Node::new(NodeConfig {
             path: ROOT.into(),
@@ -426,7 +426,7 @@ impl Runtime {
                     mode: StopMode::Terminate,
                     done,
                 };
-                if root.send_async(stop).await.is_ok() {
+                if root.send(stop).await.is_ok() {
                     let _ = stopped.await;
                 }
             }
@@ -686,7 +686,7 @@ impl Handle {
             .ok_or_else(|| DeployError::NoSuchSupervisor(path.to_owned()))?;
         let (reply, answer) = oneshot::channel();
         supervisor
-            .send_async(request(reply))
+            .send(request(reply))
             .await
             .map_err(|_| DeployError::ShuttingDown)?;
         answer.await.unwrap_or(Err(DeployError::ShuttingDown))
@@ -712,7 +712,7 @@ impl Handle {
             .ok_or(UndeployError::UnknownDeployment(id))?;
         let (reply, answer) = oneshot::channel();
         if supervisor
-            .send_async(Request::Undeploy { id, reply })
+            .send(Request::Undeploy { id, reply })
             .await
             .is_err()
         {
@@ -754,7 +754,7 @@ impl Handle {
 
     // ----- for supervisor nodes -----
 
-    fn supervisor_requests(&self, path: &str) -> Option<flume::Sender<Request>> {
+    fn supervisor_requests(&self, path: &str) -> Option<mailbox::Sender<Request>> {
         self.shared
             .supervisors
             .lock()
@@ -763,7 +763,7 @@ impl Handle {
             .cloned()
     }
 
-    pub(crate) fn register_supervisor(&self, path: Arc<str>, requests: flume::Sender<Request>) {
+    pub(crate) fn register_supervisor(&self, path: Arc<str>, requests: mailbox::Sender<Request>) {
         self.shared
             .supervisors
             .lock()

@@ -48,7 +48,7 @@ pub(crate) struct InstanceConfig {
     pub(crate) stats: Arc<InstanceStats>,
     pub(crate) started: oneshot::Sender<Result<(), Failure>>,
     /// Where the instance reports the exits it was not asked for.
-    pub(crate) supervisor: flume::Sender<ChildExit>,
+    pub(crate) supervisor: mailbox::Sender<ChildExit>,
     /// Which start this is, as its supervisor counts; echoed in its exit report.
     pub(crate) epoch: u64,
 }
@@ -294,7 +294,7 @@ struct Shell<C: Component> {
     ctx: Context<C>,
     core: Core<C>,
     /// Where the instance reports the exits it was not asked for.
-    supervisor: flume::Sender<ChildExit>,
+    supervisor: mailbox::Sender<ChildExit>,
     /// Which start this is, as the supervisor counts.
     epoch: u64,
     /// The lifecycle span, if a subscriber wants it.
@@ -335,7 +335,7 @@ impl<C: Component> Shell<C> {
                 let terminate = self.core.control().stop_mode() == Some(StopMode::Terminate);
                 if !terminate && !matches!(exit, Exit::Stopped) {
                     // Nobody asked for this exit: the supervisor decides what comes next.
-                    let _ = self.supervisor.send(ChildExit {
+                    let _ = self.supervisor.try_send(ChildExit {
                         key: self.core.key,
                         epoch: self.epoch,
                         exit,

@@ -402,7 +402,6 @@ impl<T> Receiver<T> {
     }
 
     /// Resolves to the next message.
-    #[cfg(test)]
     pub(crate) async fn recv(&self) -> T {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }

@@ -9,7 +9,8 @@
 //! - an exit report carries the epoch (the start it ends); reports of an older start
 //!   are stale and ignored, so a child stopped for a sibling's restart is never
 //!   mistaken for a failed one;
-//! - the exits channel is unbounded but holds at most one report per child and epoch.
+//! - the exits mailbox is unbounded (its capacity is `u32::MAX`) but holds at most one
+//!   report per child and epoch.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -27,7 +28,7 @@ use reactree_supervisors::{
 use crate::bus::FastMap;
 use crate::component::control::{Directive, StopMode};
 use crate::component::spec::Launch;
-use crate::component::{ChildExit, Exit, InstanceConfig, InstanceStats};
+use crate::component::{ChildExit, Exit, InstanceConfig, InstanceStats, mailbox};
 use crate::context::Identity;
 use crate::events::LifecycleEvent;
 use crate::failure::{Failure, FailureKind, Hook};
@@ -69,7 +70,7 @@ pub(crate) enum Request {
 /// Who hears about this supervisor giving up.
 pub(crate) enum Parent {
     Supervisor {
-        exits: flume::Sender<ChildExit>,
+        exits: mailbox::Sender<ChildExit>,
         key: u64,
     },
     Runtime(flume::Sender<Option<Failure>>),
@@ -82,7 +83,7 @@ pub(crate) struct NodeConfig {
     pub(crate) reactors: Arc<[usize]>,
     pub(crate) runtime: Handle,
     pub(crate) parent: Parent,
-    pub(crate) requests: flume::Receiver<Request>,
+    pub(crate) requests: mailbox::Receiver<Request>,
     pub(crate) epoch: u64,
 }
 
@@ -103,7 +104,7 @@ enum Kind {
         spec: Box<SupervisorSpec>,
         path: Arc<str>,
         reactors: Arc<[usize]>,
-        requests: Option<flume::Sender<Request>>,
+        requests: Option<mailbox::Sender<Request>>,
     },
 }
 
@@ -151,7 +152,6 @@ enum Event {
     Exit(ChildExit),
     Request(Request),
     Due,
-    Closed,
 }
 
 /// Whether the node goes on.
@@ -167,7 +167,7 @@ pub(crate) struct Node {
     reactors: Arc<[usize]>,
     runtime: Handle,
     parent: Parent,
-    requests: flume::Receiver<Request>,
+    requests: mailbox::Receiver<Request>,
     epoch: u64,
     policy: SupervisorPolicy,
     origin: Instant,
@@ -175,8 +175,8 @@ pub(crate) struct Node {
     children: VecDeque<Child>,
     /// How many children carry each name (the instances of a deployment share one).
     names: FastMap<Arc<str>, usize>,
-    exits_tx: flume::Sender<ChildExit>,
-    exits: flume::Receiver<ChildExit>,
+    exits_tx: mailbox::Sender<ChildExit>,
+    exits: mailbox::Receiver<ChildExit>,
     next_reactor: usize,
     plans: Vec<Plan>,
     stats: Arc<NodeStats>,
@@ -190,7 +190,7 @@ fn policy_of(spec: &SupervisorSpec) -> SupervisorPolicy {
 impl Node {
     /// A node with its static children registered (not started).
     pub(crate) fn new(config: NodeConfig) -> Self {
-        let (exits_tx, exits) = flume::unbounded();
+        let (exits_tx, exits) = mailbox::bounded(usize::MAX);
         let strategy = config.spec.strategy;
         let mut node = Self {
             policy: policy_of(&config.spec),
@@ -319,7 +319,6 @@ impl Node {
                     self.run_plans().await;
                     (Flow::Continue, false)
                 }
-                Event::Closed => (Flow::End, false),
             };
             if !published {
                 self.publish();
@@ -341,14 +340,15 @@ impl Node {
     async fn next_event(&mut self) -> Event {
         let due = self.plans.iter().map(|p| p.due).min();
         let mut timer = due.map(Timer::at);
-        let mut exit = self.exits.recv_async();
-        let mut request = self.requests.recv_async();
+        // The node's own handle keeps its requests mailbox registered, so it never
+        // closes while the node runs: the node ends on a terminate request.
+        let (exits, requests) = (&self.exits, &self.requests);
         poll_fn(|cx| {
-            if let Poll::Ready(Ok(e)) = Pin::new(&mut exit).poll(cx) {
-                return Poll::Ready(Event::Exit(e));
+            if let Poll::Ready(exit) = exits.poll_recv(cx) {
+                return Poll::Ready(Event::Exit(exit));
             }
-            if let Poll::Ready(r) = Pin::new(&mut request).poll(cx) {
-                return Poll::Ready(r.map_or(Event::Closed, Event::Request));
+            if let Poll::Ready(request) = requests.poll_recv(cx) {
+                return Poll::Ready(Event::Request(request));
             }
             if let Some(t) = timer.as_mut()
                 && Pin::new(t).poll(cx).is_ready()
@@ -510,9 +510,7 @@ impl Node {
                 },
                 true,
             ) => {
-                let _ = requests
-                    .send_async(Request::Restart { epoch, started })
-                    .await;
+                let _ = requests.send(Request::Restart { epoch, started }).await;
                 None
             }
             (
@@ -524,7 +522,7 @@ impl Node {
                 },
                 _,
             ) => {
-                let (tx, rx) = flume::bounded(REQUESTS);
+                let (tx, rx) = mailbox::bounded(REQUESTS);
                 runtime.register_supervisor(child_path.clone(), tx.clone());
                 *requests = Some(tx);
                 let node = Node::new(NodeConfig {
@@ -583,7 +581,7 @@ impl Node {
             Kind::Instance { stats, .. } => stats.control.request_stop(mode, done),
             Kind::Supervisor { requests, .. } => {
                 if let Some(requests) = requests.as_ref() {
-                    let _ = requests.send_async(Request::Stop { mode, done }).await;
+                    let _ = requests.send(Request::Stop { mode, done }).await;
                 }
                 if mode == StopMode::Terminate {
                     *requests = None;
@@ -775,7 +773,7 @@ impl Node {
         });
         match &self.parent {
             Parent::Supervisor { exits, key } => {
-                let _ = exits.send(ChildExit {
+                let _ = exits.try_send(ChildExit {
                     key: *key,
                     epoch: self.epoch,
                     exit: Exit::Failed(failure),
@@ -790,9 +788,7 @@ impl Node {
     /// Down (gave up, or stopped for a restart): waits for the parent's word.
     async fn down(&mut self) -> Flow {
         loop {
-            let Ok(request) = self.requests.recv_async().await else {
-                return Flow::End;
-            };
+            let request = self.requests.recv().await;
             match request {
                 Request::Restart { epoch, started } => {
                     self.epoch = epoch;
