@@ -37,7 +37,7 @@ impl Identity {
         reactor: usize,
     ) -> Self {
         Self {
-            path: format!("{parent}/{name}").into(),
+            path: join_path(parent, name),
             name_len: narrow(name.len()),
             instance: narrow(instance),
             reactor: narrow(reactor),
@@ -66,6 +66,24 @@ impl Identity {
 
     pub(crate) fn reactor(&self) -> usize {
         self.reactor as usize
+    }
+}
+
+/// `parent/name` as a shared string, allocated once: built on the stack when it is
+/// short, where `format!` would allocate a `String` and then copy it into the `Arc`.
+fn join_path(parent: &str, name: &str) -> Arc<str> {
+    let len = parent.len() + 1 + name.len();
+    let mut buf = [0u8; 192];
+    let Some(joined) = buf.get_mut(..len) else {
+        return format!("{parent}/{name}").into();
+    };
+    let (head, tail) = joined.split_at_mut(parent.len());
+    head.copy_from_slice(parent.as_bytes());
+    tail[0] = b'/';
+    tail[1..].copy_from_slice(name.as_bytes());
+    match std::str::from_utf8(joined) {
+        Ok(path) => path.into(),
+        Err(_) => format!("{parent}/{name}").into(),
     }
 }
 
@@ -491,5 +509,29 @@ impl<C: Component> Context<C> {
 
     pub(crate) fn put_exit(&mut self, exit: ExitRequest) {
         self.exit = Some(Box::new(exit));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_identity_joins_its_path_and_keeps_its_name_at_the_end() {
+        let id = DeploymentId::default();
+        let short = Identity::new("root/sales", "orders", id, 3, 1);
+        assert_eq!(
+            (
+                short.path(),
+                short.name(),
+                short.instance(),
+                short.reactor()
+            ),
+            ("root/sales/orders", "orders", 3, 1)
+        );
+        let long_parent = format!("root/{}", "é".repeat(150));
+        let long = Identity::new(&long_parent, "ünïcode", id, 0, 0);
+        assert_eq!(long.path(), format!("{long_parent}/ünïcode"));
+        assert_eq!(long.name(), "ünïcode");
     }
 }

@@ -21,6 +21,8 @@ pub(crate) use executor::Executor;
 
 pub use idle::IdlePolicy;
 
+use crate::component::InstanceConfig;
+use crate::component::spec::Launch;
 use crate::rt::{self, Task};
 use crate::watchdog::Probe;
 
@@ -46,7 +48,7 @@ impl Here {
     /// Runs one command; `false` for `Shutdown`, which ends the command loop.
     fn execute(&self, command: Command) -> bool {
         match command {
-            Command::Start(start) => start(self),
+            Command::Start { launch, config } => launch.launch(self, config),
             Command::Spawn(spawn) => spawn(&self.executor),
             Command::Shutdown => return false,
         }
@@ -71,21 +73,21 @@ pub(crate) fn instance_ended() {
 /// Runs `command` at once when this thread is reactor `index` of runtime `runtime_id`
 /// (a supervisor starting or stopping a child on its own reactor), instead of queueing
 /// it behind the reactor's command mailbox: one task wake-up less per deploy and
-/// undeploy. Hands back a `Shutdown`, and any command for another reactor.
+/// undeploy. Hands back (as `Some`) a `Shutdown`, and any command for another reactor.
 ///
 /// Commands from one sender keep their order either way: a sender on this reactor
 /// always takes this path, one elsewhere always the mailbox.
-pub(crate) fn run_here(runtime_id: u64, index: usize, command: Command) -> Result<(), Command> {
+pub(crate) fn run_here(runtime_id: u64, index: usize, command: Command) -> Option<Command> {
     if matches!(command, Command::Shutdown) || current() != Some((runtime_id, index)) {
-        return Err(command);
+        return Some(command);
     }
     let here = HERE.with(|here| here.borrow().clone());
     match here {
         Some(here) => {
             here.execute(command);
-            Ok(())
+            None
         }
-        None => Err(command),
+        None => Some(command),
     }
 }
 
@@ -118,13 +120,13 @@ pub(crate) fn current() -> Option<(u64, usize)> {
 /// A spawned task other than a component instance (a supervisor).
 pub(crate) type SpawnCommand = Box<dyn FnOnce(&Executor) + Send>;
 
-/// Spawns an instance on the reactor.
-pub(crate) type StartCommand = Box<dyn FnOnce(&Here) + Send>;
-
 /// A command to a reactor.
 pub(crate) enum Command {
-    /// Start an instance.
-    Start(StartCommand),
+    /// Start an instance (not boxed: a box would be one more allocation per start).
+    Start {
+        launch: Arc<dyn Launch>,
+        config: InstanceConfig,
+    },
     /// Spawn a supervisor's task.
     Spawn(SpawnCommand),
     /// Leave the loop and end the thread.

@@ -808,7 +808,7 @@ impl Handle {
     }
 
     pub(crate) async fn send_command(&self, reactor: usize, command: Command) -> Result<(), ()> {
-        let Err(command) = reactor::run_here(self.shared.id, reactor, command) else {
+        let Some(command) = reactor::run_here(self.shared.id, reactor, command) else {
             return Ok(());
         };
         self.shared.reactors[reactor]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reactree_supervisors::RestartType;
 
 use crate::component::InstanceConfig;
-use crate::reactor::{Here, StartCommand};
+use crate::reactor::Here;
 use crate::{Component, SpecError};
 
 /// The default time a component's `stop` gets before it is abandoned.
@@ -16,9 +16,9 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Builds instances of one component type on their reactors, erasing the type.
 pub(crate) trait Launch: Send + Sync {
-    /// The command that starts an instance; the instance keeps this launcher (one
-    /// allocation per spec) as its factory, for its restarts.
-    fn launch(self: Arc<Self>, config: InstanceConfig) -> StartCommand;
+    /// Starts an instance on the reactor `here` (run by that reactor); the instance
+    /// keeps this launcher (one allocation per spec) as its factory, for its restarts.
+    fn launch(self: Arc<Self>, here: &Here, config: InstanceConfig);
 }
 
 /// Builds one component: what an instance keeps of its spec to build each incarnation.
@@ -45,14 +45,12 @@ where
     C: Component,
     F: Fn() -> C + Send + Sync + 'static,
 {
-    fn launch(self: Arc<Self>, config: InstanceConfig) -> StartCommand {
+    fn launch(self: Arc<Self>, here: &Here, config: InstanceConfig) {
         let factory: Arc<dyn Factory<C>> = self;
-        Box::new(move |here: &Here| {
-            let probe = here.probe.clone();
-            here.instance_started();
-            here.executor
-                .spawn_detached(crate::component::instance::run(factory, config, probe));
-        })
+        let probe = here.probe.clone();
+        here.instance_started();
+        here.executor
+            .spawn_detached(crate::component::instance::run(factory, config, probe));
     }
 }
 

@@ -500,7 +500,10 @@ impl Node {
                 };
                 Some((
                     *reactor as usize,
-                    Command::Start(launch.clone().launch(config)),
+                    Command::Start {
+                        launch: launch.clone(),
+                        config,
+                    },
                 ))
             }
             (
