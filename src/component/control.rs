@@ -70,10 +70,34 @@ pub(crate) struct Control {
 #[derive(Default)]
 struct Inner {
     directive: Option<Directive>,
-    waiters: Vec<oneshot::Sender<()>>,
+    waiters: Waiters,
     waker: Option<Waker>,
     /// No task runs the instance.
     closed: bool,
+}
+
+/// Who waits for the instance to stop: its supervisor, almost always alone, kept
+/// without allocating; anyone after it in a list.
+#[derive(Default)]
+struct Waiters {
+    first: Option<oneshot::Sender<()>>,
+    more: Vec<oneshot::Sender<()>>,
+}
+
+impl Waiters {
+    fn push(&mut self, done: oneshot::Sender<()>) {
+        match self.first {
+            None => self.first = Some(done),
+            Some(_) => self.more.push(done),
+        }
+    }
+
+    /// Tells every waiter, once each.
+    fn tell(self) {
+        for done in self.first.into_iter().chain(self.more) {
+            let _ = done.send(());
+        }
+    }
 }
 
 impl Control {
@@ -185,9 +209,7 @@ impl Control {
     /// Tells everyone waiting for the instance to stop that it has.
     pub(crate) fn finish(&self) {
         let waiters = std::mem::take(&mut self.lock().waiters);
-        for done in waiters {
-            let _ = done.send(());
-        }
+        waiters.tell();
     }
 
     /// No task runs the instance any more: its waiters are told, and later requests
@@ -200,9 +222,7 @@ impl Control {
         let waiters = std::mem::take(&mut inner.waiters);
         drop(inner);
         self.armed.store(false, Ordering::Relaxed);
-        for done in waiters {
-            let _ = done.send(());
-        }
+        waiters.tell();
     }
 }
 
@@ -266,9 +286,16 @@ mod tests {
     #[test]
     fn closing_tells_the_waiters_of_a_task_that_went_away() {
         let control = Control::default();
-        let (done, stopped) = oneshot::channel();
-        control.request_stop(StopMode::Terminate, done);
+        let stopped: Vec<_> = (0..3)
+            .map(|_| {
+                let (done, stopped) = oneshot::channel();
+                control.request_stop(StopMode::Terminate, done);
+                stopped
+            })
+            .collect();
         control.close();
-        assert!(block_on(stopped).is_ok());
+        for stopped in stopped {
+            assert!(block_on(stopped).is_ok());
+        }
     }
 }

@@ -428,6 +428,26 @@ impl SupervisorPolicy {
         )
     }
 
+    /// Restarts in all, since the policy was made: needs no clock. While it is 0, so is
+    /// the count within the window.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reactree_supervisors::{RestartType, SupervisorPolicy, Timestamp};
+    ///
+    /// let mut policy = SupervisorPolicy::default();
+    /// assert_eq!(policy.total_restarts(), 0);
+    /// let id = policy.add_child(RestartType::Permanent)?;
+    /// let _ = policy.child_start_failed(id, Timestamp::ZERO)?;
+    /// assert_eq!(policy.total_restarts(), 1);
+    /// # Ok::<(), reactree_supervisors::EventError>(())
+    /// ```
+    #[must_use]
+    pub const fn total_restarts(&self) -> u64 {
+        self.log.total()
+    }
+
     /// Restart counts as of `now`.
     ///
     /// # Examples
