@@ -77,24 +77,30 @@ struct Inner {
 }
 
 /// Who waits for the instance to stop: its supervisor, almost always alone, kept
-/// without allocating; anyone after it in a list.
+/// without allocating; anyone after it in a boxed list (a pointer in every instance's
+/// control, not a `Vec`'s three words).
 #[derive(Default)]
 struct Waiters {
     first: Option<oneshot::Sender<()>>,
-    more: Vec<oneshot::Sender<()>>,
+    #[allow(
+        clippy::box_collection,
+        reason = "one pointer per instance; a Vec is three words, and extra waiters are rare"
+    )]
+    more: Option<Box<Vec<oneshot::Sender<()>>>>,
 }
 
 impl Waiters {
     fn push(&mut self, done: oneshot::Sender<()>) {
         match self.first {
             None => self.first = Some(done),
-            Some(_) => self.more.push(done),
+            Some(_) => self.more.get_or_insert_default().push(done),
         }
     }
 
     /// Tells every waiter, once each.
     fn tell(self) {
-        for done in self.first.into_iter().chain(self.more) {
+        let more = self.more.map(|more| *more).unwrap_or_default();
+        for done in self.first.into_iter().chain(more) {
             let _ = done.send(());
         }
     }

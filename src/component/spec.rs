@@ -50,7 +50,7 @@ where
         let probe = here.probe.clone();
         here.instance_started();
         here.executor
-            .spawn_detached(crate::component::instance::run(factory, config, probe));
+            .spawn_detached_now(crate::component::instance::run(factory, config, probe));
     }
 }
 

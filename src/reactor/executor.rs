@@ -123,6 +123,16 @@ impl Executor {
 
     /// Spawns `future`; the returned task cancels it when dropped.
     pub(crate) fn spawn<T: 'static>(&self, future: impl Future<Output = T> + 'static) -> Task<T> {
+        let (runnable, task) = self.spawn_unscheduled(future);
+        runnable.schedule();
+        task
+    }
+
+    /// Makes a task of `future` without queueing its first run.
+    fn spawn_unscheduled<T: 'static>(
+        &self,
+        future: impl Future<Output = T> + 'static,
+    ) -> (Runnable, Task<T>) {
         let remote = self.remote.clone();
         let schedule = move |runnable: Runnable| match own_queue(&remote) {
             Some(queue) => {
@@ -135,15 +145,33 @@ impl Executor {
             }
             None => remote.push(runnable),
         };
-        let (runnable, task) = async_task::spawn_local(future, schedule);
-        runnable.schedule();
-        task
+        async_task::spawn_local(future, schedule)
     }
 
     /// Spawns `future` to run to its end; the executor keeps it, and drops it with
     /// itself.
     pub(crate) fn spawn_detached(&self, future: impl Future<Output = ()> + 'static) {
         let task = self.spawn(future);
+        self.keep(task);
+    }
+
+    /// Spawns `future` to run to its end and runs its first poll now, on the caller's
+    /// stack, instead of queueing it behind the tasks already woken. For an instance
+    /// started by its supervisor on the supervisor's own reactor, the start is then over
+    /// (most starts never wait) before the supervisor awaits it: the supervisor does
+    /// not go idle and get woken again, one task switch less per deploy.
+    ///
+    /// The first poll runs inside whatever the caller is polling: `future` must not
+    /// wait on the caller synchronously (an instance never does: it only reports to its
+    /// supervisor through channels).
+    pub(crate) fn spawn_detached_now(&self, future: impl Future<Output = ()> + 'static) {
+        let (runnable, task) = self.spawn_unscheduled(future);
+        self.keep(task);
+        runnable.run();
+    }
+
+    /// Keeps a detached task, so that dropping the executor cancels it.
+    fn keep(&self, task: Task<()>) {
         let mut detached = self.detached.borrow_mut();
         detached.push(task);
         // Amortized: prune finished tasks whenever the list has doubled since.
@@ -308,5 +336,26 @@ mod tests {
         assert!(!dropped.get());
         drop(executor);
         assert!(dropped.get());
+    }
+
+    #[test]
+    fn a_task_spawned_now_runs_its_first_poll_at_once_and_the_rest_when_woken() {
+        let executor = Executor::new();
+        let steps = Rc::new(Cell::new(0));
+        let (tx, rx) = flume::bounded::<()>(1);
+        let (done_tx, done_rx) = flume::bounded::<()>(1);
+        let seen = steps.clone();
+        executor.spawn_detached_now(async move {
+            seen.set(1);
+            let _ = rx.recv_async().await;
+            seen.set(2);
+            let _ = done_tx.send(());
+        });
+        assert_eq!(steps.get(), 1, "the first poll ran before spawn returned");
+        tx.send(()).unwrap();
+        crate::rt::block_on(executor.run(async move {
+            let _ = done_rx.recv_async().await;
+        }));
+        assert_eq!(steps.get(), 2);
     }
 }
