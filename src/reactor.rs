@@ -112,6 +112,15 @@ pub(crate) fn spawn_local<T: 'static>(
     })
 }
 
+/// Runs at once the task `waker` wakes, if it runs on this thread's reactor and a
+/// wake-up has just queued it (see `Executor::run_woken`).
+pub(crate) fn run_woken(waker: &std::task::Waker) {
+    let here = HERE.with(|here| here.borrow().clone());
+    if let Some(here) = here {
+        here.executor.run_woken(waker);
+    }
+}
+
 /// The `(runtime id, reactor index)` of the reactor running on this thread, if any.
 pub(crate) fn current() -> Option<(u64, usize)> {
     CURRENT.with(Cell::get)

@@ -142,6 +142,15 @@ impl Control {
         }
     }
 
+    /// Runs the instance's task at once if a request has just queued it on this thread's
+    /// reactor, so it acts on the request before its supervisor awaits the outcome.
+    pub(crate) fn run_now(&self) {
+        let waker = self.lock().waker.clone();
+        if let Some(waker) = waker {
+            crate::reactor::run_woken(&waker);
+        }
+    }
+
     /// Tells a down instance what to do next; a restart of an instance no task runs
     /// reports a failure.
     pub(crate) fn resume(&self, directive: Directive) {

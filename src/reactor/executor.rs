@@ -170,6 +170,24 @@ impl Executor {
         runnable.run();
     }
 
+    /// Runs at once the task `waker` wakes, if a wake-up has just queued it here (it is
+    /// the last one queued), instead of leaving it behind the tasks woken before: a
+    /// supervisor that has just asked its instance on this reactor to stop lets it stop
+    /// before it awaits the stop, and so does not go idle for it. Whether it ran.
+    ///
+    /// As with [`spawn_detached_now`](Self::spawn_detached_now), the task runs inside
+    /// whatever the caller is polling, and must not wait on the caller synchronously.
+    pub(crate) fn run_woken(&self, waker: &Waker) -> bool {
+        let runnable = {
+            let mut queue = self.local.runnables.borrow_mut();
+            match queue.back() {
+                Some(last) if last.waker().will_wake(waker) => queue.pop_back(),
+                _ => None,
+            }
+        };
+        runnable.map(Runnable::run).is_some()
+    }
+
     /// Keeps a detached task, so that dropping the executor cancels it.
     fn keep(&self, task: Task<()>) {
         let mut detached = self.detached.borrow_mut();
@@ -339,6 +357,29 @@ mod tests {
     }
 
     #[test]
+    fn a_task_just_woken_runs_at_once_when_asked() {
+        let executor = Executor::new();
+        let (tx, rx) = flume::bounded::<()>(1);
+        let (waker_tx, waker_rx) = flume::bounded::<Waker>(1);
+        let done = Rc::new(Cell::new(false));
+        let seen = done.clone();
+        executor.spawn_detached_now(async move {
+            std::future::poll_fn(|cx| {
+                let _ = waker_tx.try_send(cx.waker().clone());
+                std::task::Poll::Ready(())
+            })
+            .await;
+            let _ = rx.recv_async().await;
+            seen.set(true);
+        });
+        let waker = waker_rx.try_recv().unwrap();
+        tx.send(()).unwrap();
+        assert!(executor.run_woken(&waker));
+        assert!(done.get(), "it ran to its end before run_woken returned");
+        assert!(!executor.run_woken(&waker), "nothing left queued");
+    }
+
+    #[test]
     fn a_task_spawned_now_runs_its_first_poll_at_once_and_the_rest_when_woken() {
         let executor = Executor::new();
         let steps = Rc::new(Cell::new(0));
@@ -352,6 +393,9 @@ mod tests {
             let _ = done_tx.send(());
         });
         assert_eq!(steps.get(), 1, "the first poll ran before spawn returned");
+        // Not woken yet: nothing queued to run.
+        let woken = std::future::poll_fn(|cx| std::task::Poll::Ready(cx.waker().clone()));
+        assert!(!executor.run_woken(&crate::rt::block_on(woken)));
         tx.send(()).unwrap();
         crate::rt::block_on(executor.run(async move {
             let _ = done_rx.recv_async().await;

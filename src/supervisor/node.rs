@@ -586,7 +586,12 @@ impl Node {
         }
         let (done, stopped) = oneshot::channel();
         match &mut child.kind {
-            Kind::Instance { stats, .. } => stats.control.request_stop(mode, done),
+            Kind::Instance { stats, .. } => {
+                stats.control.request_stop(mode, done);
+                // On this reactor, the instance stops before we await it: no going idle
+                // and being woken again for it.
+                stats.control.run_now();
+            }
             Kind::Supervisor { requests, .. } => {
                 if let Some(requests) = requests.as_ref() {
                     let _ = requests.send(Request::Stop { mode, done }).await;
