@@ -1,18 +1,25 @@
-//! How a supervisor steers an instance: stop requests, and the directive an instance
-//! waits for once it is down.
+//! How a supervisor steers an instance: stop requests, the directive an instance waits
+//! for once it is down, and the outcomes the supervisor waits for in turn (a start's,
+//! a stop's).
 //!
 //! The control lives beside the instance's counters, in the one `Arc` its supervisor
 //! keeps for the child, so a supervisor on any thread steers the instance directly: no
-//! command through the instance's reactor, and no per-reactor table of instances.
+//! command through the instance's reactor, no per-reactor table of instances, and no
+//! channel allocated per start or stop to hear back.
 //!
 //! Protocol:
-//! - `request_stop(mode, done)`: the instance stops between handlers (a running handler
-//!   gets its grace period). With [`StopMode::Restart`] it keeps its mailbox and
-//!   registrations and waits, down, for a directive; `done` is told once it is down.
-//!   With [`StopMode::Terminate`] it also removes its consumers, drains its mailbox and
-//!   ends; `done` is told at the very end. Terminate wins over Restart.
+//! - `request_stop(mode)`, then `poll_stopped`: the instance stops between handlers (a
+//!   running handler gets its grace period). With [`StopMode::Restart`] it keeps its
+//!   mailbox and registrations and waits, down, for a directive; the stop is answered
+//!   once it is down. With [`StopMode::Terminate`] it also removes its consumers, drains
+//!   its mailbox and ends; the stop is answered at the very end. Terminate wins over
+//!   Restart.
 //! - An instance that exits by itself (failure, `ctx.stop()`) reports to its supervisor
 //!   and waits, down, for a directive.
+//! - `expect_start`, then a start command or `resume(Directive::Restart)`, then
+//!   `poll_started`: the instance reports its start through the [`StartReport`] it was
+//!   given; a report dropped unsent (its task or command dropped with its reactor)
+//!   reports a failure.
 //! - `resume(directive)`: [`Directive::Restart`] builds a fresh component from the
 //!   factory on the same mailbox; [`Directive::Terminate`] ends it.
 //! - Once the instance's task is gone (ended, or dropped with its reactor), a stop
@@ -22,14 +29,16 @@
 //! Wake-ups: the instance leaves its task's waker here the first time it waits (a task's
 //! waker never changes), under the lock; a request changes the state under the same
 //! lock, then wakes that waker. So a request either comes before the waker is left, and
-//! the instance sees it when it looks again after leaving it, or finds the waker.
+//! the instance sees it when it looks again after leaving it, or finds the waker. The
+//! supervisor's waker is left and taken the same way. One supervisor steers a child,
+//! one request at a time, so one slot holds its waker.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::task::Waker;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
 
-use crate::failure::Failure;
-use crate::oneshot;
+use crate::component::InstanceStats;
+use crate::failure::{Failure, FailureKind, Hook};
 
 /// Why a supervisor stops an instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,10 +52,7 @@ pub(crate) enum StopMode {
 /// What a down instance is told to do next.
 pub(crate) enum Directive {
     /// Start a fresh component on the same mailbox; report the start on `started`.
-    Restart {
-        started: oneshot::Sender<Result<(), Failure>>,
-        epoch: u64,
-    },
+    Restart { started: StartReport, epoch: u64 },
     /// End.
     Terminate,
 }
@@ -70,39 +76,36 @@ pub(crate) struct Control {
 #[derive(Default)]
 struct Inner {
     directive: Option<Directive>,
-    waiters: Waiters,
+    /// The instance's task's waker.
     waker: Option<Waker>,
+    /// The supervisor's waker, while it waits for a start or a stop.
+    supervisor: Option<Waker>,
+    /// The outcome of the start the supervisor waits for, once reported (the failure
+    /// boxed: it is rare, and this sits in every instance's control).
+    started: Option<Result<(), Box<Failure>>>,
+    /// A stop was asked and is not answered yet.
+    stopping: bool,
     /// No task runs the instance.
     closed: bool,
 }
 
-/// Who waits for the instance to stop: its supervisor, almost always alone, kept
-/// without allocating; anyone after it in a boxed list (a pointer in every instance's
-/// control, not a `Vec`'s three words).
-#[derive(Default)]
-struct Waiters {
-    first: Option<oneshot::Sender<()>>,
-    #[allow(
-        clippy::box_collection,
-        reason = "one pointer per instance; a Vec is three words, and extra waiters are rare"
-    )]
-    more: Option<Box<Vec<oneshot::Sender<()>>>>,
+impl Inner {
+    /// Wakes the supervisor, after the lock is released.
+    fn take_supervisor(&mut self) -> Option<Waker> {
+        self.supervisor.take()
+    }
 }
 
-impl Waiters {
-    fn push(&mut self, done: oneshot::Sender<()>) {
-        match self.first {
-            None => self.first = Some(done),
-            Some(_) => self.more.get_or_insert_default().push(done),
-        }
+/// Keeps `waker` in `slot`, unless what is there already wakes the same task.
+fn remember(slot: &mut Option<Waker>, waker: &Waker) {
+    if !slot.as_ref().is_some_and(|kept| kept.will_wake(waker)) {
+        *slot = Some(waker.clone());
     }
+}
 
-    /// Tells every waiter, once each.
-    fn tell(self) {
-        let more = self.more.map(|more| *more).unwrap_or_default();
-        for done in self.first.into_iter().chain(more) {
-            let _ = done.send(());
-        }
+fn wake(waker: Option<Waker>) {
+    if let Some(waker) = waker {
+        waker.wake();
     }
 }
 
@@ -111,24 +114,59 @@ impl Control {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A new task runs the instance: no stop asked, no directive, no waker yet.
+    /// A new task runs the instance: no stop asked, no directive, no waker yet. What
+    /// the supervisor waits for (the task's start) is kept.
     pub(crate) fn open(&self) {
         let mut inner = self.lock();
-        *inner = Inner::default();
+        // Dropped after the lock: a directive's start report reports to this control.
+        let stale = inner.directive.take();
+        inner.waker = None;
+        inner.stopping = false;
+        inner.closed = false;
         self.stop.store(RUN, Ordering::Relaxed);
         self.armed.store(false, Ordering::Relaxed);
+        drop(inner);
+        drop(stale);
     }
 
-    /// Asks the instance to stop; `done` is told when it has (see the module docs), or
-    /// at once if no task runs it.
-    pub(crate) fn request_stop(&self, mode: StopMode, done: oneshot::Sender<()>) {
+    /// The supervisor is about to start the instance (a new task, or a restart of the
+    /// down one): forget any earlier outcome.
+    pub(crate) fn expect_start(&self) {
+        self.lock().started = None;
+    }
+
+    /// The outcome of the start the supervisor expects.
+    fn report_start(&self, outcome: Result<(), Failure>) {
+        let mut inner = self.lock();
+        inner.started = Some(outcome.map_err(Box::new));
+        let supervisor = inner.take_supervisor();
+        drop(inner);
+        wake(supervisor);
+    }
+
+    /// The expected start's outcome, once reported.
+    pub(crate) fn poll_started(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Result<(), Failure>> {
+        let mut inner = self.lock();
+        match inner.started.take() {
+            Some(outcome) => Poll::Ready(outcome.map_err(|failure| *failure)),
+            None => {
+                remember(&mut inner.supervisor, cx.waker());
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Asks the instance to stop (see the module docs); answered at once if no task
+    /// runs it.
+    pub(crate) fn request_stop(&self, mode: StopMode) {
         let mut inner = self.lock();
         if inner.closed {
-            drop(inner);
-            let _ = done.send(());
             return;
         }
-        inner.waiters.push(done);
+        inner.stopping = true;
         let mode = match mode {
             StopMode::Restart => RESTART,
             StopMode::Terminate => TERMINATE,
@@ -137,9 +175,17 @@ impl Control {
         self.stop.fetch_max(mode, Ordering::Relaxed);
         let waker = inner.waker.clone();
         drop(inner);
-        if let Some(waker) = waker {
-            waker.wake();
+        wake(waker);
+    }
+
+    /// Whether the stop asked last is answered; if not, wakes `cx` when it is.
+    pub(crate) fn poll_stopped(&self, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let mut inner = self.lock();
+        if !inner.stopping || inner.closed {
+            return Poll::Ready(());
         }
+        remember(&mut inner.supervisor, cx.waker());
+        Poll::Pending
     }
 
     /// Runs the instance's task at once if a request has just queued it on this thread's
@@ -158,20 +204,21 @@ impl Control {
         if inner.closed {
             drop(inner);
             if let Directive::Restart { started, .. } = directive {
-                let _ = started.send(Err(Failure::new(
-                    crate::Hook::Start,
-                    crate::FailureKind::Error,
+                started.send(Err(Failure::new(
+                    Hook::Start,
+                    FailureKind::Error,
                     "the instance is gone",
                 )));
             }
             return;
         }
-        inner.directive = Some(directive);
+        // A directive not taken yet is replaced; dropped after the lock, since its start
+        // report reports to this control.
+        let replaced = inner.directive.replace(directive);
         let waker = inner.waker.clone();
         drop(inner);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        drop(replaced);
+        wake(waker);
     }
 
     /// The stop asked of the instance, if any.
@@ -221,23 +268,59 @@ impl Control {
         inner.directive.take()
     }
 
-    /// Tells everyone waiting for the instance to stop that it has.
+    /// Answers the stop asked: the instance has stopped.
     pub(crate) fn finish(&self) {
-        let waiters = std::mem::take(&mut self.lock().waiters);
-        waiters.tell();
+        let mut inner = self.lock();
+        inner.stopping = false;
+        let supervisor = inner.take_supervisor();
+        drop(inner);
+        wake(supervisor);
     }
 
-    /// No task runs the instance any more: its waiters are told, and later requests
-    /// are answered at once.
+    /// No task runs the instance any more: a stop asked is answered, and later ones are
+    /// answered at once.
     pub(crate) fn close(&self) {
         let mut inner = self.lock();
         inner.closed = true;
+        inner.stopping = false;
         inner.waker = None;
-        inner.directive = None;
-        let waiters = std::mem::take(&mut inner.waiters);
+        // Dropped after the lock: a directive's start report reports to this control.
+        let unread = inner.directive.take();
+        let supervisor = inner.take_supervisor();
         drop(inner);
         self.armed.store(false, Ordering::Relaxed);
-        waiters.tell();
+        drop(unread);
+        wake(supervisor);
+    }
+}
+
+/// Where an instance reports how its start went: to the control its supervisor waits
+/// on. Dropped unsent (the start command, or the task, dropped with its reactor), it
+/// reports that the runtime is shutting down.
+pub(crate) struct StartReport(Option<Arc<InstanceStats>>);
+
+impl StartReport {
+    pub(crate) fn new(stats: Arc<InstanceStats>) -> Self {
+        Self(Some(stats))
+    }
+
+    /// Reports the start's outcome.
+    pub(crate) fn send(mut self, outcome: Result<(), Failure>) {
+        if let Some(stats) = self.0.take() {
+            stats.control.report_start(outcome);
+        }
+    }
+}
+
+impl Drop for StartReport {
+    fn drop(&mut self) {
+        if let Some(stats) = self.0.take() {
+            stats.control.report_start(Err(Failure::new(
+                Hook::Start,
+                FailureKind::Error,
+                "the runtime is shutting down",
+            )));
+        }
     }
 }
 
@@ -245,72 +328,84 @@ impl Control {
 mod tests {
     use super::*;
     use futures_lite::future::block_on;
-    use std::sync::Arc;
-    use std::task::{Context, Poll};
+    use std::future::poll_fn;
+    use std::task::Context;
 
-    #[test]
-    fn a_stop_asked_before_the_waker_is_left_is_seen() {
-        let control = Control::default();
-        let (done, stopped) = oneshot::channel();
-        control.request_stop(StopMode::Terminate, done);
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        assert!(control.poll_stop(&mut cx));
-        control.finish();
-        assert!(block_on(stopped).is_ok());
+    fn control() -> Arc<InstanceStats> {
+        Arc::new(InstanceStats::default())
     }
 
     #[test]
-    fn a_stop_from_another_thread_wakes_the_waiting_instance() {
-        let control = Arc::new(Control::default());
-        let asker = control.clone();
+    fn a_stop_asked_before_the_waker_is_left_is_seen() {
+        let stats = control();
+        let control = &stats.control;
+        control.request_stop(StopMode::Terminate);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(control.poll_stop(&mut cx));
+        assert!(control.poll_stopped(&mut cx).is_pending());
+        control.close();
+        assert!(control.poll_stopped(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn a_stop_from_another_thread_wakes_the_waiting_instance_and_then_its_supervisor() {
+        let stats = control();
+        let instance = stats.clone();
         let waited = std::thread::spawn(move || {
-            block_on(std::future::poll_fn(|cx| {
-                if control.poll_stop(cx) {
+            block_on(poll_fn(|cx| {
+                if instance.control.poll_stop(cx) {
                     Poll::Ready(())
                 } else {
                     Poll::Pending
                 }
             }));
-            control.finish();
+            instance.control.finish();
         });
-        let (done, stopped) = oneshot::channel();
-        asker.request_stop(StopMode::Restart, done);
-        assert!(block_on(stopped).is_ok());
+        stats.control.request_stop(StopMode::Restart);
+        block_on(poll_fn(|cx| stats.control.poll_stopped(cx)));
         waited.join().unwrap();
     }
 
     #[test]
     fn a_closed_control_answers_stops_at_once_and_fails_restarts() {
-        let control = Control::default();
+        let stats = control();
+        let control = &stats.control;
         control.close();
-        let (done, stopped) = oneshot::channel();
-        control.request_stop(StopMode::Terminate, done);
-        assert!(block_on(stopped).is_ok());
-        let (started, outcome) = oneshot::channel();
-        control.resume(Directive::Restart { started, epoch: 1 });
-        assert!(block_on(outcome).unwrap().is_err());
+        control.request_stop(StopMode::Terminate);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(control.poll_stopped(&mut cx).is_ready());
+        control.expect_start();
+        control.resume(Directive::Restart {
+            started: StartReport::new(stats.clone()),
+            epoch: 1,
+        });
+        let failure = block_on(poll_fn(|cx| control.poll_started(cx))).unwrap_err();
+        assert_eq!(failure.message(), "the instance is gone");
         control.open();
-        let (done, mut stopped) = oneshot::channel();
-        control.request_stop(StopMode::Terminate, done);
+        control.request_stop(StopMode::Terminate);
         assert!(
-            stopped.try_take().is_none(),
+            control.poll_stopped(&mut cx).is_pending(),
             "an open control waits for the instance"
         );
     }
 
     #[test]
-    fn closing_tells_the_waiters_of_a_task_that_went_away() {
-        let control = Control::default();
-        let stopped: Vec<_> = (0..3)
-            .map(|_| {
-                let (done, stopped) = oneshot::channel();
-                control.request_stop(StopMode::Terminate, done);
-                stopped
-            })
-            .collect();
-        control.close();
-        for stopped in stopped {
-            assert!(block_on(stopped).is_ok());
-        }
+    fn a_start_is_reported_once_and_a_dropped_report_says_why() {
+        let stats = control();
+        let control = &stats.control;
+        control.expect_start();
+        let report = StartReport::new(stats.clone());
+        let supervisor = {
+            let stats = stats.clone();
+            std::thread::spawn(move || block_on(poll_fn(|cx| stats.control.poll_started(cx))))
+        };
+        report.send(Ok(()));
+        assert!(supervisor.join().unwrap().is_ok());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(control.poll_started(&mut cx).is_pending(), "reported once");
+        control.expect_start();
+        drop(StartReport::new(stats.clone()));
+        let failure = block_on(poll_fn(|cx| control.poll_started(cx))).unwrap_err();
+        assert_eq!(failure.message(), "the runtime is shutting down");
     }
 }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::FutureExt;
 
-use crate::component::control::{Control, Directive, StopMode};
+use crate::component::control::{Control, Directive, StartReport, StopMode};
 use crate::component::envelope::HandlerFuture;
 use crate::component::mailbox::Gauge;
 use crate::component::spec::Factory;
@@ -33,7 +33,7 @@ use crate::events::LifecycleEvent;
 use crate::failure::{Failure, FailureKind, Hook};
 use crate::rt::Timer;
 use crate::watchdog::{Busy, Probe};
-use crate::{Component, Context, Handle, oneshot};
+use crate::{Component, Context, Handle};
 
 /// Messages handled in a row before the instance yields to its reactor's other tasks.
 const BATCH: u32 = 64;
@@ -46,7 +46,7 @@ pub(crate) struct InstanceConfig {
     pub(crate) mailbox_capacity: usize,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) stats: Arc<InstanceStats>,
-    pub(crate) started: oneshot::Sender<Result<(), Failure>>,
+    pub(crate) started: StartReport,
     /// Where the instance reports the exits it was not asked for.
     pub(crate) supervisor: mailbox::Sender<ChildExit>,
     /// Which start this is, as its supervisor counts; echoed in its exit report.
@@ -310,10 +310,7 @@ impl<C: Component> Shell<C> {
         clippy::manual_async_fn,
         reason = "an async fn would keep its parameters twice"
     )]
-    fn run(
-        mut self,
-        mut started: oneshot::Sender<Result<(), Failure>>,
-    ) -> impl Future<Output = ()> {
+    fn run(mut self, mut started: StartReport) -> impl Future<Output = ()> {
         async move {
             loop {
                 let (exit, registrations) = self.incarnation(started).await;
@@ -385,7 +382,7 @@ impl<C: Component> Shell<C> {
     /// place, so an instance is one allocation (its task), not two.
     fn incarnation(
         &mut self,
-        started: oneshot::Sender<Result<(), Failure>>,
+        started: StartReport,
     ) -> impl Future<Output = (Exit, Vec<Registration>)> + '_ {
         let fut = live(&self.core, &mut self.ctx, started, &mut self.kept);
         InSpan {
@@ -426,7 +423,7 @@ fn report(exit: &Exit, stats: &InstanceStats) {
 fn live<'a, C: Component>(
     core: &'a Core<C>,
     ctx: &'a mut Context<C>,
-    started: oneshot::Sender<Result<(), Failure>>,
+    started: StartReport,
     previous: &'a mut Vec<Registration>,
 ) -> impl Future<Output = (Exit, Vec<Registration>)> + 'a {
     async move {
@@ -438,7 +435,7 @@ fn live<'a, C: Component>(
             Err(failure) => {
                 ctx.unregister_all();
                 ctx.renew();
-                let _ = started.send(Err(failure.clone()));
+                started.send(Err(failure.clone()));
                 return (Exit::Failed(failure), std::mem::take(previous));
             }
         };
@@ -451,7 +448,7 @@ fn live<'a, C: Component>(
             path: ctx.path().to_owned(),
             instance: ctx.instance(),
         });
-        let _ = started.send(Ok(()));
+        started.send(Ok(()));
         tracing::debug!("component.started");
         let exit = serve(&mut component, &mut *ctx, core).await;
         core.stats.transition_to(ComponentState::Stopping);

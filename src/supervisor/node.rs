@@ -26,7 +26,7 @@ use reactree_supervisors::{
 };
 
 use crate::bus::FastMap;
-use crate::component::control::{Directive, StopMode};
+use crate::component::control::{Directive, StartReport, StopMode};
 use crate::component::spec::Launch;
 use crate::component::{ChildExit, Exit, InstanceConfig, InstanceStats, mailbox};
 use crate::context::Identity;
@@ -65,6 +65,13 @@ pub(crate) enum Request {
         epoch: u64,
         started: oneshot::Sender<Result<(), Failure>>,
     },
+}
+
+/// Where a supervisor hears how a child's start went: an instance reports to its
+/// control (no channel per start), a supervisor child through a channel.
+enum Started {
+    Instance(Arc<InstanceStats>),
+    Supervisor(oneshot::Receiver<Result<(), Failure>>),
 }
 
 /// Who hears about this supervisor giving up.
@@ -468,11 +475,12 @@ impl Node {
             });
         }
         child.epoch = epoch;
-        let (started, outcome) = oneshot::channel();
-        let command = match (&mut child.kind, child.alive) {
+        let (command, waiting) = match (&mut child.kind, child.alive) {
             (Kind::Instance { stats, .. }, true) => {
+                stats.control.expect_start();
+                let started = StartReport::new(stats.clone());
                 stats.control.resume(Directive::Restart { started, epoch });
-                None
+                (None, Started::Instance(stats.clone()))
             }
             (
                 Kind::Instance {
@@ -486,6 +494,8 @@ impl Node {
                 },
                 false,
             ) => {
+                stats.control.expect_start();
+                let started = StartReport::new(stats.clone());
                 let config = InstanceConfig {
                     identity: Identity::new(
                         &path,
@@ -503,13 +513,14 @@ impl Node {
                     supervisor: exits,
                     epoch,
                 };
-                Some((
-                    *reactor as usize,
-                    Command::Start {
-                        launch: launch.clone(),
-                        config,
-                    },
-                ))
+                let command = Command::Start {
+                    launch: launch.clone(),
+                    config,
+                };
+                (
+                    Some((*reactor as usize, command)),
+                    Started::Instance(stats.clone()),
+                )
             }
             (
                 Kind::Supervisor {
@@ -518,8 +529,9 @@ impl Node {
                 },
                 true,
             ) => {
+                let (started, outcome) = oneshot::channel();
                 let _ = requests.send(Request::Restart { epoch, started }).await;
-                None
+                (None, Started::Supervisor(outcome))
             }
             (
                 Kind::Supervisor {
@@ -530,6 +542,7 @@ impl Node {
                 },
                 _,
             ) => {
+                let (started, outcome) = oneshot::channel();
                 let (tx, rx) = mailbox::bounded(REQUESTS);
                 runtime.register_supervisor(child_path.clone(), tx.clone());
                 *requests = Some(tx);
@@ -548,20 +561,23 @@ impl Node {
                 let spawn = Command::Spawn(Box::new(move |executor| {
                     executor.spawn_detached(node.run(started));
                 }));
-                Some((reactors[0], spawn))
+                (Some((reactors[0], spawn)), Started::Supervisor(outcome))
             }
         };
         child.alive = true;
         if let Some((reactor, command)) = command {
             let _ = runtime.send_command(reactor, command).await;
         }
-        let result = outcome.await.unwrap_or_else(|_| {
-            Err(Failure::new(
-                Hook::Start,
-                FailureKind::Error,
-                "the runtime is shutting down",
-            ))
-        });
+        let result = match waiting {
+            Started::Instance(stats) => poll_fn(|cx| stats.control.poll_started(cx)).await,
+            Started::Supervisor(outcome) => outcome.await.unwrap_or_else(|_| {
+                Err(Failure::new(
+                    Hook::Start,
+                    FailureKind::Error,
+                    "the runtime is shutting down",
+                ))
+            }),
+        };
         self.children[i].running = result.is_ok();
         self.mirror_running(i);
         let child = &self.children[i];
@@ -584,24 +600,25 @@ impl Node {
         if !child.alive {
             return;
         }
-        let (done, stopped) = oneshot::channel();
         match &mut child.kind {
             Kind::Instance { stats, .. } => {
-                stats.control.request_stop(mode, done);
+                stats.control.request_stop(mode);
                 // On this reactor, the instance stops before we await it: no going idle
                 // and being woken again for it.
                 stats.control.run_now();
+                poll_fn(|cx| stats.control.poll_stopped(cx)).await;
             }
             Kind::Supervisor { requests, .. } => {
+                let (done, stopped) = oneshot::channel();
                 if let Some(requests) = requests.as_ref() {
                     let _ = requests.send(Request::Stop { mode, done }).await;
                 }
                 if mode == StopMode::Terminate {
                     *requests = None;
                 }
+                let _ = stopped.await;
             }
         }
-        let _ = stopped.await;
         if mode == StopMode::Terminate {
             self.children[i].alive = false;
         }
