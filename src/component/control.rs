@@ -34,10 +34,11 @@
 //! one request at a time, so one slot holds its waker.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Poll, Waker};
 
 use crate::component::InstanceStats;
+use crate::component::mailbox::Gauge;
 use crate::failure::{Failure, FailureKind, Hook};
 
 /// Why a supervisor stops an instance.
@@ -87,6 +88,12 @@ struct Inner {
     stopping: bool,
     /// No task runs the instance.
     closed: bool,
+    /// For the inspector, under the same lock (one lock less per instance): the text
+    /// of the latest failure,
+    last_failure: Option<Box<str>>,
+    /// and a gauge of the mailbox that does not keep it alive, replaced by each new
+    /// task (a supervisor's restart builds the instance afresh, with a new mailbox).
+    gauge: Option<Weak<dyn Gauge>>,
 }
 
 impl Inner {
@@ -127,6 +134,26 @@ impl Control {
         self.armed.store(false, Ordering::Relaxed);
         drop(inner);
         drop(stale);
+    }
+
+    /// Keeps the latest failure's text, for the inspector.
+    pub(crate) fn set_last_failure(&self, text: Box<str>) {
+        self.lock().last_failure = Some(text);
+    }
+
+    /// The latest failure's text.
+    pub(crate) fn last_failure(&self) -> Option<String> {
+        self.lock().last_failure.as_deref().map(str::to_owned)
+    }
+
+    /// Reads the mailbox through `gauge` from now on.
+    pub(crate) fn set_gauge(&self, gauge: Weak<dyn Gauge>) {
+        self.lock().gauge = Some(gauge);
+    }
+
+    /// The mailbox's gauge, while the mailbox lives.
+    pub(crate) fn gauge(&self) -> Option<Arc<dyn Gauge>> {
+        self.lock().gauge.as_ref().and_then(Weak::upgrade)
     }
 
     /// The supervisor is about to start the instance (a new task, or a restart of the

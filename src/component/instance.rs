@@ -14,8 +14,8 @@
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,6 @@ use futures_lite::FutureExt;
 
 use crate::component::control::{Control, Directive, StartReport, StopMode};
 use crate::component::envelope::HandlerFuture;
-use crate::component::mailbox::Gauge;
 use crate::component::spec::Factory;
 use crate::component::tasks::Panics;
 use crate::component::{Envelope, mailbox};
@@ -93,11 +92,8 @@ pub(crate) struct InstanceStats {
     pub(crate) failures: AtomicU64,
     pub(crate) blocked: AtomicU64,
     pub(crate) restarts: AtomicU64,
-    /// The text of the latest failure (written on failure only).
-    last_failure: Mutex<Option<Box<str>>>,
-    /// Reads the mailbox's length without keeping it alive; replaced by each new task
-    /// (a supervisor's restart builds the instance afresh, with a new mailbox).
-    mailbox: Mutex<Option<Weak<dyn Gauge>>>,
+    /// The mailbox's capacity (its gauge and the latest failure's text are kept in the
+    /// control, under its lock).
     capacity: AtomicUsize,
 }
 
@@ -113,27 +109,17 @@ impl std::fmt::Debug for InstanceStats {
 impl InstanceStats {
     /// Messages waiting in the mailbox now, and its capacity.
     pub(crate) fn mailbox(&self) -> (usize, usize) {
-        let gauge = self
-            .mailbox
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .and_then(Weak::upgrade);
-        let len = gauge.map_or(0, |mailbox| mailbox.len());
+        let len = self.control.gauge().map_or(0, |mailbox| mailbox.len());
         (len, self.capacity.load(Ordering::Relaxed))
     }
 
     /// The latest failure's text.
     pub(crate) fn last_failure(&self) -> Option<String> {
-        self.last_failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_deref()
-            .map(str::to_owned)
+        self.control.last_failure()
     }
 
     fn watch_mailbox<T: Send + 'static>(&self, mailbox: &mailbox::Sender<T>, capacity: usize) {
-        *self.mailbox.lock().unwrap_or_else(PoisonError::into_inner) = Some(mailbox.gauge());
+        self.control.set_gauge(mailbox.gauge());
         self.capacity.store(capacity, Ordering::Relaxed);
     }
 
@@ -396,10 +382,7 @@ fn report(exit: &Exit, stats: &InstanceStats) {
     match exit {
         Exit::Failed(failure) => {
             stats.failures.fetch_add(1, Ordering::Relaxed);
-            *stats
-                .last_failure
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(failure.to_string().into());
+            stats.control.set_last_failure(failure.to_string().into());
             stats.transition_to(ComponentState::Failed);
             tracing::warn!(%failure, "component.failed");
         }
