@@ -144,7 +144,8 @@ impl ChildSpec {
         self
     }
 
-    /// The capacity of each instance's mailbox.
+    /// The capacity of each instance's mailbox (at most `u32::MAX`; more is taken as
+    /// `u32::MAX`).
     #[must_use]
     pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
         self.mailbox_capacity = Some(capacity);

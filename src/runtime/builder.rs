@@ -113,7 +113,8 @@ impl RuntimeBuilder {
         self
     }
 
-    /// The mailbox capacity of components whose spec sets none.
+    /// The mailbox capacity of components whose spec sets none (at most `u32::MAX`;
+    /// more is taken as `u32::MAX`).
     #[must_use]
     pub const fn mailbox_capacity(mut self, capacity: usize) -> Self {
         self.mailbox_capacity = capacity;
