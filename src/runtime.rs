@@ -186,6 +186,11 @@ impl Records {
         }
     }
 
+    /// The key of the first instance still recorded (keys grow in start order).
+    fn first_key(&self) -> Option<u64> {
+        self.as_slice().iter().map(|record| record.key).min()
+    }
+
     /// Drops the record of instance `key`; whether none is left.
     fn forget(&mut self, key: u64) -> bool {
         match self {
@@ -702,17 +707,17 @@ impl Handle {
     ///
     /// [`UndeployError::UnknownDeployment`] for an id that is not (or no longer) deployed.
     pub async fn undeploy(&self, id: DeploymentId) -> Result<(), UndeployError> {
-        let parent = self
+        let (parent, first) = self
             .deployments()
             .get(id)
-            .map(|d| d.parent.clone())
+            .map(|d| (d.parent.clone(), d.instances.first_key()))
             .ok_or(UndeployError::UnknownDeployment(id))?;
         let supervisor = self
             .supervisor_requests(&parent)
             .ok_or(UndeployError::UnknownDeployment(id))?;
         let (reply, answer) = oneshot::channel();
         if supervisor
-            .send(Request::Undeploy { id, reply })
+            .send(Request::Undeploy { id, first, reply })
             .await
             .is_err()
         {

@@ -318,3 +318,49 @@ fn a_component_can_deploy_another_from_a_handler() {
     });
     assert_eq!(entries(&log), ["child started", "child stopped"]);
 }
+
+#[test]
+fn undeploys_in_any_order_take_exactly_their_own_children() {
+    struct Idle;
+    impl Component for Idle {}
+    let runtime = runtime(2);
+    let handle = runtime.handle().clone();
+    let children = || -> Vec<(String, bool)> { handle.supervisor("root").unwrap().children };
+    runtime.block_on(async {
+        let mut ids = Vec::new();
+        for name in ["a", "b", "c", "d", "e"] {
+            let spec = ChildSpec::new(name, || Idle).instances(if name == "c" { 3 } else { 1 });
+            ids.push(runtime.deploy(spec).await.unwrap());
+        }
+        let sales = runtime
+            .handle()
+            .deploy_supervisor(
+                "root",
+                Supervisor::builder("sales").child(ChildSpec::new("x", || Idle)),
+            )
+            .await
+            .unwrap();
+        let names = |children: Vec<(String, bool)>| -> Vec<String> {
+            children.into_iter().map(|(name, _)| name).collect()
+        };
+        assert_eq!(
+            names(children()),
+            ["a", "b", "c", "c", "c", "d", "e", "sales"]
+        );
+        // Newest first, then one from the middle (three instances), then the supervisor
+        // (recorded without instances), then the oldest.
+        runtime.undeploy(ids[4]).await.unwrap();
+        assert_eq!(names(children()), ["a", "b", "c", "c", "c", "d", "sales"]);
+        runtime.undeploy(ids[2]).await.unwrap();
+        assert_eq!(names(children()), ["a", "b", "d", "sales"]);
+        runtime.undeploy(sales).await.unwrap();
+        assert_eq!(names(children()), ["a", "b", "d"]);
+        runtime.undeploy(ids[0]).await.unwrap();
+        assert_eq!(names(children()), ["b", "d"]);
+        assert!(matches!(
+            runtime.undeploy(ids[2]).await,
+            Err(UndeployError::UnknownDeployment(_))
+        ));
+        assert!(children().iter().all(|(_, running)| *running));
+    });
+}

@@ -53,6 +53,8 @@ pub(crate) enum Request {
     },
     Undeploy {
         id: DeploymentId,
+        /// The key of its first instance, as its record had it: where to look.
+        first: Option<u64>,
         reply: oneshot::Sender<Result<(), UndeployError>>,
     },
     /// Stop every child; with `Terminate`, end too.
@@ -450,8 +452,15 @@ impl Node {
         deployment
     }
 
+    /// Children are kept in start order, which is also the order of their ids (a fresh
+    /// policy numbers them again in that order) and of their keys (taken from one
+    /// counter as they are added): both are found by binary search.
     fn index_of(&self, id: ChildId) -> Option<usize> {
-        self.children.iter().position(|c| c.id == id)
+        self.children.binary_search_by_key(&id, |c| c.id).ok()
+    }
+
+    fn index_of_key(&self, key: u64) -> Option<usize> {
+        self.children.binary_search_by_key(&key, |c| c.key).ok()
     }
 
     /// Starts child `i` (fresh, or again on its mailbox) and waits for its `start`.
@@ -670,7 +679,7 @@ impl Node {
     // ----- exits and decisions -----
 
     async fn on_exit(&mut self, report: ChildExit) {
-        let Some(i) = self.children.iter().position(|c| c.key == report.key) else {
+        let Some(i) = self.index_of_key(report.key) else {
             return;
         };
         let child = &self.children[i];
@@ -849,8 +858,8 @@ impl Node {
                 Request::Deploy { reply, .. } | Request::DeploySupervisor { reply, .. } => {
                     let _ = reply.send(Err(DeployError::SupervisorDown(self.path.to_string())));
                 }
-                Request::Undeploy { id, reply } => {
-                    let _ = reply.send(self.undeploy(id).await);
+                Request::Undeploy { id, first, reply } => {
+                    let _ = reply.send(self.undeploy(id, first).await);
                 }
             }
         }
@@ -871,8 +880,8 @@ impl Node {
                 self.publish();
                 let _ = reply.send(outcome);
             }
-            Request::Undeploy { id, reply } => {
-                let outcome = self.undeploy(id).await;
+            Request::Undeploy { id, first, reply } => {
+                let outcome = self.undeploy(id, first).await;
                 self.publish();
                 let _ = reply.send(outcome);
             }
@@ -963,7 +972,8 @@ impl Node {
                     let _ = self.policy.child_started(self.children[i].id, now);
                 }
                 Err(failure) => {
-                    let _ = self.undeploy(id).await;
+                    let key = self.children.get(first).map(|c| c.key);
+                    let _ = self.undeploy(id, key).await;
                     return Err((i - first, failure));
                 }
             }
@@ -971,13 +981,20 @@ impl Node {
         Ok(())
     }
 
-    async fn undeploy(&mut self, id: DeploymentId) -> Result<(), UndeployError> {
+    /// Undeploys deployment `id`; `first` is the key of its first instance, if known.
+    async fn undeploy(
+        &mut self,
+        id: DeploymentId,
+        first: Option<u64>,
+    ) -> Result<(), UndeployError> {
         // A deployment's instances were added together, and removals keep the order:
-        // they are one contiguous run.
-        let first = self
-            .children
-            .iter()
-            .position(|c| c.deployment == id)
+        // they are one contiguous run. Its first instance's key is found by binary
+        // search; a supervisor's deployment (recorded without instances) is looked for
+        // in order.
+        let first = first
+            .and_then(|key| self.index_of_key(key))
+            .filter(|&i| self.children[i].deployment == id)
+            .or_else(|| self.children.iter().position(|c| c.deployment == id))
             .unwrap_or(self.children.len());
         let count = self
             .children
