@@ -71,9 +71,9 @@ pub(crate) fn instance_ended() {
 }
 
 /// Runs `command` at once when this thread is reactor `index` of runtime `runtime_id`
-/// (a supervisor starting or stopping a child on its own reactor), instead of queueing
-/// it behind the reactor's command mailbox: one task wake-up less per deploy and
-/// undeploy. Hands back (as `Some`) a `Shutdown`, and any command for another reactor.
+/// (a supervisor starting a child, or spawning a child supervisor, on its own reactor),
+/// instead of queueing it behind the reactor's command mailbox: one task wake-up less
+/// per deploy. Hands back (as `Some`) a `Shutdown`, and any command for another reactor.
 ///
 /// Commands from one sender keep their order either way: a sender on this reactor
 /// always takes this path, one elsewhere always the mailbox.
