@@ -24,7 +24,7 @@ use std::marker::PhantomData;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub(crate) use delivery::{Consumer, DeliverFuture, Delivery, Published, Refused};
 pub use error::{ConsumeError, PublishError, RequestError, SendError};
@@ -509,7 +509,7 @@ impl Bus {
         timeout: Duration,
         at_once: bool,
     ) -> Result<M::Reply, RequestError<M>> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::rt::from_now(timeout);
         let correlation = CorrelationId::next();
         tracing::trace!(
             address = address.name(),

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::bus::{Address, ConsumeError, ConsumerId, CorrelationId, Message};
 use crate::component::tasks::Tasks;
@@ -294,7 +294,7 @@ impl<C: Component> Context<C> {
     ) -> TimerId {
         let mut once = Some(callback);
         self.timers.schedule(
-            Instant::now() + delay,
+            crate::rt::from_now(delay),
             None,
             Box::new(move |c, ctx| {
                 if let Some(f) = once.take() {
@@ -312,7 +312,7 @@ impl<C: Component> Context<C> {
         period: Duration,
         callback: impl FnMut(&mut C, &mut Context<C>) + 'static,
     ) -> TimerId {
-        let first = Instant::now() + period.max(crate::component::timers::MIN_PERIOD);
+        let first = crate::rt::from_now(period.max(crate::component::timers::MIN_PERIOD));
         self.timers
             .schedule(first, Some(period), Box::new(callback))
     }

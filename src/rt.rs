@@ -7,6 +7,7 @@
 //! `deadlines` keeps each reactor's request deadlines behind one timer.
 
 use std::future::Future;
+use std::time::{Duration, Instant};
 
 /// For the inspector's HTTP server thread and tests; reactors run `reactor::executor`.
 #[cfg(any(test, feature = "http"))]
@@ -21,8 +22,39 @@ pub(crate) fn block_on<T>(future: impl Future<Output = T>) -> T {
     async_io::block_on(future)
 }
 
+/// The instant `duration` after `from`, saturating: a duration too long for the clock
+/// (a timeout of `Duration::MAX`, meaning "never") gives an instant a century away
+/// instead of the panic `Instant + Duration` raises on overflow.
+pub(crate) fn after(from: Instant, duration: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+    from.checked_add(duration)
+        .or_else(|| from.checked_add(CENTURY))
+        .unwrap_or(from)
+}
+
+/// The instant `duration` from now, saturating (see [`after`]).
+pub(crate) fn from_now(duration: Duration) -> Instant {
+    after(Instant::now(), duration)
+}
+
 mod deadlines;
 
 pub(crate) use deadlines::{
     deadline, install as install_deadlines, uninstall as uninstall_deadlines,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instant_after_a_duration_too_long_saturates() {
+        let now = Instant::now();
+        assert_eq!(
+            after(now, Duration::from_secs(3)),
+            now + Duration::from_secs(3)
+        );
+        let far = after(now, Duration::MAX);
+        assert!(far > now + Duration::from_secs(50 * 365 * 24 * 60 * 60));
+    }
+}

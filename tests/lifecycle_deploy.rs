@@ -364,3 +364,45 @@ fn undeploys_in_any_order_take_exactly_their_own_children() {
         assert!(children().iter().all(|(_, running)| *running));
     });
 }
+
+/// `Duration::MAX` means "never" wherever a duration is given: a shutdown timeout, a
+/// request timeout, a timer's delay or period. Each used to overflow `Instant + Duration`
+/// and panic (the shutdown timeout on the reactor's own thread, taking it down).
+#[test]
+fn durations_too_long_to_reach_are_no_panic() {
+    struct Patient;
+    impl Component for Patient {
+        async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+            ctx.consume(&A)?;
+            ctx.run_later(Duration::MAX, |_, _| unreachable!("never due"));
+            ctx.run_periodic(Duration::MAX, |_, _| unreachable!("never due"));
+            Ok(())
+        }
+    }
+    impl Handler<Cmd> for Patient {
+        async fn handle(&mut self, cmd: Cmd, _: &mut Context<Self>) -> Reply {
+            match cmd {
+                Cmd::Echo(n) => Reply::Number(n),
+                _ => Reply::Done,
+            }
+        }
+    }
+    let runtime = runtime(1);
+    runtime.block_on(async {
+        let spec = ChildSpec::new("patient", || Patient).shutdown_timeout(Duration::MAX);
+        let id = runtime.deploy(spec).await.unwrap();
+        let reply = runtime
+            .bus()
+            .request_timeout(&A, Cmd::Echo(7), Duration::MAX)
+            .await;
+        assert_eq!(reply.ok(), Some(Reply::Number(7)));
+        runtime.undeploy(id).await.unwrap();
+        // The reactor lives on: another component deploys and answers there.
+        let id = runtime
+            .deploy(Probe::spec("next", "deploy.a", &log()).reactor(0))
+            .await
+            .unwrap();
+        assert!(runtime.bus().request(&A, Cmd::Echo(1)).await.is_ok());
+        runtime.undeploy(id).await.unwrap();
+    });
+}

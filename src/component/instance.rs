@@ -177,8 +177,9 @@ struct Core<C: Component> {
     factory: Arc<dyn Factory<C>>,
     inbox: mailbox::Receiver<Envelope<C>>,
     stats: Closing,
-    /// The time a handler still running at a stop request, and `stop` itself, may take.
-    grace: Duration,
+    /// The time a handler still running at a stop request, and `stop` itself, may take,
+    /// in nanoseconds (one word, where a `Duration` takes two; see `grace`).
+    grace_nanos: u64,
     probe: Option<Arc<Probe>>,
     key: u64,
 }
@@ -202,6 +203,11 @@ impl Drop for Closing {
 }
 
 impl<C: Component> Core<C> {
+    /// The time a handler still running at a stop request, and `stop` itself, may take.
+    fn grace(&self) -> Duration {
+        Duration::from_nanos(self.grace_nanos)
+    }
+
     fn control(&self) -> &Control {
         &self.stats.control
     }
@@ -260,7 +266,8 @@ pub(crate) fn run<C: Component>(
             factory,
             inbox,
             stats: Closing(config.stats),
-            grace: config.shutdown_timeout,
+            // Saturates at 584 years (a deadline that far is saturated too: `rt::after`).
+            grace_nanos: u64::try_from(config.shutdown_timeout.as_nanos()).unwrap_or(u64::MAX),
             probe,
             key: config.key,
         },
@@ -499,7 +506,7 @@ async fn stop<C: Component>(
         Hook::Stop,
         AssertUnwindSafe(component.stop(ctx)).catch_unwind(),
     );
-    match crate::rt::deadline(Instant::now() + core.grace, stopping).await {
+    match crate::rt::deadline(crate::rt::from_now(core.grace()), stopping).await {
         Some(Ok(())) => exit,
         Some(Err(payload)) => {
             let failure = Failure::panicked(Hook::Stop, &*payload);
@@ -509,7 +516,7 @@ async fn stop<C: Component>(
             }
         }
         None => {
-            tracing::warn!(timeout = ?core.grace, "component.stop_timed_out");
+            tracing::warn!(timeout = ?core.grace(), "component.stop_timed_out");
             exit
         }
     }
@@ -675,7 +682,7 @@ fn handle<'a, C: Component>(
             Outcome::Completed => None,
             Outcome::Panicked(failure) => Some(failure),
             Outcome::Abandoned => {
-                tracing::warn!(grace = ?core.grace, "component.handler_abandoned");
+                tracing::warn!(grace = ?core.grace(), "component.handler_abandoned");
                 None
             }
         }
@@ -710,7 +717,7 @@ fn guarded<'a, C: Component>(
             });
         }
         if core.control().poll_stop(cx) {
-            let timer = deadline.get_or_insert_with(|| Box::new(Timer::after(core.grace)));
+            let timer = deadline.get_or_insert_with(|| Box::new(Timer::after(core.grace())));
             if Pin::new(&mut **timer).poll(cx).is_ready() {
                 return Poll::Ready(Outcome::Abandoned);
             }

@@ -179,9 +179,9 @@ impl<C: Component> Queue<C> {
             return;
         }
         if let Some(period) = due.entry.period {
-            let mut next = due.deadline + period;
+            let mut next = crate::rt::after(due.deadline, period);
             if next <= now {
-                next = now + period;
+                next = crate::rt::after(now, period);
             }
             self.queue.insert((next, due.id), due.entry);
         }

@@ -746,7 +746,7 @@ impl Node {
                         self.restart_now(&restart, &mut queue).await;
                     } else {
                         self.plans.push(Plan {
-                            due: Instant::now() + delay,
+                            due: crate::rt::from_now(delay),
                             restart,
                         });
                     }

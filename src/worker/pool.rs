@@ -195,7 +195,7 @@ impl WorkerPool {
             return ShutdownReport::default();
         }
         tracing::info!(pool = %shared.name, "worker pool stopping");
-        let deadline = Instant::now() + self.grace;
+        let deadline = crate::rt::from_now(self.grace);
         self.queues.inbox.close();
         let cancelled = self.queues.drain();
         let exited = self.await_exits(deadline);
