@@ -61,13 +61,17 @@ impl Here {
     }
 }
 
-/// The instance whose task ran on this thread has ended.
+/// The instance whose task ran on this thread has ended (or, with its reactor ending,
+/// been dropped: then this reactor's count has been read already).
 pub(crate) fn instance_ended() {
-    HERE.with(|here| {
-        if let Some(here) = here.borrow().as_ref() {
-            here.instances.set(here.instances.get().saturating_sub(1));
-        }
-    });
+    if let Some(here) = here() {
+        here.instances.set(here.instances.get().saturating_sub(1));
+    }
+}
+
+/// This thread's reactor, while it runs.
+fn here() -> Option<Rc<Here>> {
+    HERE.with(|here| here.borrow().clone())
 }
 
 /// Runs `command` at once when this thread is reactor `index` of runtime `runtime_id`
@@ -81,8 +85,7 @@ pub(crate) fn run_here(runtime_id: u64, index: usize, command: Command) -> Optio
     if matches!(command, Command::Shutdown) || current() != Some((runtime_id, index)) {
         return Some(command);
     }
-    let here = HERE.with(|here| here.borrow().clone());
-    match here {
+    match here() {
         Some(here) => {
             here.execute(command);
             None
@@ -91,14 +94,14 @@ pub(crate) fn run_here(runtime_id: u64, index: usize, command: Command) -> Optio
     }
 }
 
-/// Keeps `waker` in `slot`, unless what is there already wakes the same task.
+/// Keeps `waker` in the locked `slot`, unless what is there already wakes the same task.
 fn remember_waker(slot: &std::sync::Mutex<Option<std::task::Waker>>, waker: &std::task::Waker) {
-    let mut slot = slot
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !slot.as_ref().is_some_and(|kept| kept.will_wake(waker)) {
-        *slot = Some(waker.clone());
-    }
+    rt::remember_waker(
+        &mut slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+        waker,
+    );
 }
 
 /// Spawns `future` on this thread's reactor; `None` off a reactor or once it is ending.
@@ -115,8 +118,7 @@ pub(crate) fn spawn_local<T: 'static>(
 /// Runs at once the task `waker` wakes, if it runs on this thread's reactor and a
 /// wake-up has just queued it (see `Executor::run_woken`).
 pub(crate) fn run_woken(waker: &std::task::Waker) {
-    let here = HERE.with(|here| here.borrow().clone());
-    if let Some(here) = here {
+    if let Some(here) = here() {
         here.executor.run_woken(waker);
     }
 }

@@ -7,6 +7,7 @@
 //! `deadlines` keeps each reactor's request deadlines behind one timer.
 
 use std::future::Future;
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 /// For the inspector's HTTP server thread and tests; reactors run `reactor::executor`.
@@ -20,6 +21,14 @@ pub(crate) use async_task::Task;
 /// Runs a future to completion on the current thread, driving timers and I/O meanwhile.
 pub(crate) fn block_on<T>(future: impl Future<Output = T>) -> T {
     async_io::block_on(future)
+}
+
+/// Keeps `waker` in `slot`, unless what is there already wakes the same task (a clone
+/// is two atomic operations).
+pub(crate) fn remember_waker(slot: &mut Option<Waker>, waker: &Waker) {
+    if !slot.as_ref().is_some_and(|kept| kept.will_wake(waker)) {
+        *slot = Some(waker.clone());
+    }
 }
 
 /// The instant `duration` after `from`, saturating: a duration too long for the clock

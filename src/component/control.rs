@@ -16,9 +16,9 @@
 //!   Restart.
 //! - An instance that exits by itself (failure, `ctx.stop()`) reports to its supervisor
 //!   and waits, down, for a directive.
-//! - `expect_start`, then a start command or `resume(Directive::Restart)`, then
-//!   `poll_started`: the instance reports its start through the [`StartReport`] it was
-//!   given; a report dropped unsent (its task or command dropped with its reactor)
+//! - `StartReport::expect`, then a start command or `resume(Directive::Restart)` that
+//!   carries the report, then `poll_started`: the instance reports its start through
+//!   that [`StartReport`]; a report dropped unsent (its task or command dropped with its reactor)
 //!   reports a failure.
 //! - `resume(directive)`: [`Directive::Restart`] builds a fresh component from the
 //!   factory on the same mailbox; [`Directive::Terminate`] ends it.
@@ -40,6 +40,7 @@ use std::task::{Poll, Waker};
 use crate::component::InstanceStats;
 use crate::component::mailbox::Gauge;
 use crate::failure::{Failure, FailureKind, Hook};
+use crate::rt::remember_waker;
 
 /// Why a supervisor stops an instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,20 +97,6 @@ struct Inner {
     gauge: Option<Weak<dyn Gauge>>,
 }
 
-impl Inner {
-    /// Wakes the supervisor, after the lock is released.
-    fn take_supervisor(&mut self) -> Option<Waker> {
-        self.supervisor.take()
-    }
-}
-
-/// Keeps `waker` in `slot`, unless what is there already wakes the same task.
-fn remember(slot: &mut Option<Waker>, waker: &Waker) {
-    if !slot.as_ref().is_some_and(|kept| kept.will_wake(waker)) {
-        *slot = Some(waker.clone());
-    }
-}
-
 fn wake(waker: Option<Waker>) {
     if let Some(waker) = waker {
         waker.wake();
@@ -156,17 +143,11 @@ impl Control {
         self.lock().gauge.as_ref().and_then(Weak::upgrade)
     }
 
-    /// The supervisor is about to start the instance (a new task, or a restart of the
-    /// down one): forget any earlier outcome.
-    pub(crate) fn expect_start(&self) {
-        self.lock().started = None;
-    }
-
     /// The outcome of the start the supervisor expects.
     fn report_start(&self, outcome: Result<(), Failure>) {
         let mut inner = self.lock();
         inner.started = Some(outcome.map_err(Box::new));
-        let supervisor = inner.take_supervisor();
+        let supervisor = inner.supervisor.take();
         drop(inner);
         wake(supervisor);
     }
@@ -180,18 +161,19 @@ impl Control {
         match inner.started.take() {
             Some(outcome) => Poll::Ready(outcome.map_err(|failure| *failure)),
             None => {
-                remember(&mut inner.supervisor, cx.waker());
+                remember_waker(&mut inner.supervisor, cx.waker());
                 Poll::Pending
             }
         }
     }
 
     /// Asks the instance to stop (see the module docs); answered at once if no task
-    /// runs it.
-    pub(crate) fn request_stop(&self, mode: StopMode) {
+    /// runs it. Returns the waker of the instance's task, woken, so the caller can run
+    /// the task at once if it is queued on its own reactor (`reactor::run_woken`).
+    pub(crate) fn request_stop(&self, mode: StopMode) -> Option<Waker> {
         let mut inner = self.lock();
         if inner.closed {
-            return;
+            return None;
         }
         inner.stopping = true;
         let mode = match mode {
@@ -202,7 +184,10 @@ impl Control {
         self.stop.fetch_max(mode, Ordering::Relaxed);
         let waker = inner.waker.clone();
         drop(inner);
-        wake(waker);
+        if let Some(waker) = &waker {
+            waker.wake_by_ref();
+        }
+        waker
     }
 
     /// Whether the stop asked last is answered; if not, wakes `cx` when it is.
@@ -211,17 +196,8 @@ impl Control {
         if !inner.stopping || inner.closed {
             return Poll::Ready(());
         }
-        remember(&mut inner.supervisor, cx.waker());
+        remember_waker(&mut inner.supervisor, cx.waker());
         Poll::Pending
-    }
-
-    /// Runs the instance's task at once if a request has just queued it on this thread's
-    /// reactor, so it acts on the request before its supervisor awaits the outcome.
-    pub(crate) fn run_now(&self) {
-        let waker = self.lock().waker.clone();
-        if let Some(waker) = waker {
-            crate::reactor::run_woken(&waker);
-        }
     }
 
     /// Tells a down instance what to do next; a restart of an instance no task runs
@@ -257,7 +233,7 @@ impl Control {
         }
     }
 
-    /// Leaves the task's waker, once per task; then whether a stop was asked meanwhile.
+    /// Leaves the task's waker, once per task.
     fn arm(&self, cx: &std::task::Context<'_>) {
         if !self.armed.load(Ordering::Relaxed) {
             self.lock().waker = Some(cx.waker().clone());
@@ -299,7 +275,7 @@ impl Control {
     pub(crate) fn finish(&self) {
         let mut inner = self.lock();
         inner.stopping = false;
-        let supervisor = inner.take_supervisor();
+        let supervisor = inner.supervisor.take();
         drop(inner);
         wake(supervisor);
     }
@@ -313,7 +289,7 @@ impl Control {
         inner.waker = None;
         // Dropped after the lock: a directive's start report reports to this control.
         let unread = inner.directive.take();
-        let supervisor = inner.take_supervisor();
+        let supervisor = inner.supervisor.take();
         drop(inner);
         self.armed.store(false, Ordering::Relaxed);
         drop(unread);
@@ -327,8 +303,11 @@ impl Control {
 pub(crate) struct StartReport(Option<Arc<InstanceStats>>);
 
 impl StartReport {
-    pub(crate) fn new(stats: Arc<InstanceStats>) -> Self {
-        Self(Some(stats))
+    /// The supervisor is about to start the instance (a new task, or a restart of the
+    /// down one): any earlier outcome is forgotten, and the start will report here.
+    pub(crate) fn expect(stats: &Arc<InstanceStats>) -> Self {
+        stats.control.lock().started = None;
+        Self(Some(stats.clone()))
     }
 
     /// Reports the start's outcome.
@@ -366,7 +345,7 @@ mod tests {
     fn a_stop_asked_before_the_waker_is_left_is_seen() {
         let stats = control();
         let control = &stats.control;
-        control.request_stop(StopMode::Terminate);
+        let _ = control.request_stop(StopMode::Terminate);
         let mut cx = Context::from_waker(Waker::noop());
         assert!(control.poll_stop(&mut cx));
         assert!(control.poll_stopped(&mut cx).is_pending());
@@ -388,7 +367,7 @@ mod tests {
             }));
             instance.control.finish();
         });
-        stats.control.request_stop(StopMode::Restart);
+        let _ = stats.control.request_stop(StopMode::Restart);
         block_on(poll_fn(|cx| stats.control.poll_stopped(cx)));
         waited.join().unwrap();
     }
@@ -398,18 +377,17 @@ mod tests {
         let stats = control();
         let control = &stats.control;
         control.close();
-        control.request_stop(StopMode::Terminate);
+        let _ = control.request_stop(StopMode::Terminate);
         let mut cx = Context::from_waker(Waker::noop());
         assert!(control.poll_stopped(&mut cx).is_ready());
-        control.expect_start();
         control.resume(Directive::Restart {
-            started: StartReport::new(stats.clone()),
+            started: StartReport::expect(&stats),
             epoch: 1,
         });
         let failure = block_on(poll_fn(|cx| control.poll_started(cx))).unwrap_err();
         assert_eq!(failure.message(), "the instance is gone");
         control.open();
-        control.request_stop(StopMode::Terminate);
+        let _ = control.request_stop(StopMode::Terminate);
         assert!(
             control.poll_stopped(&mut cx).is_pending(),
             "an open control waits for the instance"
@@ -420,8 +398,7 @@ mod tests {
     fn a_start_is_reported_once_and_a_dropped_report_says_why() {
         let stats = control();
         let control = &stats.control;
-        control.expect_start();
-        let report = StartReport::new(stats.clone());
+        let report = StartReport::expect(&stats);
         let supervisor = {
             let stats = stats.clone();
             std::thread::spawn(move || block_on(poll_fn(|cx| stats.control.poll_started(cx))))
@@ -430,8 +407,7 @@ mod tests {
         assert!(supervisor.join().unwrap().is_ok());
         let mut cx = Context::from_waker(Waker::noop());
         assert!(control.poll_started(&mut cx).is_pending(), "reported once");
-        control.expect_start();
-        drop(StartReport::new(stats.clone()));
+        drop(StartReport::expect(&stats));
         let failure = block_on(poll_fn(|cx| control.poll_started(cx))).unwrap_err();
         assert_eq!(failure.message(), "the runtime is shutting down");
     }

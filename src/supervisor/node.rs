@@ -526,8 +526,7 @@ impl Node {
         child.epoch = epoch;
         let (command, waiting) = match (&mut child.kind, child.alive) {
             (Kind::Instance { stats, .. }, true) => {
-                stats.control.expect_start();
-                let started = StartReport::new(stats.clone());
+                let started = StartReport::expect(stats);
                 stats.control.resume(Directive::Restart { started, epoch });
                 (None, Started::Instance(stats.clone()))
             }
@@ -543,8 +542,7 @@ impl Node {
                 },
                 false,
             ) => {
-                stats.control.expect_start();
-                let started = StartReport::new(stats.clone());
+                let started = StartReport::expect(stats);
                 let config = InstanceConfig {
                     identity: Identity::new(
                         &path,
@@ -651,10 +649,11 @@ impl Node {
         }
         match &mut child.kind {
             Kind::Instance { stats, .. } => {
-                stats.control.request_stop(mode);
                 // On this reactor, the instance stops before we await it: no going idle
                 // and being woken again for it.
-                stats.control.run_now();
+                if let Some(woken) = stats.control.request_stop(mode) {
+                    crate::reactor::run_woken(&woken);
+                }
                 poll_fn(|cx| stats.control.poll_stopped(cx)).await;
             }
             Kind::Supervisor { requests, .. } => {
