@@ -72,18 +72,20 @@ impl Identity {
 /// `parent/name` as a shared string, allocated once: built on the stack when it is
 /// short, where `format!` would allocate a `String` and then copy it into the `Arc`.
 fn join_path(parent: &str, name: &str) -> Arc<str> {
-    let len = parent.len() + 1 + name.len();
     let mut buf = [0u8; 192];
-    let Some(joined) = buf.get_mut(..len) else {
-        return format!("{parent}/{name}").into();
-    };
-    let (head, tail) = joined.split_at_mut(parent.len());
-    head.copy_from_slice(parent.as_bytes());
-    tail[0] = b'/';
-    tail[1..].copy_from_slice(name.as_bytes());
-    match std::str::from_utf8(joined) {
-        Ok(path) => path.into(),
-        Err(_) => format!("{parent}/{name}").into(),
+    let joined = buf
+        .get_mut(..parent.len() + 1 + name.len())
+        .and_then(|joined| {
+            let (head, tail) = joined.split_at_mut(parent.len());
+            head.copy_from_slice(parent.as_bytes());
+            tail[0] = b'/';
+            tail[1..].copy_from_slice(name.as_bytes());
+            // Two strings joined by an ASCII byte: always valid.
+            std::str::from_utf8(joined).ok()
+        });
+    match joined {
+        Some(path) => path.into(),
+        None => format!("{parent}/{name}").into(),
     }
 }
 

@@ -186,9 +186,9 @@ impl Records {
         }
     }
 
-    /// The key of the first instance still recorded (keys grow in start order).
+    /// The key of the first instance still recorded (records are kept in start order).
     fn first_key(&self) -> Option<u64> {
-        self.as_slice().iter().map(|record| record.key).min()
+        self.as_slice().first().map(|record| record.key)
     }
 
     /// Drops the record of instance `key`; whether none is left.

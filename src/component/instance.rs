@@ -185,7 +185,9 @@ struct Core<C: Component> {
 }
 
 /// The instance's counters and control, closing the control when the instance's task
-/// goes, however it goes (ended, or dropped with its reactor).
+/// goes, however it goes (ended, or dropped with its reactor): its supervisor's stop is
+/// answered then, after everything the instance held has been dropped but the shell's
+/// last fields.
 struct Closing(Arc<InstanceStats>);
 
 impl std::ops::Deref for Closing {
@@ -199,6 +201,7 @@ impl std::ops::Deref for Closing {
 impl Drop for Closing {
     fn drop(&mut self) {
         self.0.control.close();
+        crate::reactor::instance_ended();
     }
 }
 
@@ -366,8 +369,7 @@ impl<C: Component> Shell<C> {
             if self.core.stats.state() == ComponentState::Restarting {
                 self.core.stats.transition_to(ComponentState::Stopped);
             }
-            self.core.stats.control.close();
-            crate::reactor::instance_ended();
+            // The shell drops as the block ends: its `Closing` closes the control.
         }
     }
 
