@@ -17,28 +17,25 @@ use crate::{
 /// compact: the name is the end of the path, and the indices are 32-bit.
 #[derive(Debug, Clone)]
 pub(crate) struct Identity {
-    /// The component's path in the tree, such as `root/sales/orders`.
+    /// The component's path in the tree, such as `root/sales/orders`: its name is the
+    /// part after the last `/` (names hold none).
     path: Arc<str>,
-    /// The name's length: the name is the path's last `name_len` bytes.
-    name_len: u32,
     instance: u32,
     reactor: u32,
     deployment: DeploymentId,
 }
 
 impl Identity {
-    /// The identity of instance `instance` of deployment `name` under the supervisor at
-    /// `parent`, on reactor `reactor`.
+    /// The identity of instance `instance` of the deployment at `path` (see
+    /// [`join_path`]), on reactor `reactor`.
     pub(crate) fn new(
-        parent: &str,
-        name: &str,
+        path: Arc<str>,
         deployment: DeploymentId,
         instance: usize,
         reactor: usize,
     ) -> Self {
         Self {
-            path: join_path(parent, name),
-            name_len: narrow(name.len()),
+            path,
             instance: narrow(instance),
             reactor: narrow(reactor),
             deployment,
@@ -47,8 +44,7 @@ impl Identity {
 
     /// The deployment's name.
     pub(crate) fn name(&self) -> &str {
-        let start = self.path.len().saturating_sub(self.name_len as usize);
-        self.path.get(start..).unwrap_or_default()
+        crate::runtime::split_path(&self.path).1
     }
 
     /// The component's path in the tree.
@@ -71,7 +67,7 @@ impl Identity {
 
 /// `parent/name` as a shared string, allocated once: built on the stack when it is
 /// short, where `format!` would allocate a `String` and then copy it into the `Arc`.
-fn join_path(parent: &str, name: &str) -> Arc<str> {
+pub(crate) fn join_path(parent: &str, name: &str) -> Arc<str> {
     let mut buf = [0u8; 192];
     let joined = buf
         .get_mut(..parent.len() + 1 + name.len())
@@ -521,7 +517,7 @@ mod tests {
     #[test]
     fn an_identity_joins_its_path_and_keeps_its_name_at_the_end() {
         let id = DeploymentId::default();
-        let short = Identity::new("root/sales", "orders", id, 3, 1);
+        let short = Identity::new(join_path("root/sales", "orders"), id, 3, 1);
         assert_eq!(
             (
                 short.path(),
@@ -532,7 +528,7 @@ mod tests {
             ("root/sales/orders", "orders", 3, 1)
         );
         let long_parent = format!("root/{}", "é".repeat(150));
-        let long = Identity::new(&long_parent, "ünïcode", id, 0, 0);
+        let long = Identity::new(join_path(&long_parent, "ünïcode"), id, 0, 0);
         assert_eq!(long.path(), format!("{long_parent}/ünïcode"));
         assert_eq!(long.name(), "ünïcode");
     }

@@ -137,12 +137,31 @@ struct Shared {
 
 /// One deployment's record.
 struct Deployment {
-    name: Arc<str>,
-    /// The path of the supervisor it is deployed under.
-    parent: Arc<str>,
-    /// Its own path, if it is a supervisor.
-    supervisor: Option<Arc<str>>,
+    /// `parent/name`: the path of the supervisor it is deployed under, then its name
+    /// (names hold no `/`). Shared with its supervisor's child entries and its
+    /// instances' identities: one string for all of them.
+    path: Arc<str>,
     instances: Records,
+}
+
+impl Deployment {
+    fn name(&self) -> &str {
+        split_path(&self.path).1
+    }
+
+    fn parent(&self) -> &str {
+        split_path(&self.path).0
+    }
+
+    /// Its own path, if it is a supervisor.
+    fn supervisor(&self) -> Option<&Arc<str>> {
+        matches!(self.instances, Records::Supervisor { .. }).then_some(&self.path)
+    }
+}
+
+/// `parent/name` split at its last `/` (a name holds none).
+pub(crate) fn split_path(path: &str) -> (&str, &str) {
+    path.rsplit_once('/').unwrap_or(("", path))
 }
 
 struct InstanceRecord {
@@ -153,10 +172,12 @@ struct InstanceRecord {
 }
 
 /// A deployment's instance records. Most deployments have one instance, kept inline:
-/// a list of its own would be one more allocation per deployed component.
+/// a list of its own would be one more allocation per deployed component. A supervisor
+/// has no instance records, only its key in its parent.
 enum Records {
     One(Option<InstanceRecord>),
     Many(Vec<InstanceRecord>),
+    Supervisor { key: Option<u64> },
 }
 
 impl Records {
@@ -173,6 +194,7 @@ impl Records {
         match self {
             Self::One(one) => one.as_slice(),
             Self::Many(many) => many,
+            Self::Supervisor { .. } => &[],
         }
     }
 
@@ -183,12 +205,17 @@ impl Records {
                 Some(first) => *self = Self::Many(vec![first, record]),
             },
             Self::Many(many) => many.push(record),
+            Self::Supervisor { .. } => {}
         }
     }
 
-    /// The key of the first instance still recorded (records are kept in start order).
+    /// The key of the first instance still recorded (records are kept in start order),
+    /// or the supervisor's: where its supervisor's children show it, in start order.
     fn first_key(&self) -> Option<u64> {
-        self.as_slice().first().map(|record| record.key)
+        match self {
+            Self::Supervisor { key } => *key,
+            _ => self.as_slice().first().map(|record| record.key),
+        }
     }
 
     /// Drops the record of instance `key`; whether none is left.
@@ -203,6 +230,12 @@ impl Records {
             Self::Many(many) => {
                 many.retain(|r| r.key != key);
                 many.is_empty()
+            }
+            Self::Supervisor { key: own } => {
+                if *own == Some(key) {
+                    *own = None;
+                }
+                own.is_none()
             }
         }
     }
@@ -489,7 +522,7 @@ impl Directory for Names {
                 .iter()
                 .find(|i| i.key == key)?;
             instance.stats.blocked.fetch_add(1, Ordering::Relaxed);
-            Some(format!("{}#{}", deployment.name, instance.index))
+            Some(format!("{}#{}", deployment.name(), instance.index))
         })
     }
 
@@ -570,9 +603,9 @@ impl Handle {
             })
             .collect();
         Some(DeploymentInfo {
-            name: record.name.to_string(),
-            supervisor: record.parent.to_string(),
-            path: record.supervisor.as_deref().map(str::to_owned),
+            name: record.name().to_owned(),
+            supervisor: record.parent().to_owned(),
+            path: record.supervisor().map(|path| path.to_string()),
             instances,
         })
     }
@@ -656,7 +689,7 @@ impl Handle {
         let path = self
             .deployments()
             .get(supervisor)
-            .and_then(|d| d.supervisor.clone())
+            .and_then(|d| d.supervisor().cloned())
             .ok_or_else(|| DeployError::NoSuchSupervisor(format!("{supervisor:?}")))?;
         self.deploy_under(&path, spec).await
     }
@@ -710,10 +743,10 @@ impl Handle {
         let (parent, first) = self
             .deployments()
             .get(id)
-            .map(|d| (d.parent.clone(), d.instances.first_key()))
+            .map(|d| (d.path.clone(), d.instances.first_key()))
             .ok_or(UndeployError::UnknownDeployment(id))?;
         let supervisor = self
-            .supervisor_requests(&parent)
+            .supervisor_requests(split_path(&parent).0)
             .ok_or(UndeployError::UnknownDeployment(id))?;
         let (reply, answer) = oneshot::channel();
         if supervisor
@@ -733,24 +766,53 @@ impl Handle {
     /// supervisor as of its latest decision (a deploy or undeploy has been published by
     /// the time it resolves; a restart shows once it is done).
     pub fn supervisor(&self, path: &str) -> Option<SupervisorInfo> {
+        // Its children are the deployments under its path, in start order (their first
+        // keys come from one counter, as they were added); read before the nodes' table
+        // is locked, which is never held with the deployments'.
+        let mut deployed: Vec<(u64, Arc<str>, Option<Vec<bool>>)> = self
+            .deployments()
+            .values()
+            .filter(|d| d.parent() == path)
+            .map(|d| {
+                let running = d.supervisor().is_none().then(|| {
+                    d.instances
+                        .as_slice()
+                        .iter()
+                        .map(|i| i.stats.supervised_running())
+                        .collect()
+                });
+                let order = d.instances.first_key().unwrap_or(u64::MAX);
+                (order, d.path.clone(), running)
+            })
+            .collect();
+        deployed.sort_unstable_by_key(|(order, ..)| *order);
         let nodes = self
             .shared
             .nodes
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let stats = nodes.get(path)?;
+        let mut children = Vec::with_capacity(deployed.len());
+        for (_, child, instances) in &deployed {
+            let name = split_path(child).1;
+            match instances {
+                Some(instances) => {
+                    children.extend(instances.iter().map(|&running| (name.to_owned(), running)));
+                }
+                None => children.push((
+                    name.to_owned(),
+                    nodes
+                        .get(&**child)
+                        .is_some_and(|node| node.running.load(Ordering::Relaxed)),
+                )),
+            }
+        }
         // Acquire pairs with the supervisor's publish: the rest is at least this fresh.
         let restarts = stats.restarts.load(Ordering::Acquire);
         Some(SupervisorInfo {
             path: path.to_owned(),
             strategy: stats.strategy,
-            children: stats
-                .children
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .iter()
-                .map(|(name, running)| (name.to_string(), *running))
-                .collect(),
+            children,
             restarts,
             restarts_in_window: stats.restarts_in_window.load(Ordering::Relaxed),
             escalated: stats.escalated.load(Ordering::Relaxed),
@@ -825,18 +887,20 @@ impl Handle {
 
     /// Records a deployment of `instances` instances (1 for a supervisor): its list is
     /// sized for them, and one is kept inline.
-    pub(crate) fn new_record(
-        &self,
-        name: &Arc<str>,
-        parent: &Arc<str>,
-        supervisor: Option<&Arc<str>>,
-        instances: usize,
-    ) -> DeploymentId {
+    /// Records a component deployment at `path` (`parent/name`) of `instances`
+    /// instances, recorded as they are added.
+    pub(crate) fn new_record(&self, path: &Arc<str>, instances: usize) -> DeploymentId {
         self.deployments().insert(Deployment {
-            name: Arc::clone(name),
-            parent: parent.clone(),
-            supervisor: supervisor.cloned(),
+            path: Arc::clone(path),
             instances: Records::with_capacity(instances),
+        })
+    }
+
+    /// Records a supervisor deployed at `path`, its key in its parent `key`.
+    pub(crate) fn new_supervisor_record(&self, path: &Arc<str>, key: u64) -> DeploymentId {
+        self.deployments().insert(Deployment {
+            path: Arc::clone(path),
+            instances: Records::Supervisor { key: Some(key) },
         })
     }
 

@@ -48,6 +48,11 @@ fn nested_supervisors_run_their_children_on_their_own_reactors() {
         entries(&log),
         ["pricing started", "inventory started", "orders started"]
     );
+    // A supervisor child shows as running in its parent, in start order.
+    assert_eq!(
+        runtime.handle().supervisor("root").unwrap().children,
+        [("pricing".to_owned(), true), ("sales".to_owned(), true)]
+    );
     let info = runtime.handle().supervisor("root/sales").unwrap();
     assert_eq!(info.strategy, Strategy::RestForOne);
     assert_eq!(

@@ -15,7 +15,7 @@ use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -87,6 +87,8 @@ pub enum ComponentState {
 pub(crate) struct InstanceStats {
     pub(crate) control: Control,
     state: AtomicU8,
+    /// Whether its supervisor counts it as running: started, and not exited since.
+    supervised_running: AtomicBool,
     pub(crate) handled: AtomicU64,
     pub(crate) expired: AtomicU64,
     pub(crate) failures: AtomicU64,
@@ -125,6 +127,15 @@ impl InstanceStats {
 
     fn transition_to(&self, state: ComponentState) {
         self.state.store(state as u8, Ordering::Release);
+    }
+
+    /// Whether its supervisor counts it as running (started, and not exited since).
+    pub(crate) fn supervised_running(&self) -> bool {
+        self.supervised_running.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_supervised_running(&self, running: bool) {
+        self.supervised_running.store(running, Ordering::Relaxed);
     }
 
     pub(crate) fn state(&self) -> ComponentState {

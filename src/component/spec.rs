@@ -75,7 +75,8 @@ where
 /// ```
 #[derive(Clone)]
 pub struct ChildSpec {
-    pub(crate) name: Arc<str>,
+    /// Moved in from the caller: the supervisor copies it once, into the child's path.
+    pub(crate) name: String,
     pub(crate) launch: Arc<dyn Launch>,
     pub(crate) instances: usize,
     pub(crate) reactor: Option<usize>,
@@ -107,7 +108,7 @@ impl ChildSpec {
         F: Fn() -> C + Send + Sync + 'static,
     {
         Self {
-            name: name.into().into(),
+            name: name.into(),
             launch: Arc::new(FactoryLaunch {
                 factory,
                 _component: PhantomData,

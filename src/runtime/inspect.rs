@@ -1,13 +1,15 @@
 //! Collecting a [`Snapshot`]: counters read in place, tables locked briefly, no reactor
 //! asked anything.
 
-use std::sync::PoisonError;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 
 use crate::inspector::{
     AddressSnapshot, ComponentSnapshot, PoolSnapshot, ReactorSnapshot, Snapshot, SupervisorSnapshot,
 };
 use crate::reactor::COMMAND_CAPACITY;
+use crate::runtime::split_path;
 use crate::supervisor::Strategy;
 use crate::{ComponentState, Handle};
 
@@ -79,6 +81,18 @@ impl Handle {
     }
 
     fn supervisor_snapshots(&self) -> Vec<SupervisorSnapshot> {
+        // Each supervisor's children are the deployments under its path, in start
+        // order (their first keys come from one counter, as they were added).
+        let deployed: Vec<(u64, Arc<str>)> = self
+            .deployments()
+            .values()
+            .map(|d| (d.instances.first_key().unwrap_or(u64::MAX), d.path.clone()))
+            .collect();
+        let mut children: HashMap<&str, Vec<(u64, &str)>> = HashMap::new();
+        for (key, path) in &deployed {
+            let (parent, name) = split_path(path);
+            children.entry(parent).or_default().push((*key, name));
+        }
         let nodes = self
             .shared
             .nodes
@@ -96,19 +110,10 @@ impl Handle {
                 }
                 .to_owned(),
                 restarts: stats.restarts.load(Ordering::Relaxed),
-                children: {
-                    let children = stats
-                        .children
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner);
-                    let mut names: Vec<String> = Vec::with_capacity(children.len());
-                    for (name, _) in children.iter() {
-                        if names.last().map(String::as_str) != Some(&**name) {
-                            names.push(name.to_string());
-                        }
-                    }
-                    names
-                },
+                children: children.get_mut(&**path).map_or_else(Vec::new, |named| {
+                    named.sort_unstable();
+                    named.iter().map(|(_, name)| (*name).to_owned()).collect()
+                }),
             })
             .collect()
     }
@@ -116,14 +121,14 @@ impl Handle {
     fn component_snapshots(&self) -> Vec<ComponentSnapshot> {
         let table = self.deployments();
         let mut all = Vec::new();
-        for (id, record) in table.iter().filter(|(_, r)| r.supervisor.is_none()) {
+        for (id, record) in table.iter().filter(|(_, r)| r.supervisor().is_none()) {
             for i in record.instances.as_slice() {
                 let (mailbox_len, mailbox_capacity) = i.stats.mailbox();
                 all.push(ComponentSnapshot {
-                    name: record.name.to_string(),
+                    name: record.name().to_owned(),
                     id: format!("{id:?}"),
                     instance: i.index as usize,
-                    path: format!("{}/{}", record.parent, record.name),
+                    path: record.path.to_string(),
                     state: state_name(i.stats.state()).to_owned(),
                     reactor: i.reactor as usize,
                     mailbox_len,

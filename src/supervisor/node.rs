@@ -15,8 +15,8 @@
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -29,12 +29,12 @@ use crate::bus::FastMap;
 use crate::component::control::{Directive, StartReport, StopMode};
 use crate::component::spec::Launch;
 use crate::component::{ChildExit, Exit, InstanceConfig, InstanceStats, mailbox};
-use crate::context::Identity;
+use crate::context::{Identity, join_path};
 use crate::events::LifecycleEvent;
 use crate::failure::{Failure, FailureKind, Hook};
 use crate::reactor::Command;
 use crate::rt::Timer;
-use crate::runtime::{DeployError, SpecError, UndeployError};
+use crate::runtime::{DeployError, SpecError, UndeployError, split_path};
 use crate::supervisor::{SupervisorSpec, TreeChild};
 use crate::{ChildSpec, DeploymentId, Handle, narrow, oneshot};
 
@@ -100,7 +100,8 @@ enum Kind {
     /// What an instance's (re)starts need of its spec, with its mailbox capacity
     /// resolved: kept per child, so no more than that.
     Instance {
-        name: Arc<str>,
+        /// `parent/name`, shared with the deployment's record and other instances.
+        path: Arc<str>,
         launch: Arc<dyn Launch>,
         mailbox_capacity: usize,
         shutdown_timeout: Duration,
@@ -114,6 +115,8 @@ enum Kind {
         path: Arc<str>,
         reactors: Arc<[usize]>,
         requests: Option<mailbox::Sender<Request>>,
+        /// What the inspector reads of its current run.
+        stats: Option<Arc<NodeStats>>,
     },
 }
 
@@ -133,9 +136,45 @@ struct Child {
 impl Child {
     fn name(&self) -> &str {
         match &self.kind {
-            Kind::Instance { name, .. } => name,
-            Kind::Supervisor { spec, .. } => spec.name(),
+            Kind::Instance { path, .. } | Kind::Supervisor { path, .. } => split_path(path).1,
         }
+    }
+
+    fn path(&self) -> &Arc<str> {
+        match &self.kind {
+            Kind::Instance { path, .. } | Kind::Supervisor { path, .. } => path,
+        }
+    }
+}
+
+/// A child's path as a key of the supervisor's name counts: hashed and compared by its
+/// name (the part after the last `/`), so the counts share the path's string.
+#[derive(Debug, Clone)]
+struct ChildName(Arc<str>);
+
+impl ChildName {
+    fn name(&self) -> &str {
+        split_path(&self.0).1
+    }
+}
+
+impl std::hash::Hash for ChildName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
+}
+
+impl PartialEq for ChildName {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for ChildName {}
+
+impl std::borrow::Borrow<str> for ChildName {
+    fn borrow(&self) -> &str {
+        self.name()
     }
 }
 
@@ -146,8 +185,8 @@ pub(crate) struct NodeStats {
     pub(crate) restarts: AtomicU64,
     pub(crate) restarts_in_window: AtomicU32,
     pub(crate) escalated: AtomicBool,
-    /// Children in start order: name and whether it runs.
-    pub(crate) children: Mutex<VecDeque<(Arc<str>, bool)>>,
+    /// Whether its parent counts it as running: started, and not exited since.
+    pub(crate) running: AtomicBool,
 }
 
 /// Where `key` is among `len` ascending keys (`key_at`), searching from the start: 1, 2,
@@ -215,7 +254,7 @@ pub(crate) struct Node {
     /// In start order. A deque: undeploying the oldest child is as cheap as the newest.
     children: VecDeque<Child>,
     /// How many children carry each name (the instances of a deployment share one).
-    names: FastMap<Arc<str>, usize>,
+    names: FastMap<ChildName, usize>,
     exits_tx: mailbox::Sender<ChildExit>,
     exits: mailbox::Receiver<ChildExit>,
     next_reactor: usize,
@@ -254,16 +293,15 @@ impl Node {
                 restarts: AtomicU64::new(0),
                 restarts_in_window: AtomicU32::new(0),
                 escalated: AtomicBool::new(false),
-                children: Mutex::new(VecDeque::new()),
+                running: AtomicBool::new(false),
             }),
         };
         for child in node.spec.children.clone() {
             match child {
                 TreeChild::Component(spec) => {
-                    let id = node
-                        .runtime
-                        .new_record(&spec.name, &node.path, None, spec.instances);
-                    node.add_instances(&spec, id);
+                    let path = join_path(&node.path, &spec.name);
+                    let id = node.runtime.new_record(&path, spec.instances);
+                    node.add_instances(&spec, &path, id);
                 }
                 TreeChild::Supervisor(spec) => {
                     node.add_supervisor(spec);
@@ -300,29 +338,6 @@ impl Node {
         }
         self.runtime.unregister_supervisor(&self.path);
         self.runtime.unregister_node(&self.path);
-    }
-
-    /// Applies a change of `self.children` to the inspector's copy, which is kept in the
-    /// same order, change by change: rebuilding it on every event made deploying n
-    /// children cost O(n²) allocations.
-    fn mirror(&self, change: impl FnOnce(&mut VecDeque<(Arc<str>, bool)>)) {
-        change(
-            &mut self
-                .stats
-                .children
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-    }
-
-    /// Mirrors whether child `i` runs.
-    fn mirror_running(&self, i: usize) {
-        let running = self.children[i].running;
-        self.mirror(|children| {
-            if let Some(entry) = children.get_mut(i) {
-                entry.1 = running;
-            }
-        });
     }
 
     /// Refreshes what the inspector reads (the children are mirrored as they change).
@@ -408,7 +423,8 @@ impl Node {
 
     // ----- children: adding, starting, stopping -----
 
-    fn add_instances(&mut self, spec: &ChildSpec, deployment: DeploymentId) {
+    /// Adds the instances of deployment `deployment` at `path` (`parent/name`).
+    fn add_instances(&mut self, spec: &ChildSpec, path: &Arc<str>, deployment: DeploymentId) {
         for index in 0..spec.instances {
             let reactor = match spec.reactor {
                 Some(i) => self.reactors[i],
@@ -426,9 +442,7 @@ impl Node {
                 .policy
                 .add_child(spec.restart)
                 .expect("a supervising policy");
-            let name = Arc::clone(&spec.name);
-            *self.names.entry(name.clone()).or_default() += 1;
-            self.mirror(|children| children.push_back((name, false)));
+            *self.names.entry(ChildName(path.clone())).or_default() += 1;
             self.children.push_back(Child {
                 id,
                 key,
@@ -438,7 +452,7 @@ impl Node {
                 running: false,
                 epoch: 0,
                 kind: Kind::Instance {
-                    name: spec.name.clone(),
+                    path: path.clone(),
                     launch: spec.launch.clone(),
                     mailbox_capacity: spec
                         .mailbox_capacity
@@ -453,22 +467,21 @@ impl Node {
     }
 
     fn add_supervisor(&mut self, spec: SupervisorSpec) -> DeploymentId {
-        let path: Arc<str> = format!("{}/{}", self.path, spec.name).into();
+        let path = join_path(&self.path, &spec.name);
         let reactors = self
             .runtime
             .owned_reactors(&path)
             .unwrap_or_else(|| self.reactors.clone());
-        let name: Arc<str> = spec.name.as_str().into();
-        let deployment = self.runtime.new_record(&name, &self.path, Some(&path), 1);
+        let key = self.runtime.next_key();
+        let deployment = self.runtime.new_supervisor_record(&path, key);
         let id = self
             .policy
             .add_child(RestartType::Permanent)
             .expect("a supervising policy");
-        *self.names.entry(name.clone()).or_default() += 1;
-        self.mirror(|children| children.push_back((name, false)));
+        *self.names.entry(ChildName(path.clone())).or_default() += 1;
         self.children.push_back(Child {
             id,
-            key: self.runtime.next_key(),
+            key,
             deployment,
             restart: RestartType::Permanent,
             alive: false,
@@ -479,9 +492,24 @@ impl Node {
                 path,
                 reactors,
                 requests: None,
+                stats: None,
             },
         });
         deployment
+    }
+
+    /// Records whether child `i` runs, where the inspector reads it too.
+    fn set_running(&mut self, i: usize, running: bool) {
+        let child = &mut self.children[i];
+        child.running = running;
+        match &child.kind {
+            Kind::Instance { stats, .. } => stats.set_supervised_running(running),
+            Kind::Supervisor { stats, .. } => {
+                if let Some(stats) = stats {
+                    stats.running.store(running, Ordering::Relaxed);
+                }
+            }
+        }
     }
 
     /// Children are kept in start order, which is also the order of their ids (a fresh
@@ -514,12 +542,13 @@ impl Node {
             if let Kind::Instance { stats, .. } = &child.kind {
                 stats.restarts.fetch_add(1, Ordering::Relaxed);
             }
-            let (name, instance) = match &child.kind {
-                Kind::Instance { name, index, .. } => (&**name, *index as usize),
-                Kind::Supervisor { spec, .. } => (spec.name(), 0),
+            let instance = match &child.kind {
+                Kind::Instance { index, .. } => *index as usize,
+                Kind::Supervisor { .. } => 0,
             };
+            let child_path = child.path();
             runtime.event_hub().emit(|| LifecycleEvent::Restarted {
-                path: format!("{path}/{name}"),
+                path: child_path.to_string(),
                 instance,
             });
         }
@@ -532,7 +561,7 @@ impl Node {
             }
             (
                 Kind::Instance {
-                    name,
+                    path: instance_path,
                     launch,
                     mailbox_capacity,
                     shutdown_timeout,
@@ -545,8 +574,7 @@ impl Node {
                 let started = StartReport::expect(stats);
                 let config = InstanceConfig {
                     identity: Identity::new(
-                        &path,
-                        name,
+                        instance_path.clone(),
                         child.deployment,
                         *index as usize,
                         *reactor as usize,
@@ -586,6 +614,7 @@ impl Node {
                     path: child_path,
                     reactors,
                     requests,
+                    stats,
                 },
                 _,
             ) => {
@@ -605,6 +634,7 @@ impl Node {
                     requests: rx,
                     epoch,
                 });
+                *stats = Some(node.stats.clone());
                 let spawn = Command::Spawn(Box::new(move |executor| {
                     executor.spawn_detached(node.run(started));
                 }));
@@ -625,8 +655,7 @@ impl Node {
                 ))
             }),
         };
-        self.children[i].running = result.is_ok();
-        self.mirror_running(i);
+        self.set_running(i, result.is_ok());
         let child = &self.children[i];
         match &result {
             Ok(()) => {
@@ -641,8 +670,7 @@ impl Node {
 
     /// Stops child `i`; with `Terminate` its task ends.
     async fn stop_child(&mut self, i: usize, mode: StopMode) {
-        self.children[i].running = false;
-        self.mirror_running(i);
+        self.set_running(i, false);
         let child = &mut self.children[i];
         if !child.alive {
             return;
@@ -703,11 +731,6 @@ impl Node {
                 self.names.remove(child.name());
             }
         }
-        self.mirror(|children| {
-            if i < children.len() {
-                children.remove(i);
-            }
-        });
         let _ = self.policy.remove_child(child.id);
         self.runtime.forget_instance(child.deployment, child.key);
         for plan in &mut self.plans {
@@ -725,8 +748,7 @@ impl Node {
         if child.epoch != report.epoch || !child.running {
             return;
         }
-        self.children[i].running = false;
-        self.mirror_running(i);
+        self.set_running(i, false);
         let child = &self.children[i];
         let id = child.id;
         let exit = match &report.exit {
@@ -952,11 +974,10 @@ impl Node {
 
     async fn deploy(&mut self, spec: ChildSpec) -> Result<DeploymentId, DeployError> {
         self.validate(&spec)?;
-        let id = self
-            .runtime
-            .new_record(&spec.name, &self.path, None, spec.instances);
+        let path = join_path(&self.path, &spec.name);
+        let id = self.runtime.new_record(&path, spec.instances);
         let first = self.children.len();
-        self.add_instances(&spec, id);
+        self.add_instances(&spec, &path, id);
         tracing::info!(supervisor = %self.path, component = spec.name(), deployment = ?id, "component.deploying");
         self.start_new(first, id)
             .await
