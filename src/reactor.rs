@@ -22,7 +22,7 @@ pub(crate) use executor::Executor;
 pub use idle::IdlePolicy;
 
 use crate::component::InstanceConfig;
-use crate::component::spec::Launch;
+use crate::component::spec::{Launch, Shared};
 use crate::rt::{self, Task};
 use crate::watchdog::Probe;
 
@@ -135,7 +135,7 @@ pub(crate) type SpawnCommand = Box<dyn FnOnce(&Executor) + Send>;
 pub(crate) enum Command {
     /// Start an instance (not boxed: a box would be one more allocation per start).
     Start {
-        launch: Arc<dyn Launch>,
+        launch: Shared<dyn Launch>,
         config: InstanceConfig,
     },
     /// Spawn a supervisor's task.

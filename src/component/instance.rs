@@ -15,7 +15,7 @@ use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ use futures_lite::FutureExt;
 
 use crate::component::control::{Control, Directive, StartReport, StopMode};
 use crate::component::envelope::HandlerFuture;
-use crate::component::spec::Factory;
+use crate::component::spec::{Factory, Shared};
 use crate::component::tasks::Panics;
 use crate::component::{Envelope, mailbox};
 use crate::context::Registration;
@@ -42,8 +42,9 @@ pub(crate) struct InstanceConfig {
     pub(crate) identity: Identity,
     pub(crate) key: u64,
     pub(crate) runtime: Handle,
-    pub(crate) mailbox_capacity: usize,
-    pub(crate) shutdown_timeout: Duration,
+    pub(crate) mailbox_capacity: u32,
+    /// The shutdown timeout (see [`grace_nanos`]).
+    pub(crate) grace_nanos: u64,
     pub(crate) stats: Arc<InstanceStats>,
     pub(crate) started: StartReport,
     /// Where the instance reports the exits it was not asked for.
@@ -92,11 +93,13 @@ pub(crate) struct InstanceStats {
     pub(crate) handled: AtomicU64,
     pub(crate) expired: AtomicU64,
     pub(crate) failures: AtomicU64,
-    pub(crate) blocked: AtomicU64,
-    pub(crate) restarts: AtomicU64,
-    /// The mailbox's capacity (its gauge and the latest failure's text are kept in the
-    /// control, under its lock).
-    capacity: AtomicUsize,
+    /// 32 bits, as `restarts` and `capacity`: with the two flags they fill one word
+    /// less; four billion blocked events or restarts of one instance is no real limit.
+    pub(crate) blocked: AtomicU32,
+    pub(crate) restarts: AtomicU32,
+    /// The mailbox's capacity, at most `u32::MAX` (its gauge and the latest failure's
+    /// text are kept in the control, under its lock).
+    capacity: AtomicU32,
 }
 
 impl std::fmt::Debug for InstanceStats {
@@ -112,7 +115,7 @@ impl InstanceStats {
     /// Messages waiting in the mailbox now, and its capacity.
     pub(crate) fn mailbox(&self) -> (usize, usize) {
         let len = self.control.gauge().map_or(0, |mailbox| mailbox.len());
-        (len, self.capacity.load(Ordering::Relaxed))
+        (len, self.capacity.load(Ordering::Relaxed) as usize)
     }
 
     /// The latest failure's text.
@@ -122,7 +125,10 @@ impl InstanceStats {
 
     fn watch_mailbox<T: Send + 'static>(&self, mailbox: &mailbox::Sender<T>, capacity: usize) {
         self.control.set_gauge(mailbox.gauge());
-        self.capacity.store(capacity, Ordering::Relaxed);
+        self.capacity.store(
+            u32::try_from(capacity).unwrap_or(u32::MAX),
+            Ordering::Relaxed,
+        );
     }
 
     fn transition_to(&self, state: ComponentState) {
@@ -185,7 +191,7 @@ impl<F: Future> Future for InSpan<'_, F> {
 /// for the instance's whole life. The phases borrow it whole: one pointer in each
 /// phase's state, where a copy of each field would sit in every idle instance's task.
 struct Core<C: Component> {
-    factory: Arc<dyn Factory<C>>,
+    factory: Shared<dyn Factory<C>>,
     inbox: mailbox::Receiver<Envelope<C>>,
     stats: Closing,
     /// The time a handler still running at a stop request, and `stop` itself, may take,
@@ -244,6 +250,12 @@ impl<C: Component> Core<C> {
     }
 }
 
+/// A shutdown timeout in nanoseconds: one word, where a `Duration` takes two. Saturates
+/// at 584 years (a deadline that far is saturated too: `rt::after`).
+pub(crate) fn grace_nanos(timeout: Duration) -> u64 {
+    u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// Runs one instance from build to termination: incarnations of the component on one
 /// mailbox, restarted as its supervisor directs.
 ///
@@ -252,14 +264,14 @@ impl<C: Component> Core<C> {
 /// for each local it moved them into). An idle component costs this one task (the shell
 /// and its current incarnation's state) and its mailbox.
 pub(crate) fn run<C: Component>(
-    factory: Arc<dyn Factory<C>>,
+    factory: Shared<dyn Factory<C>>,
     config: InstanceConfig,
     probe: Option<Arc<Probe>>,
 ) -> impl Future<Output = ()> {
-    let (mailbox, inbox) = mailbox::bounded::<Envelope<C>>(config.mailbox_capacity);
+    let (mailbox, inbox) = mailbox::bounded::<Envelope<C>>(config.mailbox_capacity as usize);
     config
         .stats
-        .watch_mailbox(&mailbox, config.mailbox_capacity);
+        .watch_mailbox(&mailbox, config.mailbox_capacity as usize);
     // Run on the instance's reactor, so after its previous task (if any) has ended.
     config.stats.control.open();
     let span = tracing::debug_span!(
@@ -280,8 +292,7 @@ pub(crate) fn run<C: Component>(
             factory,
             inbox,
             stats: Closing(config.stats),
-            // Saturates at 584 years (a deadline that far is saturated too: `rt::after`).
-            grace_nanos: u64::try_from(config.shutdown_timeout.as_nanos()).unwrap_or(u64::MAX),
+            grace_nanos: config.grace_nanos,
             probe,
             key: config.key,
         },

@@ -17,8 +17,67 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Builds instances of one component type on their reactors, erasing the type.
 pub(crate) trait Launch: Send + Sync {
     /// Starts an instance on the reactor `here` (run by that reactor); the instance
-    /// keeps this launcher (one allocation per spec) as its factory, for its restarts.
+    /// keeps this launcher as its factory, for its restarts.
     fn launch(self: Arc<Self>, here: &Here, config: InstanceConfig);
+
+    /// As `launch`, for a launcher that lives for ever (one that takes no memory).
+    fn launch_static(&'static self, here: &Here, config: InstanceConfig);
+}
+
+/// A value shared by reference: `Static` for one that takes no memory (a factory that
+/// captures nothing), which costs no allocation and no reference count, and `Counted`
+/// otherwise.
+pub(crate) enum Shared<T: ?Sized + 'static> {
+    Static(&'static T),
+    Counted(Arc<T>),
+}
+
+impl<T: ?Sized> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Static(value) => Self::Static(value),
+            Self::Counted(value) => Self::Counted(Arc::clone(value)),
+        }
+    }
+}
+
+impl<T: ?Sized> std::ops::Deref for Shared<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        match self {
+            Self::Static(value) => value,
+            Self::Counted(value) => value,
+        }
+    }
+}
+
+impl Shared<dyn Launch> {
+    /// The launcher of `factory`: zero-sized factories that need no drop (closures
+    /// capturing nothing, the usual case) are leaked, which for them allocates nothing.
+    fn of<C, F>(factory: F) -> Self
+    where
+        C: Component,
+        F: Fn() -> C + Send + Sync + 'static,
+    {
+        let launch = FactoryLaunch {
+            factory,
+            _component: PhantomData,
+        };
+        if size_of::<F>() == 0 && !std::mem::needs_drop::<F>() {
+            Self::Static(Box::leak(Box::new(launch)))
+        } else {
+            Self::Counted(Arc::new(launch))
+        }
+    }
+
+    /// Starts an instance on the reactor `here`.
+    pub(crate) fn launch(self, here: &Here, config: InstanceConfig) {
+        match self {
+            Self::Static(launch) => launch.launch_static(here, config),
+            Self::Counted(launch) => launch.launch(here, config),
+        }
+    }
 }
 
 /// Builds one component: what an instance keeps of its spec to build each incarnation.
@@ -47,11 +106,20 @@ where
 {
     fn launch(self: Arc<Self>, here: &Here, config: InstanceConfig) {
         let factory: Arc<dyn Factory<C>> = self;
-        let probe = here.probe.clone();
-        here.instance_started();
-        here.executor
-            .spawn_detached_now(crate::component::instance::run(factory, config, probe));
+        start(Shared::Counted(factory), here, config);
     }
+
+    fn launch_static(&'static self, here: &Here, config: InstanceConfig) {
+        let factory: &'static dyn Factory<C> = self;
+        start(Shared::Static(factory), here, config);
+    }
+}
+
+fn start<C: Component>(factory: Shared<dyn Factory<C>>, here: &Here, config: InstanceConfig) {
+    let probe = here.probe.clone();
+    here.instance_started();
+    here.executor
+        .spawn_detached_now(crate::component::instance::run(factory, config, probe));
 }
 
 /// The specification of a deployment: a name, a `Send` factory that builds the component
@@ -77,7 +145,7 @@ where
 pub struct ChildSpec {
     /// Moved in from the caller: the supervisor copies it once, into the child's path.
     pub(crate) name: String,
-    pub(crate) launch: Arc<dyn Launch>,
+    pub(crate) launch: Shared<dyn Launch>,
     pub(crate) instances: usize,
     pub(crate) reactor: Option<usize>,
     pub(crate) mailbox_capacity: Option<usize>,
@@ -109,10 +177,7 @@ impl ChildSpec {
     {
         Self {
             name: name.into(),
-            launch: Arc::new(FactoryLaunch {
-                factory,
-                _component: PhantomData,
-            }),
+            launch: Shared::of(factory),
             instances: 1,
             reactor: None,
             mailbox_capacity: None,
@@ -184,5 +249,36 @@ impl ChildSpec {
             Some(index) if index >= reactors => Err(SpecError::NoSuchReactor { index, reactors }),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Unit;
+    impl Component for Unit {}
+
+    #[test]
+    fn a_factory_that_captures_nothing_is_kept_without_an_allocation() {
+        assert!(matches!(Shared::of(|| Unit), Shared::Static(_)));
+        let captured = Arc::new(());
+        let factory = move || {
+            let _ = &captured;
+            Unit
+        };
+        assert!(matches!(Shared::of(factory), Shared::Counted(_)));
+        // Zero-sized but with a drop to run: counted, so the drop runs.
+        struct Dropping;
+        impl Drop for Dropping {
+            fn drop(&mut self) {}
+        }
+        let dropping = Dropping;
+        let factory = move || {
+            let _ = &dropping;
+            Unit
+        };
+        assert_eq!(size_of_val(&factory), 0);
+        assert!(matches!(Shared::of(factory), Shared::Counted(_)));
     }
 }

@@ -136,8 +136,8 @@ impl Handle {
                     handled: i.stats.handled.load(Ordering::Relaxed),
                     expired: i.stats.expired.load(Ordering::Relaxed),
                     failures: i.stats.failures.load(Ordering::Relaxed),
-                    restarts: i.stats.restarts.load(Ordering::Relaxed),
-                    blocked: i.stats.blocked.load(Ordering::Relaxed),
+                    restarts: u64::from(i.stats.restarts.load(Ordering::Relaxed)),
+                    blocked: u64::from(i.stats.blocked.load(Ordering::Relaxed)),
                     last_failure: i.stats.last_failure(),
                 });
             }

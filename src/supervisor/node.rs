@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_lite::Future;
 use reactree_supervisors::{
@@ -27,7 +27,7 @@ use reactree_supervisors::{
 
 use crate::bus::FastMap;
 use crate::component::control::{Directive, StartReport, StopMode};
-use crate::component::spec::Launch;
+use crate::component::spec::{Launch, Shared};
 use crate::component::{ChildExit, Exit, InstanceConfig, InstanceStats, mailbox};
 use crate::context::{Identity, join_path};
 use crate::events::LifecycleEvent;
@@ -102,10 +102,11 @@ enum Kind {
     Instance {
         /// `parent/name`, shared with the deployment's record and other instances.
         path: Arc<str>,
-        launch: Arc<dyn Launch>,
-        mailbox_capacity: usize,
-        shutdown_timeout: Duration,
-        index: u32,
+        launch: Shared<dyn Launch>,
+        /// Clamped to `u32::MAX`, as the mailbox clamps it.
+        mailbox_capacity: u32,
+        /// The shutdown timeout in nanoseconds, as the instance keeps it.
+        grace_nanos: u64,
         reactor: u32,
         stats: Arc<InstanceStats>,
     },
@@ -130,6 +131,9 @@ struct Child {
     /// Started and not exited since.
     running: bool,
     epoch: u64,
+    /// Which instance of its deployment it is (0 for a supervisor): kept here, not in
+    /// `Kind`, where it would make every entry a word longer.
+    index: u32,
     kind: Kind,
 }
 
@@ -451,14 +455,16 @@ impl Node {
                 alive: false,
                 running: false,
                 epoch: 0,
+                index: narrow(index),
                 kind: Kind::Instance {
                     path: path.clone(),
                     launch: spec.launch.clone(),
-                    mailbox_capacity: spec
-                        .mailbox_capacity
-                        .unwrap_or(self.runtime.mailbox_capacity()),
-                    shutdown_timeout: spec.shutdown_timeout,
-                    index: narrow(index),
+                    mailbox_capacity: u32::try_from(
+                        spec.mailbox_capacity
+                            .unwrap_or(self.runtime.mailbox_capacity()),
+                    )
+                    .unwrap_or(u32::MAX),
+                    grace_nanos: crate::component::grace_nanos(spec.shutdown_timeout),
                     reactor: narrow(reactor),
                     stats,
                 },
@@ -487,6 +493,7 @@ impl Node {
             alive: false,
             running: false,
             epoch: 0,
+            index: 0,
             kind: Kind::Supervisor {
                 spec: Box::new(spec),
                 path,
@@ -542,10 +549,7 @@ impl Node {
             if let Kind::Instance { stats, .. } = &child.kind {
                 stats.restarts.fetch_add(1, Ordering::Relaxed);
             }
-            let instance = match &child.kind {
-                Kind::Instance { index, .. } => *index as usize,
-                Kind::Supervisor { .. } => 0,
-            };
+            let instance = child.index as usize;
             let child_path = child.path();
             runtime.event_hub().emit(|| LifecycleEvent::Restarted {
                 path: child_path.to_string(),
@@ -564,8 +568,7 @@ impl Node {
                     path: instance_path,
                     launch,
                     mailbox_capacity,
-                    shutdown_timeout,
-                    index,
+                    grace_nanos,
                     reactor,
                     stats,
                 },
@@ -576,13 +579,13 @@ impl Node {
                     identity: Identity::new(
                         instance_path.clone(),
                         child.deployment,
-                        *index as usize,
+                        child.index as usize,
                         *reactor as usize,
                     ),
                     key: child.key,
                     runtime: runtime.clone(),
                     mailbox_capacity: *mailbox_capacity,
-                    shutdown_timeout: *shutdown_timeout,
+                    grace_nanos: *grace_nanos,
                     stats: stats.clone(),
                     started,
                     supervisor: exits,
