@@ -115,6 +115,11 @@ pub(crate) fn spawn_local<T: 'static>(
     })
 }
 
+/// This thread's reactor's watchdog probe, if it has one.
+pub(crate) fn probe() -> Option<Arc<Probe>> {
+    here().and_then(|here| here.probe.clone())
+}
+
 /// Runs at once the task `waker` wakes, if it runs on this thread's reactor and a
 /// wake-up has just queued it (see `Executor::run_woken`).
 pub(crate) fn run_woken(waker: &std::task::Waker) {

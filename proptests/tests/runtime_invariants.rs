@@ -188,7 +188,14 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
 type Outcome = Result<bool, String>;
 
 fn check(ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let runtime = Runtime::builder().reactors(2).build().unwrap();
+    // A case may make any number of handlers panic, each a restart: the root must not
+    // give up (escalate) on them, or every later deploy fails with `SupervisorDown`,
+    // which is the intensity's behaviour, not an invariant broken.
+    let runtime = Runtime::builder()
+        .reactors(2)
+        .intensity(reactree::Intensity::new(1_000, Duration::from_secs(1)).unwrap())
+        .build()
+        .unwrap();
     let bus = runtime.bus().clone();
     let executor = async_executor::LocalExecutor::new();
     let mut targets: Vec<Target> = Vec::new();

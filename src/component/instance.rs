@@ -285,7 +285,7 @@ pub(crate) fn run<C: Component>(
     // shell and again in the instrumented incarnation.
     let span = (!span.is_disabled()).then(|| Box::new(span));
     let mut ctx = Context::new(config.identity, config.runtime, mailbox);
-    ctx.tasks.watch(probe.clone(), config.key);
+    ctx.tasks.watch(config.key);
     let shell = Shell {
         ctx,
         core: Core {
@@ -299,10 +299,19 @@ pub(crate) fn run<C: Component>(
         supervisor: config.supervisor,
         epoch: config.epoch,
         span,
-        kept: Vec::new(),
+        kept: None,
     };
     shell.run(config.started)
 }
+
+/// Registrations of a previous incarnation. Boxed: held only from an exit to the next
+/// start, by instances that consume, where an inline `Vec` would take three words in
+/// every idle instance.
+#[allow(
+    clippy::box_collection,
+    reason = "one word in every instance's task, where a Vec takes three"
+)]
+type Kept = Option<Box<Vec<Registration>>>;
 
 /// What an instance keeps from its deployment to its end, across incarnations.
 struct Shell<C: Component> {
@@ -319,7 +328,7 @@ struct Shell<C: Component> {
     span: Option<Box<tracing::Span>>,
     /// Registrations of the previous incarnation: they keep the mailbox reachable while
     /// the instance is down, until the next incarnation has registered its own.
-    kept: Vec<Registration>,
+    kept: Kept,
 }
 
 impl<C: Component> Shell<C> {
@@ -332,7 +341,7 @@ impl<C: Component> Shell<C> {
         async move {
             loop {
                 let (exit, registrations) = self.incarnation(started).await;
-                self.kept = registrations;
+                self.kept = (!registrations.is_empty()).then(|| Box::new(registrations));
                 let _entered = self.span.as_deref().map(tracing::Span::enter);
                 report(&exit, &self.core.stats);
                 let identity = self.ctx.identity();
@@ -382,7 +391,7 @@ impl<C: Component> Shell<C> {
                 }
             }
             let registry = self.ctx.bus();
-            for registration in std::mem::take(&mut self.kept) {
+            for registration in self.kept.take().into_iter().flat_map(|kept| *kept) {
                 registration.remove(registry);
             }
             // Drop what is still queued: each request's reply slot goes, and its requester
@@ -438,7 +447,7 @@ fn live<'a, C: Component>(
     core: &'a Core<C>,
     ctx: &'a mut Context<C>,
     started: StartReport,
-    previous: &'a mut Vec<Registration>,
+    previous: &'a mut Kept,
 ) -> impl Future<Output = (Exit, Vec<Registration>)> + 'a {
     async move {
         core.stats.transition_to(ComponentState::Starting);
@@ -450,11 +459,12 @@ fn live<'a, C: Component>(
                 ctx.unregister_all();
                 ctx.renew();
                 started.send(Err(failure.clone()));
-                return (Exit::Failed(failure), std::mem::take(previous));
+                let kept = previous.take().map_or_else(Vec::new, |kept| *kept);
+                return (Exit::Failed(failure), kept);
             }
         };
         // The new incarnation has registered its consumers: the old ones can go.
-        for registration in previous.drain(..) {
+        for registration in previous.take().into_iter().flat_map(|kept| *kept) {
             registration.remove(ctx.bus());
         }
         core.stats.transition_to(ComponentState::Running);

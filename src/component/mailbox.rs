@@ -28,7 +28,7 @@ use std::fmt;
 use std::future::Future;
 use std::ops::DerefMut;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -53,15 +53,17 @@ struct State<T> {
     held: u32,
 }
 
+/// Counts are kept in 32 bits: the capacity is at most `u32::MAX`, and nothing is
+/// queued past it (one word less in every mailbox).
 struct Shared<T> {
     state: Mutex<State<T>>,
-    capacity: usize,
+    capacity: u32,
     /// How many of its latest batch the receiver has taken out (it alone writes this;
     /// it resets it under the lock when it takes a batch).
-    consumed: AtomicUsize,
+    consumed: AtomicU32,
     /// `queue.len()`, stored under the lock: lets the receiver judge without the lock
     /// whether the mailbox is low enough to wake a waiting sender.
-    queued: AtomicUsize,
+    queued: AtomicU32,
     /// Whether any sender waits for room, stored under the lock.
     senders_wait: AtomicBool,
 }
@@ -69,7 +71,11 @@ struct Shared<T> {
 impl<T> Shared<T> {
     /// Waiting senders are woken once the mailbox is down to this many messages.
     fn low_water(&self) -> usize {
-        self.capacity / 2
+        self.capacity as usize / 2
+    }
+
+    fn capacity(&self) -> usize {
+        self.capacity as usize
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
@@ -79,7 +85,7 @@ impl<T> Shared<T> {
     /// Messages in the mailbox: queued, or in the receiver's batch and not taken yet.
     fn used(&self, state: &State<T>) -> usize {
         state.queue.len()
-            + (state.held as usize).saturating_sub(self.consumed.load(Ordering::Relaxed))
+            + (state.held as usize).saturating_sub(self.consumed.load(Ordering::Relaxed) as usize)
     }
 
     /// Under the lock: the oldest waiting sender, if the mailbox is low enough.
@@ -96,9 +102,15 @@ impl<T> Shared<T> {
     /// Under the lock: queues `value` and takes the receiver's waker.
     fn push(&self, state: &mut State<T>, value: T) -> Option<Waker> {
         state.queue.push_back(value);
-        self.queued.store(state.queue.len(), Ordering::Relaxed);
+        self.queued
+            .store(count(state.queue.len()), Ordering::Relaxed);
         state.receiver.take()
     }
+}
+
+/// `n` in 32 bits, saturating (counts here never pass the capacity, itself 32-bit).
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// A new mailbox of `capacity`, at least 1 and at most `u32::MAX` (more than four
@@ -113,9 +125,9 @@ pub(crate) fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             closed: false,
             held: 0,
         }),
-        capacity: capacity.clamp(1, u32::MAX as usize),
-        consumed: AtomicUsize::new(0),
-        queued: AtomicUsize::new(0),
+        capacity: count(capacity.max(1)),
+        consumed: AtomicU32::new(0),
+        queued: AtomicU32::new(0),
         senders_wait: AtomicBool::new(false),
     });
     (
@@ -159,7 +171,7 @@ impl<T> Sender<T> {
         if state.closed {
             return Err(SendError::Closed(value));
         }
-        if self.shared.used(&state) >= self.shared.capacity {
+        if self.shared.used(&state) >= self.shared.capacity() {
             return Err(SendError::Full(value));
         }
         let receiver = self.shared.push(&mut state, value);
@@ -187,7 +199,7 @@ impl<T> Sender<T> {
 
     /// The most messages it queues.
     pub(crate) fn capacity(&self) -> usize {
-        self.shared.capacity
+        self.shared.capacity()
     }
 
     /// A handle that reads the length without keeping the mailbox alive: a weak
@@ -233,7 +245,7 @@ impl<T> Future for SendFuture<'_, T> {
             return Poll::Ready(Ok(()));
         };
         let mut state = this.shared.lock();
-        if state.closed || this.shared.used(&state) < this.shared.capacity {
+        if state.closed || this.shared.used(&state) < this.shared.capacity() {
             if let Some(id) = this.waiter.take() {
                 state.waiting.retain(|(w, _)| *w != id);
                 this.shared
@@ -283,7 +295,7 @@ impl<T> Drop for SendFuture<'_, T> {
         state.waiting.retain(|(w, _)| *w != id);
         let was_waiting = state.waiting.len() < before;
         // Told of room and giving up: the next waiting sender gets the turn.
-        let next = if !was_waiting && self.shared.used(&state) < self.shared.capacity {
+        let next = if !was_waiting && self.shared.used(&state) < self.shared.capacity() {
             state.waiting.pop_front()
         } else {
             None
@@ -304,7 +316,7 @@ pub(crate) struct Receiver<T> {
     /// The batch being worked through, swapped out of the shared queue.
     batch: RefCell<VecDeque<T>>,
     /// How many of the batch have been taken out (mirrored to `shared.consumed`).
-    consumed: Cell<usize>,
+    consumed: Cell<u32>,
 }
 
 impl<T> fmt::Debug for Receiver<T> {
@@ -365,7 +377,7 @@ impl<T> Receiver<T> {
         // A batch is at most the capacity, itself at most u32::MAX (see `bounded`).
         state.held = u32::try_from(batch.len()).unwrap_or(u32::MAX);
         let value = batch.pop_front();
-        let consumed = usize::from(value.is_some());
+        let consumed = u32::from(value.is_some());
         self.consumed.set(consumed);
         self.shared.consumed.store(consumed, Ordering::Relaxed);
         drop(batch);
@@ -389,7 +401,7 @@ impl<T> Receiver<T> {
         // Without the lock, a cheap guess: `queued` only grows between batches, so an
         // old value is too low, never too high; the lock confirms.
         if self.shared.senders_wait.load(Ordering::Relaxed)
-            && self.shared.queued.load(Ordering::Relaxed) + left <= self.shared.low_water()
+            && self.shared.queued.load(Ordering::Relaxed) as usize + left <= self.shared.low_water()
         {
             let mut state = self.shared.lock();
             let sender = self.shared.drained(&mut state);

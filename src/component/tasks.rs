@@ -73,9 +73,10 @@ impl Panics {
 pub(crate) struct Tasks {
     /// Allocated with the first task: most components never spawn one.
     spawned: Option<Box<Spawned>>,
-    /// The reactor's watchdog probe and the instance's key: each poll of a task is
-    /// reported like a handler's, so a task that blocks the reactor is named.
-    probe: Option<(Arc<Probe>, u64)>,
+    /// The instance's key: each poll of a task is reported to the reactor's watchdog
+    /// probe (looked up at the spawn) like a handler's, so a task that blocks the
+    /// reactor is named.
+    key: u64,
 }
 
 /// The tasks an incarnation has spawned, and where they report a panic.
@@ -97,8 +98,8 @@ impl fmt::Debug for Tasks {
 }
 
 impl Tasks {
-    pub(crate) fn watch(&mut self, probe: Option<Arc<Probe>>, key: u64) {
-        self.probe = probe.map(|probe| (probe, key));
+    pub(crate) fn watch(&mut self, key: u64) {
+        self.key = key;
     }
 
     /// Where the incarnation's tasks report a panic; `None` until a task is spawned.
@@ -119,13 +120,12 @@ impl Tasks {
             spawned.pruned = spawned.running.len();
         }
         let panics = Rc::downgrade(&spawned.panics);
-        let probe = self.probe.clone();
+        let key = self.key;
+        let probe: Option<Arc<Probe>> = reactor::probe();
         let guarded = async move {
             let mut caught = pin!(AssertUnwindSafe(future).catch_unwind());
             let outcome = std::future::poll_fn(|cx| {
-                let _busy = probe
-                    .as_ref()
-                    .map(|(probe, key)| probe.enter(*key, Hook::Task));
+                let _busy = probe.as_ref().map(|probe| probe.enter(key, Hook::Task));
                 caught.as_mut().poll(cx)
             })
             .await;
