@@ -15,7 +15,7 @@ mod delivery;
 mod error;
 mod registry;
 
-pub(crate) use registry::FastMap;
+pub(crate) use registry::{FastMap, FastSet};
 
 use std::borrow::Cow;
 use std::fmt;

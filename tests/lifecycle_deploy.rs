@@ -362,6 +362,22 @@ fn undeploys_in_any_order_take_exactly_their_own_children() {
             Err(UndeployError::UnknownDeployment(_))
         ));
         assert!(children().iter().all(|(_, running)| *running));
+        // A name is taken while any instance of its deployment is there, and free
+        // once the whole deployment has gone, as a supervisor's name is.
+        assert!(matches!(
+            runtime.deploy(ChildSpec::new("d", || Idle)).await,
+            Err(DeployError::InvalidSpec(SpecError::DuplicateName(name))) if name == "d"
+        ));
+        let again = ChildSpec::new("c", || Idle).instances(3);
+        runtime.deploy(again).await.unwrap();
+        runtime.deploy(ChildSpec::new("a", || Idle)).await.unwrap();
+        let sales = Supervisor::builder("sales").child(ChildSpec::new("x", || Idle));
+        runtime
+            .handle()
+            .deploy_supervisor("root", sales)
+            .await
+            .unwrap();
+        assert_eq!(names(children()), ["b", "d", "c", "c", "c", "a", "sales"]);
     });
 }
 

@@ -228,6 +228,9 @@ impl Hasher for NameHasher {
 /// chosen by the application, never by a peer.
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<NameHasher>>;
 
+/// A hash set with [`NameHasher`], as [`FastMap`].
+pub(crate) type FastSet<K> = std::collections::HashSet<K, BuildHasherDefault<NameHasher>>;
+
 type Slots = FastMap<Box<str>, Box<dyn Slot>>;
 
 /// Address names to slots. Invariant: every slot in the table has at least one consumer.

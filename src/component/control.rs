@@ -82,16 +82,19 @@ struct Inner {
     waker: Option<Waker>,
     /// The supervisor's waker, while it waits for a start or a stop.
     supervisor: Option<Waker>,
-    /// The outcome of the start the supervisor waits for, once reported (the failure
-    /// boxed: it is rare, and this sits in every instance's control).
-    started: Option<Result<(), Box<Failure>>>,
+    /// Whether the start the supervisor waits for has reported,
+    start_reported: bool,
+    /// and how it failed, if it did (boxed: it is rare, and this sits in every
+    /// instance's control; a flag and a box take a word less than an
+    /// `Option<Result<(), Box<_>>>`).
+    start_failure: Option<Box<Failure>>,
     /// A stop was asked and is not answered yet.
     stopping: bool,
     /// No task runs the instance.
     closed: bool,
     /// For the inspector, under the same lock (one lock less per instance): the text
-    /// of the latest failure,
-    last_failure: Option<Box<str>>,
+    /// of the latest failure (boxed again: one word, not two, in every control),
+    last_failure: Option<Box<Box<str>>>,
     /// and a gauge of the mailbox that does not keep it alive, replaced by each new
     /// task (a supervisor's restart builds the instance afresh, with a new mailbox).
     gauge: Option<Weak<dyn Gauge>>,
@@ -125,12 +128,15 @@ impl Control {
 
     /// Keeps the latest failure's text, for the inspector.
     pub(crate) fn set_last_failure(&self, text: Box<str>) {
-        self.lock().last_failure = Some(text);
+        self.lock().last_failure = Some(Box::new(text));
     }
 
     /// The latest failure's text.
     pub(crate) fn last_failure(&self) -> Option<String> {
-        self.lock().last_failure.as_deref().map(str::to_owned)
+        self.lock()
+            .last_failure
+            .as_deref()
+            .map(|text| text.to_string())
     }
 
     /// Reads the mailbox through `gauge` from now on.
@@ -146,7 +152,8 @@ impl Control {
     /// The outcome of the start the supervisor expects.
     fn report_start(&self, outcome: Result<(), Failure>) {
         let mut inner = self.lock();
-        inner.started = Some(outcome.map_err(Box::new));
+        inner.start_reported = true;
+        inner.start_failure = outcome.err().map(Box::new);
         let supervisor = inner.supervisor.take();
         drop(inner);
         wake(supervisor);
@@ -158,13 +165,11 @@ impl Control {
         cx: &mut std::task::Context<'_>,
     ) -> Poll<Result<(), Failure>> {
         let mut inner = self.lock();
-        match inner.started.take() {
-            Some(outcome) => Poll::Ready(outcome.map_err(|failure| *failure)),
-            None => {
-                remember_waker(&mut inner.supervisor, cx.waker());
-                Poll::Pending
-            }
+        if std::mem::take(&mut inner.start_reported) {
+            return Poll::Ready(inner.start_failure.take().map_or(Ok(()), |f| Err(*f)));
         }
+        remember_waker(&mut inner.supervisor, cx.waker());
+        Poll::Pending
     }
 
     /// Asks the instance to stop (see the module docs); answered at once if no task
@@ -306,7 +311,10 @@ impl StartReport {
     /// The supervisor is about to start the instance (a new task, or a restart of the
     /// down one): any earlier outcome is forgotten, and the start will report here.
     pub(crate) fn expect(stats: &Arc<InstanceStats>) -> Self {
-        stats.control.lock().started = None;
+        let mut inner = stats.control.lock();
+        inner.start_reported = false;
+        inner.start_failure = None;
+        drop(inner);
         Self(Some(stats.clone()))
     }
 

@@ -25,7 +25,7 @@ use reactree_supervisors::{
     ChildId, Decision, Exit as PolicyExit, PolicyState, RestartType, SupervisorPolicy, Timestamp,
 };
 
-use crate::bus::FastMap;
+use crate::bus::FastSet;
 use crate::component::control::{Directive, StartReport, StopMode};
 use crate::component::spec::{Launch, Shared};
 use crate::component::{ChildExit, Exit, InstanceConfig, InstanceStats, mailbox};
@@ -258,7 +258,9 @@ pub(crate) struct Node {
     /// In start order. A deque: undeploying the oldest child is as cheap as the newest.
     children: VecDeque<Child>,
     /// How many children carry each name (the instances of a deployment share one).
-    names: FastMap<ChildName, usize>,
+    /// The names of its deployments, one entry each (a deployment's instances share
+    /// theirs).
+    names: FastSet<ChildName>,
     exits_tx: mailbox::Sender<ChildExit>,
     exits: mailbox::Receiver<ChildExit>,
     next_reactor: usize,
@@ -287,7 +289,7 @@ impl Node {
             epoch: config.epoch,
             origin: Instant::now(),
             children: VecDeque::new(),
-            names: FastMap::default(),
+            names: FastSet::default(),
             exits_tx,
             exits,
             next_reactor: 0,
@@ -446,7 +448,7 @@ impl Node {
                 .policy
                 .add_child(spec.restart)
                 .expect("a supervising policy");
-            *self.names.entry(ChildName(path.clone())).or_default() += 1;
+            self.names.insert(ChildName(path.clone()));
             self.children.push_back(Child {
                 id,
                 key,
@@ -484,7 +486,7 @@ impl Node {
             .policy
             .add_child(RestartType::Permanent)
             .expect("a supervising policy");
-        *self.names.entry(ChildName(path.clone())).or_default() += 1;
+        self.names.insert(ChildName(path.clone()));
         self.children.push_back(Child {
             id,
             key,
@@ -728,11 +730,14 @@ impl Node {
         let Some(child) = self.children.remove(i) else {
             return;
         };
-        if let Some(count) = self.names.get_mut(child.name()) {
-            *count -= 1;
-            if *count == 0 {
-                self.names.remove(child.name());
-            }
+        // A deployment's children are one contiguous run: its name goes with the last.
+        let sibling = |j: usize| {
+            self.children
+                .get(j)
+                .is_some_and(|c| c.deployment == child.deployment)
+        };
+        if !(i.checked_sub(1).is_some_and(sibling) || sibling(i)) {
+            self.names.remove(child.name());
         }
         let _ = self.policy.remove_child(child.id);
         self.runtime.forget_instance(child.deployment, child.key);
@@ -969,7 +974,7 @@ impl Node {
 
     fn validate(&self, spec: &ChildSpec) -> Result<(), SpecError> {
         spec.validate(self.reactors.len())?;
-        if self.names.contains_key(spec.name()) {
+        if self.names.contains(spec.name()) {
             return Err(SpecError::DuplicateName(spec.name().to_owned()));
         }
         Ok(())
@@ -1008,7 +1013,7 @@ impl Node {
         if spec.own_reactors() > 0 {
             return Err(SpecError::DynamicReactors.into());
         }
-        if self.names.contains_key(spec.name.as_str()) {
+        if self.names.contains(spec.name.as_str()) {
             return Err(SpecError::DuplicateName(spec.name.clone()).into());
         }
         let name = spec.name.clone();
