@@ -16,7 +16,7 @@ use crate::bus::Message;
 
 pub(crate) use envelope::{Envelope, MailboxConsumer};
 pub use instance::ComponentState;
-pub(crate) use instance::{ChildExit, Exit, InstanceConfig, InstanceStats, grace_nanos};
+pub(crate) use instance::{ChildExit, Exit, InstanceConfig, InstanceStats, grace_millis};
 pub use spec::{ChildSpec, DEFAULT_SHUTDOWN_TIMEOUT};
 pub use tasks::{SpawnError, TaskId};
 pub use timers::TimerId;

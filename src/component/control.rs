@@ -36,6 +36,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Poll, Waker};
+use std::time::Duration;
 
 use crate::component::InstanceStats;
 use crate::component::mailbox::Gauge;
@@ -92,6 +93,10 @@ struct Inner {
     stopping: bool,
     /// No task runs the instance.
     closed: bool,
+    /// The instance's shutdown timeout in milliseconds, `u32::MAX` for never (see
+    /// `grace_millis`): read once per stop, and kept here, in the lock's padding,
+    /// rather than in every idle instance's task.
+    grace_ms: u32,
     /// For the inspector, under the same lock (one lock less per instance): the text
     /// of the latest failure (boxed again: one word, not two, in every control),
     last_failure: Option<Box<Box<str>>>,
@@ -111,10 +116,12 @@ impl Control {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A new task runs the instance: no stop asked, no directive, no waker yet. What
-    /// the supervisor waits for (the task's start) is kept.
-    pub(crate) fn open(&self) {
+    /// A new task runs the instance, with a shutdown timeout of `grace_ms` (see
+    /// `grace_millis`): no stop asked, no directive, no waker yet. What the supervisor
+    /// waits for (the task's start) is kept.
+    pub(crate) fn open(&self, grace_ms: u32) {
         let mut inner = self.lock();
+        inner.grace_ms = grace_ms;
         // Dropped after the lock: a directive's start report reports to this control.
         let stale = inner.directive.take();
         inner.waker = None;
@@ -124,6 +131,14 @@ impl Control {
         self.armed.store(false, Ordering::Relaxed);
         drop(inner);
         drop(stale);
+    }
+
+    /// The time a handler still running at a stop request, and `stop` itself, may take.
+    pub(crate) fn grace(&self) -> Duration {
+        match self.lock().grace_ms {
+            u32::MAX => Duration::MAX,
+            ms => Duration::from_millis(u64::from(ms)),
+        }
     }
 
     /// Keeps the latest failure's text, for the inspector.
@@ -350,6 +365,29 @@ mod tests {
     }
 
     #[test]
+    fn the_shutdown_timeout_is_kept_to_the_millisecond_rounded_up() {
+        use crate::component::grace_millis;
+        let control = Control::default();
+        for (given, kept) in [
+            (Duration::ZERO, Duration::ZERO),
+            (Duration::from_micros(1), Duration::from_millis(1)),
+            (Duration::from_millis(50), Duration::from_millis(50)),
+            (Duration::from_micros(50_001), Duration::from_millis(51)),
+            (Duration::from_secs(5), Duration::from_secs(5)),
+            (
+                Duration::from_secs(3_600 * 24 * 49),
+                Duration::from_secs(3_600 * 24 * 49),
+            ),
+            // About 49.7 days and more, `Duration::MAX` included: never.
+            (Duration::from_secs(3_600 * 24 * 50), Duration::MAX),
+            (Duration::MAX, Duration::MAX),
+        ] {
+            control.open(grace_millis(given));
+            assert_eq!(control.grace(), kept, "given {given:?}");
+        }
+    }
+
+    #[test]
     fn a_stop_asked_before_the_waker_is_left_is_seen() {
         let stats = control();
         let control = &stats.control;
@@ -394,7 +432,7 @@ mod tests {
         });
         let failure = block_on(poll_fn(|cx| control.poll_started(cx))).unwrap_err();
         assert_eq!(failure.message(), "the instance is gone");
-        control.open();
+        control.open(0);
         let _ = control.request_stop(StopMode::Terminate);
         assert!(
             control.poll_stopped(&mut cx).is_pending(),

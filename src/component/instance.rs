@@ -43,8 +43,8 @@ pub(crate) struct InstanceConfig {
     pub(crate) key: u64,
     pub(crate) runtime: Handle,
     pub(crate) mailbox_capacity: u32,
-    /// The shutdown timeout (see [`grace_nanos`]).
-    pub(crate) grace_nanos: u64,
+    /// The shutdown timeout (see [`grace_millis`]).
+    pub(crate) grace_ms: u32,
     pub(crate) stats: Arc<InstanceStats>,
     pub(crate) started: StartReport,
     /// Where the instance reports the exits it was not asked for.
@@ -194,9 +194,6 @@ struct Core<C: Component> {
     factory: Shared<dyn Factory<C>>,
     inbox: mailbox::Receiver<Envelope<C>>,
     stats: Closing,
-    /// The time a handler still running at a stop request, and `stop` itself, may take,
-    /// in nanoseconds (one word, where a `Duration` takes two; see `grace`).
-    grace_nanos: u64,
     probe: Option<Arc<Probe>>,
     key: u64,
 }
@@ -225,7 +222,7 @@ impl Drop for Closing {
 impl<C: Component> Core<C> {
     /// The time a handler still running at a stop request, and `stop` itself, may take.
     fn grace(&self) -> Duration {
-        Duration::from_nanos(self.grace_nanos)
+        self.control().grace()
     }
 
     fn control(&self) -> &Control {
@@ -250,10 +247,10 @@ impl<C: Component> Core<C> {
     }
 }
 
-/// A shutdown timeout in nanoseconds: one word, where a `Duration` takes two. Saturates
-/// at 584 years (a deadline that far is saturated too: `rt::after`).
-pub(crate) fn grace_nanos(timeout: Duration) -> u64 {
-    u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX)
+/// A shutdown timeout as it is kept: whole milliseconds, rounded up, as OTP's
+/// `shutdown`; `u32::MAX` (about 49 days or more, `Duration::MAX` included) means never.
+pub(crate) fn grace_millis(timeout: Duration) -> u32 {
+    u32::try_from(timeout.as_nanos().div_ceil(1_000_000)).unwrap_or(u32::MAX)
 }
 
 /// Runs one instance from build to termination: incarnations of the component on one
@@ -273,7 +270,7 @@ pub(crate) fn run<C: Component>(
         .stats
         .watch_mailbox(&mailbox, config.mailbox_capacity as usize);
     // Run on the instance's reactor, so after its previous task (if any) has ended.
-    config.stats.control.open();
+    config.stats.control.open(config.grace_ms);
     let span = tracing::debug_span!(
         "component.lifecycle",
         component = %config.identity.name(),
@@ -292,7 +289,6 @@ pub(crate) fn run<C: Component>(
             factory,
             inbox,
             stats: Closing(config.stats),
-            grace_nanos: config.grace_nanos,
             probe,
             key: config.key,
         },

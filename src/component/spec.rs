@@ -219,7 +219,9 @@ impl ChildSpec {
     }
 
     /// How long `stop` (and a handler still running when the stop was asked) may take
-    /// before it is abandoned and the abandonment reported.
+    /// before it is abandoned and the abandonment reported. Kept to the millisecond,
+    /// rounded up, as OTP's `shutdown`; about 49 days or more (`Duration::MAX`, say)
+    /// means never, as OTP's `infinity`.
     #[must_use]
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;

@@ -105,8 +105,8 @@ enum Kind {
         launch: Shared<dyn Launch>,
         /// Clamped to `u32::MAX`, as the mailbox clamps it.
         mailbox_capacity: u32,
-        /// The shutdown timeout in nanoseconds, as the instance keeps it.
-        grace_nanos: u64,
+        /// The shutdown timeout as the instance keeps it (see `grace_millis`).
+        grace_ms: u32,
         reactor: u32,
         stats: Arc<InstanceStats>,
     },
@@ -466,7 +466,7 @@ impl Node {
                             .unwrap_or(self.runtime.mailbox_capacity()),
                     )
                     .unwrap_or(u32::MAX),
-                    grace_nanos: crate::component::grace_nanos(spec.shutdown_timeout),
+                    grace_ms: crate::component::grace_millis(spec.shutdown_timeout),
                     reactor: narrow(reactor),
                     stats,
                 },
@@ -570,7 +570,7 @@ impl Node {
                     path: instance_path,
                     launch,
                     mailbox_capacity,
-                    grace_nanos,
+                    grace_ms,
                     reactor,
                     stats,
                 },
@@ -587,7 +587,7 @@ impl Node {
                     key: child.key,
                     runtime: runtime.clone(),
                     mailbox_capacity: *mailbox_capacity,
-                    grace_nanos: *grace_nanos,
+                    grace_ms: *grace_ms,
                     stats: stats.clone(),
                     started,
                     supervisor: exits,
