@@ -588,9 +588,12 @@ fn serve<'a, C: Component>(
             if let Some(exit) = exit_requested(ctx, Hook::Timer) {
                 return exit;
             }
-            let envelope = match core.inbox.try_recv() {
-                Some(envelope) => envelope,
-                None => match idle(
+            // `if let`, not `match`: its scrutinee is dropped before the `else` (edition
+            // 2024), so no empty `Option<Envelope>` is kept across the idle wait.
+            let envelope = if let Some(envelope) = core.inbox.try_recv() {
+                envelope
+            } else {
+                match idle(
                     core,
                     ctx.tasks.panics().map(|panics| &**panics),
                     ctx.timers.next_deadline(),
@@ -600,7 +603,7 @@ fn serve<'a, C: Component>(
                 {
                     Wake::Message(envelope) => envelope,
                     Wake::Other => continue,
-                },
+                }
             };
             if let Some(failure) = handle(component, ctx, envelope, core).await {
                 return Exit::Failed(failure);
@@ -643,6 +646,8 @@ fn idle<'a, C: Component>(
             }
         }
     }
+    // A flag, not the deadline itself: this future sits in every idle instance's task.
+    let timed = deadline.is_some();
     poll_fn(move |cx| {
         if core.control().poll_stop(cx) || panics.is_some_and(|panics| panics.poll(cx).is_ready()) {
             return Poll::Ready(Wake::Other);
@@ -650,7 +655,7 @@ fn idle<'a, C: Component>(
         if let Poll::Ready(envelope) = core.inbox.poll_recv(cx) {
             return Poll::Ready(Wake::Message(envelope));
         }
-        if deadline.is_some()
+        if timed
             && let Some(timer) = timer.as_mut()
             && Pin::new(&mut **timer).poll(cx).is_ready()
         {
@@ -683,11 +688,14 @@ fn fire_timers<C: Component>(
     None
 }
 
-/// Runs one message's handler to completion, shedding it if it expired.
+/// Runs one message's handler to completion, shedding it if it expired; once a stop is
+/// asked, the handler gets the grace period to finish.
 ///
-/// The handler's future is built before the `async` block, which so keeps only that
+/// The handler's future is built before the returned future, which so keeps only that
 /// future: the component, context and envelope it was built from would otherwise sit in
-/// the block's state, in every idle instance's task.
+/// its state, in every idle instance's task. One `poll_fn`, not an `async` block around
+/// it, for the same reason: an `async` block keeps what it captured beside what it
+/// awaits.
 fn handle<'a, C: Component>(
     component: &'a mut C,
     ctx: &'a mut Context<C>,
@@ -697,61 +705,48 @@ fn handle<'a, C: Component>(
     // Building the handler's future runs no user code for an `async fn` handler, so the
     // watchdog is told about its polls only (one probe update per message).
     let dispatched = catch_unwind(AssertUnwindSafe(|| envelope.dispatch(component, ctx)));
-    async move {
-        let future = match dispatched {
-            Ok(Some(future)) => future,
-            Ok(None) => {
-                core.stats.expired.fetch_add(1, Ordering::Relaxed);
-                return None;
-            }
-            Err(payload) => return Some(Failure::panicked(Hook::Handler, &*payload)),
-        };
-        let outcome = guarded(future, core).await;
-        core.stats.handled.fetch_add(1, Ordering::Relaxed);
-        match outcome {
-            Outcome::Completed => None,
-            Outcome::Panicked(failure) => Some(failure),
-            Outcome::Abandoned => {
-                tracing::warn!(grace = ?core.grace(), "component.handler_abandoned");
-                None
-            }
+    let mut handling = match dispatched {
+        // The handler's future is boxed already, so it needs no pinning here.
+        Ok(Some(future)) => Handling::Running(AssertUnwindSafe(future).catch_unwind()),
+        Ok(None) => {
+            core.stats.expired.fetch_add(1, Ordering::Relaxed);
+            Handling::Done(None)
         }
-    }
-}
-
-enum Outcome {
-    Completed,
-    Panicked(Failure),
-    Abandoned,
-}
-
-/// Polls a handler, catching its panic; once a stop is asked, it gets the grace period
-/// to finish.
-fn guarded<'a, C: Component>(
-    future: HandlerFuture<'a>,
-    core: &'a Core<C>,
-) -> impl Future<Output = Outcome> + 'a {
-    // The handler's future is boxed already, so it needs no pinning here.
-    let mut future = AssertUnwindSafe(future).catch_unwind();
+        Err(payload) => Handling::Done(Some(Box::new(Failure::panicked(Hook::Handler, &*payload)))),
+    };
     // Boxed: needed only when a stop comes while a handler runs.
     let mut deadline: Option<Box<Timer>> = None;
     poll_fn(move |cx| {
+        let future = match &mut handling {
+            Handling::Running(future) => future,
+            Handling::Done(failure) => return Poll::Ready(failure.take().map(|f| *f)),
+        };
         let polled = {
             let _busy = core.enter(Hook::Handler);
-            Pin::new(&mut future).poll(cx)
+            Pin::new(future).poll(cx)
         };
         if let Poll::Ready(result) = polled {
+            core.stats.handled.fetch_add(1, Ordering::Relaxed);
             return Poll::Ready(match result {
-                Ok(()) => Outcome::Completed,
-                Err(payload) => Outcome::Panicked(Failure::panicked(Hook::Handler, &*payload)),
+                Ok(()) => None,
+                Err(payload) => Some(Failure::panicked(Hook::Handler, &*payload)),
             });
         }
         if core.control().poll_stop(cx) {
             let timer = deadline.get_or_insert_with(|| Box::new(Timer::after(core.grace())));
             if Pin::new(&mut **timer).poll(cx).is_ready() {
-                return Poll::Ready(Outcome::Abandoned);
+                core.stats.handled.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(grace = ?core.grace(), "component.handler_abandoned");
+                return Poll::Ready(None);
             }
         }
         Poll::Pending
     })
+}
+
+/// A message's handler: running, or done before it ran (expired, or its future
+/// panicked as it was built; the failure boxed, as it is rare).
+enum Handling<'a> {
+    Running(futures_lite::future::CatchUnwind<AssertUnwindSafe<HandlerFuture<'a>>>),
+    Done(Option<Box<Failure>>),
 }
