@@ -83,6 +83,9 @@ struct Inner {
     waker: Option<Waker>,
     /// The supervisor's waker, while it waits for a start or a stop.
     supervisor: Option<Waker>,
+    /// Whether the supervisor waits for a start that has not reported: if the task
+    /// goes first, its close reports that the runtime is shutting down.
+    start_expected: bool,
     /// Whether the start the supervisor waits for has reported,
     start_reported: bool,
     /// and how it failed, if it did (boxed: it is rare, and this sits in every
@@ -164,9 +167,13 @@ impl Control {
         self.lock().gauge.as_ref().and_then(Weak::upgrade)
     }
 
-    /// The outcome of the start the supervisor expects.
-    fn report_start(&self, outcome: Result<(), Failure>) {
+    /// Reports how the start the supervisor expects went (once: a later report, or one
+    /// nobody expects, is ignored).
+    pub(crate) fn report_start(&self, outcome: Result<(), Failure>) {
         let mut inner = self.lock();
+        if !std::mem::take(&mut inner.start_expected) {
+            return;
+        }
         inner.start_reported = true;
         inner.start_failure = outcome.err().map(Box::new);
         let supervisor = inner.supervisor.take();
@@ -307,6 +314,10 @@ impl Control {
         inner.closed = true;
         inner.stopping = false;
         inner.waker = None;
+        if std::mem::take(&mut inner.start_expected) {
+            inner.start_reported = true;
+            inner.start_failure = Some(Box::new(shutting_down()));
+        }
         // Dropped after the lock: a directive's start report reports to this control.
         let unread = inner.directive.take();
         let supervisor = inner.supervisor.take();
@@ -317,16 +328,30 @@ impl Control {
     }
 }
 
-/// Where an instance reports how its start went: to the control its supervisor waits
-/// on. Dropped unsent (the start command, or the task, dropped with its reactor), it
-/// reports that the runtime is shutting down.
+/// How a start the runtime dropped (with its reactor) reports.
+fn shutting_down() -> Failure {
+    Failure::new(
+        Hook::Start,
+        FailureKind::Error,
+        "the runtime is shutting down",
+    )
+}
+
+/// A start the supervisor expects, on its way to the instance's task (in a start
+/// command or a restart directive). Dropped on the way (the command dropped with its
+/// reactor), it reports that the runtime is shutting down. The task that receives it
+/// [`accept`](Self::accept)s it: from then on the instance reports through its control,
+/// and the control's close reports for a task that goes first; so a task keeps no
+/// report in its state.
 pub(crate) struct StartReport(Option<Arc<InstanceStats>>);
 
 impl StartReport {
     /// The supervisor is about to start the instance (a new task, or a restart of the
-    /// down one): any earlier outcome is forgotten, and the start will report here.
+    /// down one): any earlier outcome is forgotten, and the start will report to the
+    /// control.
     pub(crate) fn expect(stats: &Arc<InstanceStats>) -> Self {
         let mut inner = stats.control.lock();
+        inner.start_expected = true;
         inner.start_reported = false;
         inner.start_failure = None;
         drop(inner);
@@ -339,16 +364,17 @@ impl StartReport {
             stats.control.report_start(outcome);
         }
     }
+
+    /// Taken by the instance's task, which reports through its control from now on.
+    pub(crate) fn accept(mut self) {
+        self.0 = None;
+    }
 }
 
 impl Drop for StartReport {
     fn drop(&mut self) {
         if let Some(stats) = self.0.take() {
-            stats.control.report_start(Err(Failure::new(
-                Hook::Start,
-                FailureKind::Error,
-                "the runtime is shutting down",
-            )));
+            stats.control.report_start(Err(shutting_down()));
         }
     }
 }
@@ -362,6 +388,34 @@ mod tests {
 
     fn control() -> Arc<InstanceStats> {
         Arc::new(InstanceStats::default())
+    }
+
+    #[test]
+    fn an_accepted_start_is_reported_by_the_control_once() {
+        // The task reports through the control, once: a second report is ignored.
+        let stats = control();
+        stats.control.open(0);
+        StartReport::expect(&stats).accept();
+        stats.control.report_start(Ok(()));
+        stats.control.report_start(Err(shutting_down()));
+        assert_eq!(
+            block_on(poll_fn(|cx| stats.control.poll_started(cx))),
+            Ok(())
+        );
+        // A task that goes before its start reports: its close answers the supervisor.
+        let stats = control();
+        stats.control.open(0);
+        StartReport::expect(&stats).accept();
+        stats.control.close();
+        let failure = block_on(poll_fn(|cx| stats.control.poll_started(cx))).unwrap_err();
+        assert_eq!(failure.message(), "the runtime is shutting down");
+        // A close with no start expected reports nothing.
+        let stats = control();
+        stats.control.open(0);
+        stats.control.close();
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        assert!(stats.control.poll_started(&mut cx).is_pending());
     }
 
     #[test]

@@ -333,10 +333,13 @@ impl<C: Component> Shell<C> {
         clippy::manual_async_fn,
         reason = "an async fn would keep its parameters twice"
     )]
-    fn run(mut self, mut started: StartReport) -> impl Future<Output = ()> {
+    fn run(mut self, started: StartReport) -> impl Future<Output = ()> {
+        // From here the instance reports its starts through its control, which reports
+        // for it if the task goes first.
+        started.accept();
         async move {
             loop {
-                let (exit, registrations) = self.incarnation(started).await;
+                let (exit, registrations) = self.incarnation().await;
                 self.kept = (!registrations.is_empty()).then(|| Box::new(registrations));
                 let _entered = self.span.as_deref().map(tracing::Span::enter);
                 report(&exit, &self.core.stats);
@@ -380,7 +383,7 @@ impl<C: Component> Shell<C> {
                     } => {
                         let _entered = self.span.as_deref().map(tracing::Span::enter);
                         tracing::info!("component.restarting");
-                        started = next;
+                        next.accept();
                         self.epoch = epoch;
                     }
                     Directive::Terminate => break,
@@ -402,11 +405,8 @@ impl<C: Component> Shell<C> {
 
     /// One incarnation's future, borrowing the shell's context and mailbox; awaited in
     /// place, so an instance is one allocation (its task), not two.
-    fn incarnation(
-        &mut self,
-        started: StartReport,
-    ) -> impl Future<Output = (Exit, Vec<Registration>)> + '_ {
-        let fut = live(&self.core, &mut self.ctx, started, &mut self.kept);
+    fn incarnation(&mut self) -> impl Future<Output = (Exit, Vec<Registration>)> + '_ {
+        let fut = live(&self.core, &mut self.ctx, &mut self.kept);
         InSpan {
             inner: fut,
             span: self.span.as_deref(),
@@ -442,7 +442,6 @@ fn report(exit: &Exit, stats: &InstanceStats) {
 fn live<'a, C: Component>(
     core: &'a Core<C>,
     ctx: &'a mut Context<C>,
-    started: StartReport,
     previous: &'a mut Kept,
 ) -> impl Future<Output = (Exit, Vec<Registration>)> + 'a {
     async move {
@@ -454,7 +453,7 @@ fn live<'a, C: Component>(
             Err(failure) => {
                 ctx.unregister_all();
                 ctx.renew();
-                started.send(Err(failure.clone()));
+                core.control().report_start(Err(failure.clone()));
                 let kept = previous.take().map_or_else(Vec::new, |kept| *kept);
                 return (Exit::Failed(failure), kept);
             }
@@ -468,7 +467,7 @@ fn live<'a, C: Component>(
             path: ctx.path().to_owned(),
             instance: ctx.instance(),
         });
-        started.send(Ok(()));
+        core.control().report_start(Ok(()));
         tracing::debug!("component.started");
         let exit = serve(&mut component, &mut *ctx, core).await;
         core.stats.transition_to(ComponentState::Stopping);
