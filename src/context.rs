@@ -116,7 +116,10 @@ pub(crate) enum ExitRequest {
 pub struct Context<C: Component> {
     identity: Identity,
     runtime: Handle,
-    mailbox: mailbox::Sender<Envelope<C>>,
+    /// The instance's mailbox: its consumers' senders are made from it, and its
+    /// instance receives from it (one allocation's pointer, where a sender beside the
+    /// receiver took two).
+    pub(crate) inbox: mailbox::Receiver<Envelope<C>>,
     consumers: Vec<Registration>,
     pub(crate) timers: Timers<C>,
     pub(crate) tasks: Tasks,
@@ -145,12 +148,12 @@ impl<C: Component> Context<C> {
     pub(crate) fn new(
         identity: Identity,
         runtime: Handle,
-        mailbox: mailbox::Sender<Envelope<C>>,
+        inbox: mailbox::Receiver<Envelope<C>>,
     ) -> Self {
         Self {
             identity,
             runtime,
-            mailbox,
+            inbox,
             consumers: Vec::new(),
             timers: Timers::new(),
             tasks: Tasks::default(),
@@ -216,12 +219,12 @@ impl<C: Component> Context<C> {
     /// How many messages wait in this instance's mailbox now (not counting the one being
     /// handled).
     pub fn mailbox_len(&self) -> usize {
-        self.mailbox.len()
+        self.inbox.len()
     }
 
     /// The capacity of this instance's mailbox.
     pub fn mailbox_capacity(&self) -> usize {
-        self.mailbox.capacity()
+        self.inbox.capacity()
     }
 
     /// The correlation id of the request being handled; `None` for `send`, `publish`,
@@ -245,7 +248,7 @@ impl<C: Component> Context<C> {
     where
         C: Handler<M>,
     {
-        let consumer = Arc::new(MailboxConsumer::new(self.mailbox.clone()));
+        let consumer = Arc::new(MailboxConsumer::new(self.inbox.sender()));
         let id = self
             .bus()
             .registry()

@@ -24,7 +24,6 @@ use futures_lite::FutureExt;
 use crate::component::control::{Control, Directive, StartReport, StopMode};
 use crate::component::envelope::HandlerFuture;
 use crate::component::spec::{Factory, Shared};
-use crate::component::tasks::Panics;
 use crate::component::{Envelope, mailbox};
 use crate::context::Registration;
 use crate::context::{ExitRequest, Identity};
@@ -192,7 +191,6 @@ impl<F: Future> Future for InSpan<'_, F> {
 /// phase's state, where a copy of each field would sit in every idle instance's task.
 struct Core<C: Component> {
     factory: Shared<dyn Factory<C>>,
-    inbox: mailbox::Receiver<Envelope<C>>,
     stats: Closing,
     probe: Option<Arc<Probe>>,
     key: u64,
@@ -281,13 +279,12 @@ pub(crate) fn run<C: Component>(
     // Kept only if a subscriber wants it: a disabled span still takes 40 bytes, in the
     // shell and again in the instrumented incarnation.
     let span = (!span.is_disabled()).then(|| Box::new(span));
-    let mut ctx = Context::new(config.identity, config.runtime, mailbox);
+    let mut ctx = Context::new(config.identity, config.runtime, inbox);
     ctx.tasks.watch(config.key);
     let shell = Shell {
         ctx,
         core: Core {
             factory,
-            inbox,
             stats: Closing(config.stats),
             probe,
             key: config.key,
@@ -395,7 +392,7 @@ impl<C: Component> Shell<C> {
             }
             // Drop what is still queued: each request's reply slot goes, and its requester
             // learns at once that the recipient failed.
-            drop(self.core.inbox);
+            self.ctx.inbox.close();
             if self.core.stats.state() == ComponentState::Restarting {
                 self.core.stats.transition_to(ComponentState::Stopped);
             }
@@ -589,17 +586,11 @@ fn serve<'a, C: Component>(
             }
             // `if let`, not `match`: its scrutinee is dropped before the `else` (edition
             // 2024), so no empty `Option<Envelope>` is kept across the idle wait.
-            let envelope = if let Some(envelope) = core.inbox.try_recv() {
+            let envelope = if let Some(envelope) = ctx.inbox.try_recv() {
                 envelope
             } else {
-                match idle(
-                    core,
-                    ctx.tasks.panics().map(|panics| &**panics),
-                    ctx.timers.next_deadline(),
-                    &mut timer,
-                )
-                .await
-                {
+                let deadline = ctx.timers.next_deadline();
+                match idle(core, ctx, deadline, &mut timer).await {
                     Wake::Message(envelope) => envelope,
                     Wake::Other => continue,
                 }
@@ -630,7 +621,7 @@ fn exit_requested<C: Component>(ctx: &mut Context<C>, hook: Hook) -> Option<Exit
 /// Waits for a message, a stop request or the next timer deadline.
 fn idle<'a, C: Component>(
     core: &'a Core<C>,
-    panics: Option<&'a Panics>,
+    ctx: &'a Context<C>,
     deadline: Option<Instant>,
     timer: &'a mut Option<Box<Timer>>,
 ) -> impl Future<Output = Wake<C>> + 'a {
@@ -648,10 +639,15 @@ fn idle<'a, C: Component>(
     // A flag, not the deadline itself: this future sits in every idle instance's task.
     let timed = deadline.is_some();
     poll_fn(move |cx| {
-        if core.control().poll_stop(cx) || panics.is_some_and(|panics| panics.poll(cx).is_ready()) {
+        if core.control().poll_stop(cx)
+            || ctx
+                .tasks
+                .panics()
+                .is_some_and(|panics| panics.poll(cx).is_ready())
+        {
             return Poll::Ready(Wake::Other);
         }
-        if let Poll::Ready(envelope) = core.inbox.poll_recv(cx) {
+        if let Poll::Ready(envelope) = ctx.inbox.poll_recv(cx) {
             return Poll::Ready(Wake::Message(envelope));
         }
         if timed

@@ -138,6 +138,7 @@ pub(crate) fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             shared,
             batch: RefCell::new(VecDeque::new()),
             consumed: Cell::new(0),
+            closed: Cell::new(false),
         },
     )
 }
@@ -317,6 +318,8 @@ pub(crate) struct Receiver<T> {
     batch: RefCell<VecDeque<T>>,
     /// How many of the batch have been taken out (mirrored to `shared.consumed`).
     consumed: Cell<u32>,
+    /// Closed already (`close`): the drop has nothing left to do.
+    closed: Cell<bool>,
 }
 
 impl<T> fmt::Debug for Receiver<T> {
@@ -419,8 +422,32 @@ impl<T> Receiver<T> {
     }
 }
 
-impl<T> Drop for Receiver<T> {
-    fn drop(&mut self) {
+impl<T> Receiver<T> {
+    /// A new sender to this mailbox.
+    pub(crate) fn sender(&self) -> Sender<T> {
+        Sender {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Messages in the mailbox now (not counting the one being handled).
+    pub(crate) fn len(&self) -> usize {
+        let state = self.shared.lock();
+        self.shared.used(&state)
+    }
+
+    /// The most messages it queues.
+    pub(crate) fn capacity(&self) -> usize {
+        self.shared.capacity()
+    }
+
+    /// Closes the mailbox: senders are refused from now on, and what is queued is
+    /// dropped (each request's reply slot with it, so its requester learns at once
+    /// that the recipient failed). Done again, it finds nothing to do.
+    pub(crate) fn close(&self) {
+        if self.closed.replace(true) {
+            return;
+        }
         let (queued, waiting) = {
             let mut state = self.shared.lock();
             state.closed = true;
@@ -433,10 +460,17 @@ impl<T> Drop for Receiver<T> {
         };
         // Outside the lock: dropping a request wakes its requester.
         drop(queued);
-        self.batch.borrow_mut().clear();
+        let batch = std::mem::take(&mut *self.batch.borrow_mut());
+        drop(batch);
         for (_, sender) in waiting {
             sender.wake();
         }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.close();
     }
 }
 
@@ -543,6 +577,28 @@ mod tests {
         drop(first);
         assert!(matches!(block_on(poll_once(&mut second)), Some(Ok(()))));
         assert_eq!(rx.try_recv(), Some(2));
+    }
+
+    #[test]
+    fn a_closed_receiver_refuses_and_drops_what_was_queued_and_its_batch() {
+        let (tx, rx) = bounded(4);
+        let values: Vec<Arc<()>> = (0..4).map(|_| Arc::new(())).collect();
+        for value in &values[..3] {
+            tx.try_send(value.clone()).ok();
+        }
+        // Two taken into the receiver's batch (one handed out), one left queued.
+        let first = rx.try_recv();
+        tx.try_send(values[3].clone()).ok();
+        rx.close();
+        drop(first);
+        assert!(values.iter().all(|v| Arc::strong_count(v) == 1));
+        assert!(matches!(
+            tx.try_send(Arc::new(())),
+            Err(SendError::Closed(_))
+        ));
+        assert!(rx.try_recv().is_none());
+        rx.close();
+        assert_eq!(rx.sender().len(), 0);
     }
 
     #[test]
