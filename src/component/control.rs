@@ -16,10 +16,12 @@
 //!   Restart.
 //! - An instance that exits by itself (failure, `ctx.stop()`) reports to its supervisor
 //!   and waits, down, for a directive.
-//! - `StartReport::expect`, then a start command or `resume(Directive::Restart)` that
-//!   carries the report, then `poll_started`: the instance reports its start through
-//!   that [`StartReport`]; a report dropped unsent (its task or command dropped with its reactor)
-//!   reports a failure.
+//! - A start: `StartReport::expect` and a start command that carries the report, or
+//!   `expect_start` and `resume(Directive::Restart)`; then `poll_started`. The instance
+//!   reports its start through the control (`report_start`, once). A report dropped on
+//!   its way (its command dropped with its reactor) reports a failure, and so does the
+//!   control's close for a task that goes before its start has reported. A failed
+//!   start's failure is the control's latest failure, which the inspector shows.
 //! - `resume(directive)`: [`Directive::Restart`] builds a fresh component from the
 //!   factory on the same mailbox; [`Directive::Terminate`] ends it.
 //! - Once the instance's task is gone (ended, or dropped with its reactor), a stop
@@ -54,8 +56,9 @@ pub(crate) enum StopMode {
 
 /// What a down instance is told to do next.
 pub(crate) enum Directive {
-    /// Start a fresh component on the same mailbox; report the start on `started`.
-    Restart { started: StartReport, epoch: u64 },
+    /// Start a fresh component on the same mailbox (the supervisor expects its start:
+    /// `Control::expect_start`), as start `epoch`.
+    Restart { epoch: u64 },
     /// End.
     Terminate,
 }
@@ -76,6 +79,21 @@ pub(crate) struct Control {
     inner: Mutex<Inner>,
 }
 
+/// A start the supervisor waits for.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// None expected, or its outcome taken.
+    #[default]
+    Idle,
+    /// Not reported yet: if the task goes first, its close reports that the runtime is
+    /// shutting down.
+    Expected,
+    /// Reported, and it went well,
+    Succeeded,
+    /// or it failed: the control's `last_failure` is how.
+    Failed,
+}
+
 #[derive(Default)]
 struct Inner {
     directive: Option<Directive>,
@@ -83,15 +101,8 @@ struct Inner {
     waker: Option<Waker>,
     /// The supervisor's waker, while it waits for a start or a stop.
     supervisor: Option<Waker>,
-    /// Whether the supervisor waits for a start that has not reported: if the task
-    /// goes first, its close reports that the runtime is shutting down.
-    start_expected: bool,
-    /// Whether the start the supervisor waits for has reported,
-    start_reported: bool,
-    /// and how it failed, if it did (boxed: it is rare, and this sits in every
-    /// instance's control; a flag and a box take a word less than an
-    /// `Option<Result<(), Box<_>>>`).
-    start_failure: Option<Box<Failure>>,
+    /// Where the start the supervisor waits for is (one byte, in the lock's padding).
+    start: Start,
     /// A stop was asked and is not answered yet.
     stopping: bool,
     /// No task runs the instance.
@@ -100,9 +111,10 @@ struct Inner {
     /// `grace_millis`): read once per stop, and kept here, in the lock's padding,
     /// rather than in every idle instance's task.
     grace_ms: u32,
-    /// For the inspector, under the same lock (one lock less per instance): the text
-    /// of the latest failure (boxed again: one word, not two, in every control),
-    last_failure: Option<Box<Box<str>>>,
+    /// The latest failure, for the inspector and for a supervisor waiting on a failed
+    /// start, under the same lock (one lock less per instance; boxed: it is rare, and
+    /// this sits in every control),
+    last_failure: Option<Box<Failure>>,
     /// and a gauge of the mailbox that does not keep it alive, replaced by each new
     /// task (a supervisor's restart builds the instance afresh, with a new mailbox).
     gauge: Option<Weak<dyn Gauge>>,
@@ -125,15 +137,12 @@ impl Control {
     pub(crate) fn open(&self, grace_ms: u32) {
         let mut inner = self.lock();
         inner.grace_ms = grace_ms;
-        // Dropped after the lock: a directive's start report reports to this control.
-        let stale = inner.directive.take();
+        inner.directive = None;
         inner.waker = None;
         inner.stopping = false;
         inner.closed = false;
         self.stop.store(RUN, Ordering::Relaxed);
         self.armed.store(false, Ordering::Relaxed);
-        drop(inner);
-        drop(stale);
     }
 
     /// The time a handler still running at a stop request, and `stop` itself, may take.
@@ -144,17 +153,14 @@ impl Control {
         }
     }
 
-    /// Keeps the latest failure's text, for the inspector.
-    pub(crate) fn set_last_failure(&self, text: Box<str>) {
-        self.lock().last_failure = Some(Box::new(text));
+    /// Keeps the latest failure, for the inspector.
+    pub(crate) fn set_last_failure(&self, failure: Failure) {
+        self.lock().last_failure = Some(Box::new(failure));
     }
 
     /// The latest failure's text.
     pub(crate) fn last_failure(&self) -> Option<String> {
-        self.lock()
-            .last_failure
-            .as_deref()
-            .map(|text| text.to_string())
+        self.lock().last_failure.as_deref().map(ToString::to_string)
     }
 
     /// Reads the mailbox through `gauge` from now on.
@@ -167,15 +173,27 @@ impl Control {
         self.lock().gauge.as_ref().and_then(Weak::upgrade)
     }
 
+    /// The supervisor is about to start the instance (a new task, or a restart of the
+    /// down one): any earlier outcome is forgotten, and the start will report here.
+    pub(crate) fn expect_start(&self) {
+        let mut inner = self.lock();
+        inner.start = Start::Expected;
+    }
+
     /// Reports how the start the supervisor expects went (once: a later report, or one
     /// nobody expects, is ignored).
     pub(crate) fn report_start(&self, outcome: Result<(), Failure>) {
         let mut inner = self.lock();
-        if !std::mem::take(&mut inner.start_expected) {
+        if inner.start != Start::Expected {
             return;
         }
-        inner.start_reported = true;
-        inner.start_failure = outcome.err().map(Box::new);
+        inner.start = match outcome {
+            Ok(()) => Start::Succeeded,
+            Err(failure) => {
+                inner.last_failure = Some(Box::new(failure));
+                Start::Failed
+            }
+        };
         let supervisor = inner.supervisor.take();
         drop(inner);
         wake(supervisor);
@@ -187,11 +205,21 @@ impl Control {
         cx: &mut std::task::Context<'_>,
     ) -> Poll<Result<(), Failure>> {
         let mut inner = self.lock();
-        if std::mem::take(&mut inner.start_reported) {
-            return Poll::Ready(inner.start_failure.take().map_or(Ok(()), |f| Err(*f)));
+        match inner.start {
+            Start::Succeeded => {
+                inner.start = Start::Idle;
+                Poll::Ready(Ok(()))
+            }
+            Start::Failed => {
+                inner.start = Start::Idle;
+                let failure = inner.last_failure.as_deref().cloned();
+                Poll::Ready(Err(failure.unwrap_or_else(shutting_down)))
+            }
+            Start::Idle | Start::Expected => {
+                remember_waker(&mut inner.supervisor, cx.waker());
+                Poll::Pending
+            }
         }
-        remember_waker(&mut inner.supervisor, cx.waker());
-        Poll::Pending
     }
 
     /// Asks the instance to stop (see the module docs); answered at once if no task
@@ -233,8 +261,8 @@ impl Control {
         let mut inner = self.lock();
         if inner.closed {
             drop(inner);
-            if let Directive::Restart { started, .. } = directive {
-                started.send(Err(Failure::new(
+            if let Directive::Restart { .. } = directive {
+                self.report_start(Err(Failure::new(
                     Hook::Start,
                     FailureKind::Error,
                     "the instance is gone",
@@ -242,12 +270,10 @@ impl Control {
             }
             return;
         }
-        // A directive not taken yet is replaced; dropped after the lock, since its start
-        // report reports to this control.
-        let replaced = inner.directive.replace(directive);
+        // A directive not taken yet is replaced.
+        inner.directive = Some(directive);
         let waker = inner.waker.clone();
         drop(inner);
-        drop(replaced);
         wake(waker);
     }
 
@@ -314,16 +340,14 @@ impl Control {
         inner.closed = true;
         inner.stopping = false;
         inner.waker = None;
-        if std::mem::take(&mut inner.start_expected) {
-            inner.start_reported = true;
-            inner.start_failure = Some(Box::new(shutting_down()));
+        if inner.start == Start::Expected {
+            inner.start = Start::Failed;
+            inner.last_failure = Some(Box::new(shutting_down()));
         }
-        // Dropped after the lock: a directive's start report reports to this control.
-        let unread = inner.directive.take();
+        inner.directive = None;
         let supervisor = inner.supervisor.take();
         drop(inner);
         self.armed.store(false, Ordering::Relaxed);
-        drop(unread);
         wake(supervisor);
     }
 }
@@ -350,19 +374,8 @@ impl StartReport {
     /// down one): any earlier outcome is forgotten, and the start will report to the
     /// control.
     pub(crate) fn expect(stats: &Arc<InstanceStats>) -> Self {
-        let mut inner = stats.control.lock();
-        inner.start_expected = true;
-        inner.start_reported = false;
-        inner.start_failure = None;
-        drop(inner);
+        stats.control.expect_start();
         Self(Some(stats.clone()))
-    }
-
-    /// Reports the start's outcome.
-    pub(crate) fn send(mut self, outcome: Result<(), Failure>) {
-        if let Some(stats) = self.0.take() {
-            stats.control.report_start(outcome);
-        }
     }
 
     /// Taken by the instance's task, which reports through its control from now on.
@@ -480,10 +493,8 @@ mod tests {
         let _ = control.request_stop(StopMode::Terminate);
         let mut cx = Context::from_waker(Waker::noop());
         assert!(control.poll_stopped(&mut cx).is_ready());
-        control.resume(Directive::Restart {
-            started: StartReport::expect(&stats),
-            epoch: 1,
-        });
+        control.expect_start();
+        control.resume(Directive::Restart { epoch: 1 });
         let failure = block_on(poll_fn(|cx| control.poll_started(cx))).unwrap_err();
         assert_eq!(failure.message(), "the instance is gone");
         control.open(0);
@@ -503,7 +514,8 @@ mod tests {
             let stats = stats.clone();
             std::thread::spawn(move || block_on(poll_fn(|cx| stats.control.poll_started(cx))))
         };
-        report.send(Ok(()));
+        report.accept();
+        control.report_start(Ok(()));
         assert!(supervisor.join().unwrap().is_ok());
         let mut cx = Context::from_waker(Waker::noop());
         assert!(control.poll_started(&mut cx).is_pending(), "reported once");

@@ -374,13 +374,9 @@ impl<C: Component> Shell<C> {
                 })
                 .await
                 {
-                    Directive::Restart {
-                        started: next,
-                        epoch,
-                    } => {
+                    Directive::Restart { epoch } => {
                         let _entered = self.span.as_deref().map(tracing::Span::enter);
                         tracing::info!("component.restarting");
-                        next.accept();
                         self.epoch = epoch;
                     }
                     Directive::Terminate => break,
@@ -415,7 +411,7 @@ fn report(exit: &Exit, stats: &InstanceStats) {
     match exit {
         Exit::Failed(failure) => {
             stats.failures.fetch_add(1, Ordering::Relaxed);
-            stats.control.set_last_failure(failure.to_string().into());
+            stats.control.set_last_failure(failure.clone());
             stats.transition_to(ComponentState::Failed);
             tracing::warn!(%failure, "component.failed");
         }

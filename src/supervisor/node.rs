@@ -561,8 +561,8 @@ impl Node {
         child.epoch = epoch;
         let (command, waiting) = match (&mut child.kind, child.alive) {
             (Kind::Instance { stats, .. }, true) => {
-                let started = StartReport::expect(stats);
-                stats.control.resume(Directive::Restart { started, epoch });
+                stats.control.expect_start();
+                stats.control.resume(Directive::Restart { epoch });
                 (None, Started::Instance(stats.clone()))
             }
             (
