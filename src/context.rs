@@ -85,6 +85,15 @@ pub(crate) fn join_path(parent: &str, name: &str) -> Arc<str> {
     }
 }
 
+/// Registrations of a previous incarnation. Boxed: held only from an exit to the next
+/// start, by instances that consume, where an inline `Vec` would take three words in
+/// every idle instance.
+#[allow(
+    clippy::box_collection,
+    reason = "one word in every instance's task, where a Vec takes three"
+)]
+type Kept = Option<Box<Vec<Registration>>>;
+
 /// One consumer registration of an instance.
 #[derive(Debug)]
 pub(crate) struct Registration {
@@ -121,13 +130,23 @@ pub struct Context<C: Component> {
     /// receiver took two).
     pub(crate) inbox: mailbox::Receiver<Envelope<C>>,
     consumers: Vec<Registration>,
+    /// The registrations of the previous incarnation: they keep the mailbox reachable
+    /// while the instance is down, until the next incarnation has registered its own.
+    kept: Kept,
     pub(crate) timers: Timers<C>,
     pub(crate) tasks: Tasks,
-    /// Boxed: made on the first ordered job, and most instances never submit one.
-    ordered: Option<Box<SerialQueue>>,
     correlation: Option<CorrelationId>,
-    /// Boxed: asked for rarely, and held by every instance.
-    exit: Option<Box<ExitRequest>>,
+    /// What an incarnation uses rarely (its ordered line, its exit request), in one box
+    /// made when first needed: one word in every instance's task.
+    rare: Option<Box<Rare>>,
+}
+
+/// See `Context::rare`.
+#[derive(Default)]
+struct Rare {
+    /// Made on the first ordered job: most instances never submit one.
+    ordered: Option<SerialQueue>,
+    exit: Option<ExitRequest>,
 }
 
 impl<C: Component> fmt::Debug for Context<C> {
@@ -155,25 +174,24 @@ impl<C: Component> Context<C> {
             runtime,
             inbox,
             consumers: Vec::new(),
+            kept: None,
             timers: Timers::new(),
             tasks: Tasks::default(),
-            ordered: None,
             correlation: None,
-            exit: None,
+            rare: None,
         }
     }
 
     /// Resets everything an incarnation leaves behind (its timers, tasks, ordered line,
     /// exit request and correlation id), so the next one starts as if from `new`. The
-    /// identity, the runtime, the mailbox and the watchdog probe stay: the context lives
-    /// as long as the instance, across its restarts.
+    /// identity, the runtime, the mailbox and the kept registrations stay: the context
+    /// lives as long as the instance, across its restarts.
     pub(crate) fn renew(&mut self) {
         debug_assert!(self.consumers.is_empty(), "registrations are taken first");
         self.timers.clear();
         self.tasks.clear();
-        self.ordered = None;
         self.correlation = None;
-        self.exit = None;
+        self.rare = None;
     }
 
     /// Who this instance is.
@@ -281,9 +299,20 @@ impl<C: Component> Context<C> {
         }
     }
 
-    /// The registrations of this incarnation, handed over to outlive it.
-    pub(crate) fn take_registrations(&mut self) -> Vec<Registration> {
-        std::mem::take(&mut self.consumers)
+    /// The incarnation ends: its registrations are kept, to outlive it until the next
+    /// one has registered its own (or the instance ends).
+    pub(crate) fn keep_registrations(&mut self) {
+        debug_assert!(self.kept.is_none(), "the previous ones went at the start");
+        let registrations = std::mem::take(&mut self.consumers);
+        self.kept = (!registrations.is_empty()).then(|| Box::new(registrations));
+    }
+
+    /// Removes the previous incarnation's registrations from the bus.
+    pub(crate) fn drop_kept(&mut self) {
+        let registry = self.runtime.bus();
+        for registration in self.kept.take().into_iter().flat_map(|kept| *kept) {
+            registration.remove(registry);
+        }
     }
 
     /// Runs `callback` once after `delay`, on this component's reactor, between its
@@ -480,8 +509,10 @@ impl<C: Component> Context<C> {
         T: Send + 'static,
     {
         let runtime = &self.runtime;
-        self.ordered
-            .get_or_insert_with(|| Box::new(runtime.worker_pool().ordered()))
+        self.rare
+            .get_or_insert_with(Box::default)
+            .ordered
+            .get_or_insert_with(|| runtime.worker_pool().ordered())
             .execute(job)
     }
 
@@ -495,21 +526,24 @@ impl<C: Component> Context<C> {
     /// Asks for a normal stop once the running hook returns: `stop` runs, consumers and
     /// timers go, and the exit counts as normal.
     pub fn stop(&mut self) {
-        self.exit.get_or_insert_with(|| Box::new(ExitRequest::Stop));
+        self.rare
+            .get_or_insert_with(Box::default)
+            .exit
+            .get_or_insert(ExitRequest::Stop);
     }
 
     /// Asks to fail once the running hook returns: handled like a panic, without the
     /// unwinding.
     pub fn fail(&mut self, reason: impl Into<String>) {
-        self.exit = Some(Box::new(ExitRequest::Fail(reason.into())));
+        self.rare.get_or_insert_with(Box::default).exit = Some(ExitRequest::Fail(reason.into()));
     }
 
     pub(crate) fn take_exit(&mut self) -> Option<ExitRequest> {
-        self.exit.take().map(|exit| *exit)
+        self.rare.as_mut()?.exit.take()
     }
 
     pub(crate) fn put_exit(&mut self, exit: ExitRequest) {
-        self.exit = Some(Box::new(exit));
+        self.rare.get_or_insert_with(Box::default).exit = Some(exit);
     }
 }
 

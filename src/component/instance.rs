@@ -25,7 +25,6 @@ use crate::component::control::{Control, Directive, StartReport, StopMode};
 use crate::component::envelope::HandlerFuture;
 use crate::component::spec::{Factory, Shared};
 use crate::component::{Envelope, mailbox};
-use crate::context::Registration;
 use crate::context::{ExitRequest, Identity};
 use crate::events::LifecycleEvent;
 use crate::failure::{Failure, FailureKind, Hook};
@@ -292,19 +291,9 @@ pub(crate) fn run<C: Component>(
         supervisor: config.supervisor,
         epoch: config.epoch,
         span,
-        kept: None,
     };
     shell.run(config.started)
 }
-
-/// Registrations of a previous incarnation. Boxed: held only from an exit to the next
-/// start, by instances that consume, where an inline `Vec` would take three words in
-/// every idle instance.
-#[allow(
-    clippy::box_collection,
-    reason = "one word in every instance's task, where a Vec takes three"
-)]
-type Kept = Option<Box<Vec<Registration>>>;
 
 /// What an instance keeps from its deployment to its end, across incarnations.
 struct Shell<C: Component> {
@@ -319,9 +308,6 @@ struct Shell<C: Component> {
     epoch: u64,
     /// The lifecycle span, if a subscriber wants it.
     span: Option<Box<tracing::Span>>,
-    /// Registrations of the previous incarnation: they keep the mailbox reachable while
-    /// the instance is down, until the next incarnation has registered its own.
-    kept: Kept,
 }
 
 impl<C: Component> Shell<C> {
@@ -336,36 +322,11 @@ impl<C: Component> Shell<C> {
         started.accept();
         async move {
             loop {
-                let (exit, registrations) = self.incarnation().await;
-                self.kept = (!registrations.is_empty()).then(|| Box::new(registrations));
-                let _entered = self.span.as_deref().map(tracing::Span::enter);
-                report(&exit, &self.core.stats);
-                let identity = self.ctx.identity();
-                self.ctx.runtime().event_hub().emit(|| match &exit {
-                    Exit::Failed(failure) => LifecycleEvent::Failed {
-                        path: identity.path().to_owned(),
-                        instance: identity.instance(),
-                        failure: failure.to_string(),
-                    },
-                    Exit::Normal | Exit::Stopped => LifecycleEvent::Stopped {
-                        path: identity.path().to_owned(),
-                        instance: identity.instance(),
-                    },
-                });
-                let terminate = self.core.control().stop_mode() == Some(StopMode::Terminate);
-                if !terminate && !matches!(exit, Exit::Stopped) {
-                    // Nobody asked for this exit: the supervisor decides what comes next.
-                    let _ = self.supervisor.try_send(ChildExit {
-                        key: self.core.key,
-                        epoch: self.epoch,
-                        exit,
-                    });
-                }
-                if terminate {
+                let exit = self.incarnation().await;
+                if self.exited(exit) {
                     break;
                 }
                 self.core.stats.transition_to(ComponentState::Restarting);
-                drop(_entered);
                 let control = self.core.control();
                 match poll_fn(|cx| {
                     control
@@ -382,10 +343,7 @@ impl<C: Component> Shell<C> {
                     Directive::Terminate => break,
                 }
             }
-            let registry = self.ctx.bus();
-            for registration in self.kept.take().into_iter().flat_map(|kept| *kept) {
-                registration.remove(registry);
-            }
+            self.ctx.drop_kept();
             // Drop what is still queued: each request's reply slot goes, and its requester
             // learns at once that the recipient failed.
             self.ctx.inbox.close();
@@ -396,10 +354,41 @@ impl<C: Component> Shell<C> {
         }
     }
 
+    /// Reports how an incarnation ended (counters, event, and to the supervisor if it
+    /// did not ask for it); whether the instance ends. A function of its own, so the
+    /// exit is gone before the instance waits for its directive: the task's state keeps
+    /// no room for it across that wait.
+    fn exited(&mut self, exit: Exit) -> bool {
+        let _entered = self.span.as_deref().map(tracing::Span::enter);
+        report(&exit, &self.core.stats);
+        let identity = self.ctx.identity();
+        self.ctx.runtime().event_hub().emit(|| match &exit {
+            Exit::Failed(failure) => LifecycleEvent::Failed {
+                path: identity.path().to_owned(),
+                instance: identity.instance(),
+                failure: failure.to_string(),
+            },
+            Exit::Normal | Exit::Stopped => LifecycleEvent::Stopped {
+                path: identity.path().to_owned(),
+                instance: identity.instance(),
+            },
+        });
+        let terminate = self.core.control().stop_mode() == Some(StopMode::Terminate);
+        if !terminate && !matches!(exit, Exit::Stopped) {
+            // Nobody asked for this exit: the supervisor decides what comes next.
+            let _ = self.supervisor.try_send(ChildExit {
+                key: self.core.key,
+                epoch: self.epoch,
+                exit,
+            });
+        }
+        terminate
+    }
+
     /// One incarnation's future, borrowing the shell's context and mailbox; awaited in
     /// place, so an instance is one allocation (its task), not two.
-    fn incarnation(&mut self) -> impl Future<Output = (Exit, Vec<Registration>)> + '_ {
-        let fut = live(&self.core, &mut self.ctx, &mut self.kept);
+    fn incarnation(&mut self) -> impl Future<Output = Exit> + '_ {
+        let fut = live(&self.core, &mut self.ctx);
         InSpan {
             inner: fut,
             span: self.span.as_deref(),
@@ -435,8 +424,7 @@ fn report(exit: &Exit, stats: &InstanceStats) {
 fn live<'a, C: Component>(
     core: &'a Core<C>,
     ctx: &'a mut Context<C>,
-    previous: &'a mut Kept,
-) -> impl Future<Output = (Exit, Vec<Registration>)> + 'a {
+) -> impl Future<Output = Exit> + 'a {
     async move {
         core.stats.transition_to(ComponentState::Starting);
         // `start` and `stop` are boxed: they run once each, and their futures would
@@ -447,14 +435,12 @@ fn live<'a, C: Component>(
                 ctx.unregister_all();
                 ctx.renew();
                 core.control().report_start(Err(failure.clone()));
-                let kept = previous.take().map_or_else(Vec::new, |kept| *kept);
-                return (Exit::Failed(failure), kept);
+                // The previous incarnation's registrations (if any) stay kept.
+                return Exit::Failed(failure);
             }
         };
         // The new incarnation has registered its consumers: the old ones can go.
-        for registration in previous.take().into_iter().flat_map(|kept| *kept) {
-            registration.remove(ctx.bus());
-        }
+        ctx.drop_kept();
         core.stats.transition_to(ComponentState::Running);
         ctx.runtime().event_hub().emit(|| LifecycleEvent::Started {
             path: ctx.path().to_owned(),
@@ -470,7 +456,7 @@ fn live<'a, C: Component>(
         let exit = boxed(stop(&mut component, &mut *ctx, exit, core)).await;
         // What the incarnation leaves (timers, tasks, ...) goes before the component, as
         // it would with a context of its own.
-        let registrations = ctx.take_registrations();
+        ctx.keep_registrations();
         ctx.renew();
         let dropped = {
             let _busy = core.enter(Hook::Stop);
@@ -479,7 +465,7 @@ fn live<'a, C: Component>(
         if let Err(payload) = dropped {
             tracing::warn!(failure = %Failure::panicked(Hook::Stop, &*payload), "component.drop_panicked");
         }
-        (exit, registrations)
+        exit
     }
 }
 
