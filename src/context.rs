@@ -257,7 +257,9 @@ impl<C: Component> Context<C> {
 
     /// Registers this instance as a consumer of `address`: `send`, `publish` and
     /// `request` there reach its [`Handler<M>`]. Registrations are removed when the
-    /// instance stops.
+    /// instance stops. A restarted instance takes over its previous incarnation's
+    /// registration at `address`, which kept its mailbox reachable while it was down, so
+    /// no message reaches it twice through both.
     ///
     /// # Errors
     ///
@@ -266,6 +268,16 @@ impl<C: Component> Context<C> {
     where
         C: Handler<M>,
     {
+        if let Some(kept) = self.kept.as_deref_mut()
+            && let Some(at) = kept.iter().position(|r| &*r.address == address.name())
+            && self.runtime.bus().registry().holds::<M>(address.name())
+        {
+            // The kept registration delivers to this mailbox already (all consumers at
+            // an address take one message type, checked above).
+            let registration = kept.remove(at);
+            self.consumers.push(registration);
+            return Ok(());
+        }
         let consumer = Arc::new(MailboxConsumer::new(self.inbox.sender()));
         let id = self
             .bus()
@@ -305,6 +317,21 @@ impl<C: Component> Context<C> {
         debug_assert!(self.kept.is_none(), "the previous ones went at the start");
         let registrations = std::mem::take(&mut self.consumers);
         self.kept = (!registrations.is_empty()).then(|| Box::new(registrations));
+    }
+
+    /// A start failed: the registrations it took over from the previous incarnation
+    /// (those made before `made_from`) are kept again, and those it made are removed.
+    pub(crate) fn start_failed(&mut self, made_from: ConsumerId) {
+        let registry = self.runtime.bus().registry();
+        for registration in std::mem::take(&mut self.consumers) {
+            if registration.id < made_from {
+                self.kept
+                    .get_or_insert_with(Box::default)
+                    .push(registration);
+            } else {
+                registry.unregister(&registration.address, registration.id);
+            }
+        }
     }
 
     /// Removes the previous incarnation's registrations from the bus.

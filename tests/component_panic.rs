@@ -230,3 +230,88 @@ fn transient_children_restart_after_failures_only() {
     assert_eq!((a.failures, a.restarts, b.failures), (0, 0, 1));
     assert_eq!(runtime.bus().consumers(&Address::<Cmd>::new("panic.a")), 0);
 }
+
+/// A restarted instance takes over its previous incarnation's registrations (which kept
+/// its mailbox reachable while it was down) instead of registering beside them: while
+/// its new `start` is still running, a publish reaches it once, not twice; a start that
+/// fails hands the taken-over registrations back, and the mailbox stays reachable.
+#[test]
+fn a_restarted_instance_takes_over_its_registrations_and_is_published_to_once() {
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicUsize;
+
+    #[derive(Clone)]
+    struct Note;
+    impl Message for Note {
+        type Reply = ();
+    }
+    const NOTES: Address<Note> = Address::new("panic.takeover.notes");
+    const POKE: Address<Note> = Address::new("panic.takeover.poke");
+
+    /// Incarnation 1 panics on a poke; incarnation 2 fails its start after consuming;
+    /// incarnation 3 waits in its start, after consuming, until told to go on.
+    struct Flaky {
+        starts: Arc<AtomicUsize>,
+        gate: Arc<Mutex<Option<std::sync::mpsc::Receiver<()>>>>,
+        entered: Arc<AtomicBool>,
+    }
+    impl Component for Flaky {
+        async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+            ctx.consume(&NOTES)?;
+            ctx.consume(&POKE)?;
+            match self.starts.fetch_add(1, Ordering::SeqCst) {
+                0 => Ok(()),
+                1 => Err("second start fails".into()),
+                _ => {
+                    self.entered.store(true, Ordering::SeqCst);
+                    let gate = self.gate.lock().unwrap().take();
+                    if let Some(gate) = gate {
+                        // Blocks this reactor on purpose: the publish below comes from
+                        // another thread while this start still runs.
+                        let _ = gate.recv_timeout(Duration::from_secs(10));
+                    }
+                    Ok(())
+                }
+            }
+        }
+    }
+    impl Handler<Note> for Flaky {
+        async fn handle(&mut self, _: Note, _: &mut Context<Self>) {
+            panic!("poked");
+        }
+    }
+
+    let starts = Arc::new(AtomicUsize::new(0));
+    let entered = Arc::new(AtomicBool::new(false));
+    let (release, gate) = std::sync::mpsc::channel();
+    let gate = Arc::new(Mutex::new(Some(gate)));
+    let runtime = Runtime::builder().reactors(1).build().unwrap();
+    let spec = {
+        let (starts, gate, entered) = (starts.clone(), gate.clone(), entered.clone());
+        ChildSpec::new("flaky", move || Flaky {
+            starts: starts.clone(),
+            gate: gate.clone(),
+            entered: entered.clone(),
+        })
+    };
+    runtime.block_on(runtime.deploy(spec)).unwrap();
+    runtime.bus().try_send(&POKE, Note).unwrap();
+    // Incarnation 2 fails its start (its registrations go back, the mailbox stays
+    // reachable); incarnation 3 enters its start and holds it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !entered.load(Ordering::SeqCst) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "third start never came"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let report = runtime.bus().try_publish(&NOTES, Note).unwrap();
+    assert_eq!(
+        (report.delivered, report.refused),
+        (1, 0),
+        "one instance, one delivery"
+    );
+    release.send(()).unwrap();
+    runtime.shutdown();
+}

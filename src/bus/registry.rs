@@ -19,8 +19,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 use crate::bus::delivery::Consumer;
 use crate::bus::{ConsumeError, Message};
 
-/// Identifies one registration, for removal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Identifies one registration, for removal. Ids come from one counter: a registration
+/// made later has a greater id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct ConsumerId(u64);
 
 /// Per-address counters, relaxed atomics.
@@ -381,6 +382,20 @@ impl Registry {
         typed.consumers = grown.into();
         self.epoch.fetch_add(1, Ordering::Release);
         Ok(id)
+    }
+
+    /// The id the next registration will get: every registration made from now on has
+    /// this id or a greater one.
+    pub(crate) fn next_id(&self) -> ConsumerId {
+        ConsumerId(self.next_id.load(Ordering::Relaxed))
+    }
+
+    /// Whether `name` has consumers of `M`.
+    pub(crate) fn holds<M: Message>(&self, name: &str) -> bool {
+        let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
+        slots
+            .get(name)
+            .is_some_and(|slot| slot.as_any().downcast_ref::<TypedSlot<M>>().is_some())
     }
 
     /// Removes a registration; the address goes with its last consumer.

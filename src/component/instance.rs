@@ -297,9 +297,10 @@ pub(crate) fn run<C: Component>(
 
 /// What an instance keeps from its deployment to its end, across incarnations.
 struct Shell<C: Component> {
-    /// The instance's context: its identity, runtime and mailbox for its whole life
-    /// (kept here, not in each incarnation's state, so they are held once). Each
-    /// incarnation leaves it renewed, as fresh as `Context::new` made it.
+    /// The instance's context: its identity, runtime, mailbox (the receiver) and kept
+    /// registrations for its whole life (kept here, not in each incarnation's state, so
+    /// they are held once). Each incarnation leaves it renewed, as fresh as
+    /// `Context::new` made it.
     ctx: Context<C>,
     core: Core<C>,
     /// Where the instance reports the exits it was not asked for.
@@ -427,12 +428,14 @@ fn live<'a, C: Component>(
 ) -> impl Future<Output = Exit> + 'a {
     async move {
         core.stats.transition_to(ComponentState::Starting);
+        // Registrations made by this start have this id or a greater one.
+        let made_from = ctx.bus().registry().next_id();
         // `start` and `stop` are boxed: they run once each, and their futures would
         // otherwise sit in every idle component's state.
         let mut component = match boxed(start(&mut *ctx, core)).await {
             Ok(component) => component,
             Err(failure) => {
-                ctx.unregister_all();
+                ctx.start_failed(made_from);
                 ctx.renew();
                 core.control().report_start(Err(failure.clone()));
                 // The previous incarnation's registrations (if any) stay kept.

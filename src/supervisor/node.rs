@@ -151,7 +151,7 @@ impl Child {
     }
 }
 
-/// A child's path as a key of the supervisor's name counts: hashed and compared by its
+/// A child's path as a key of the supervisor's name set: hashed and compared by its
 /// name (the part after the last `/`), so the counts share the path's string.
 #[derive(Debug, Clone)]
 struct ChildName(Arc<str>);
@@ -346,7 +346,8 @@ impl Node {
         self.runtime.unregister_node(&self.path);
     }
 
-    /// Refreshes what the inspector reads (the children are mirrored as they change).
+    /// Refreshes what the inspector reads of the supervisor itself (its children are
+    /// read from the deployments' records, and whether each runs from its counters).
     fn publish(&self) {
         // A supervisor that never restarted anything (most, on every deploy and
         // undeploy) needs no clock read to say so.
