@@ -315,3 +315,64 @@ fn a_restarted_instance_takes_over_its_registrations_and_is_published_to_once() 
     release.send(()).unwrap();
     runtime.shutdown();
 }
+
+/// A start that fails hands back the registrations it took over: while the instance
+/// waits out its backoff after that failure, its mailbox is still reachable.
+#[test]
+fn a_failed_start_hands_back_the_registrations_it_took_over() {
+    use std::sync::atomic::AtomicUsize;
+
+    struct Note;
+    impl Message for Note {
+        type Reply = ();
+    }
+    const NOTES: Address<Note> = Address::new("panic.handback.notes");
+
+    /// Incarnation 1 panics on a note; incarnation 2 fails its start after consuming.
+    struct Flaky(Arc<AtomicUsize>);
+    impl Component for Flaky {
+        async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+            ctx.consume(&NOTES)?;
+            match self.0.fetch_add(1, Ordering::SeqCst) {
+                1 => Err("second start fails".into()),
+                _ => Ok(()),
+            }
+        }
+    }
+    impl Handler<Note> for Flaky {
+        async fn handle(&mut self, _: Note, _: &mut Context<Self>) {
+            panic!("noted");
+        }
+    }
+
+    let starts = Arc::new(AtomicUsize::new(0));
+    let runtime = Runtime::builder()
+        .reactors(1)
+        // Long enough for the checks below to run while the instance is down.
+        .backoff(reactree::Backoff::Fixed(Duration::from_secs(2)))
+        .build()
+        .unwrap();
+    let spec = {
+        let starts = starts.clone();
+        ChildSpec::new("flaky", move || Flaky(starts.clone()))
+    };
+    let id = runtime.block_on(runtime.deploy(spec)).unwrap();
+    runtime.bus().try_send(&NOTES, Note).unwrap();
+    // The restart after the panic waits out the backoff, then its start fails: the
+    // instance is down again, for another backoff.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !(starts.load(Ordering::SeqCst) == 2
+        && instance(&runtime, id).map(|i| i.state) == Some(ComponentState::Restarting))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second start never failed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        runtime.bus().try_send(&NOTES, Note).is_ok(),
+        "the mailbox stays reachable after a failed start"
+    );
+    runtime.shutdown();
+}
