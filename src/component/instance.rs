@@ -121,12 +121,9 @@ impl InstanceStats {
         self.control.last_failure()
     }
 
-    fn watch_mailbox<T: Send + 'static>(&self, mailbox: &mailbox::Sender<T>, capacity: usize) {
+    fn watch_mailbox<T: Send + 'static>(&self, mailbox: &mailbox::Sender<T>, capacity: u32) {
         self.control.set_gauge(mailbox.gauge());
-        self.capacity.store(
-            u32::try_from(capacity).unwrap_or(u32::MAX),
-            Ordering::Relaxed,
-        );
+        self.capacity.store(capacity, Ordering::Relaxed);
     }
 
     fn transition_to(&self, state: ComponentState) {
@@ -265,7 +262,7 @@ pub(crate) fn run<C: Component>(
     let (mailbox, inbox) = mailbox::bounded::<Envelope<C>>(config.mailbox_capacity as usize);
     config
         .stats
-        .watch_mailbox(&mailbox, config.mailbox_capacity as usize);
+        .watch_mailbox(&mailbox, config.mailbox_capacity);
     // Run on the instance's reactor, so after its previous task (if any) has ended.
     config.stats.control.open(config.grace_ms);
     let span = tracing::debug_span!(
@@ -705,22 +702,25 @@ fn handle<'a, C: Component>(
             let _busy = core.enter(Hook::Handler);
             Pin::new(future).poll(cx)
         };
-        if let Poll::Ready(result) = polled {
-            core.stats.handled.fetch_add(1, Ordering::Relaxed);
-            return Poll::Ready(match result {
-                Ok(()) => None,
-                Err(payload) => Some(Failure::panicked(Hook::Handler, &*payload)),
-            });
-        }
-        if core.control().poll_stop(cx) {
-            let timer = deadline.get_or_insert_with(|| Box::new(Timer::after(core.grace())));
-            if Pin::new(&mut **timer).poll(cx).is_ready() {
-                core.stats.handled.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(grace = ?core.grace(), "component.handler_abandoned");
-                return Poll::Ready(None);
+        let failure = match polled {
+            Poll::Ready(Ok(())) => None,
+            Poll::Ready(Err(payload)) => Some(Failure::panicked(Hook::Handler, &*payload)),
+            Poll::Pending => {
+                if !core.control().poll_stop(cx) {
+                    return Poll::Pending;
+                }
+                let grace = core.grace();
+                let timer = deadline.get_or_insert_with(|| Box::new(Timer::after(grace)));
+                if Pin::new(&mut **timer).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                tracing::warn!(?grace, "component.handler_abandoned");
+                None
             }
-        }
-        Poll::Pending
+        };
+        // Completed, panicked or abandoned: handled, in every case.
+        core.stats.handled.fetch_add(1, Ordering::Relaxed);
+        Poll::Ready(failure)
     })
 }
 

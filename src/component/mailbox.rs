@@ -78,6 +78,12 @@ impl<T> Shared<T> {
         self.capacity as usize
     }
 
+    /// Messages in the mailbox now: queued, or in the receiver's batch and not taken.
+    fn len(&self) -> usize {
+        let state = self.lock();
+        self.used(&state)
+    }
+
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -194,8 +200,7 @@ impl<T> Sender<T> {
 
     /// Messages in the mailbox now (not counting the one being handled).
     pub(crate) fn len(&self) -> usize {
-        let state = self.shared.lock();
-        self.shared.used(&state)
+        self.shared.len()
     }
 
     /// The most messages it queues.
@@ -432,8 +437,7 @@ impl<T> Receiver<T> {
 
     /// Messages in the mailbox now (not counting the one being handled).
     pub(crate) fn len(&self) -> usize {
-        let state = self.shared.lock();
-        self.shared.used(&state)
+        self.shared.len()
     }
 
     /// The most messages it queues.

@@ -152,7 +152,7 @@ impl Child {
 }
 
 /// A child's path as a key of the supervisor's name set: hashed and compared by its
-/// name (the part after the last `/`), so the counts share the path's string.
+/// name (the part after the last `/`), so the set shares the path's string.
 #[derive(Debug, Clone)]
 struct ChildName(Arc<str>);
 
