@@ -202,7 +202,13 @@ impl NameHasher {
 
 impl Hasher for NameHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // A product's bit `j` depends only on its input's bits up to `j`: the words'
+        // multiplications leave the low bits, which hashbrown picks buckets with, alike
+        // for keys that differ only in their last bytes (`idle-17`, `idle-18`). A
+        // folded multiply (the 128-bit product's halves xored, as foldhash and wyhash
+        // finish) mixes every input bit into every output bit, for one multiplication.
+        let full = u128::from(self.0) * u128::from(Self::K);
+        (full as u64) ^ ((full >> 64) as u64)
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -430,5 +436,28 @@ impl Registry {
     pub(crate) fn consumer_count(&self, name: &str) -> usize {
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
         slots.get(name).map_or(0, |s| s.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::hash::{BuildHasher, BuildHasherDefault};
+
+    use super::NameHasher;
+
+    /// Names that differ only in their last bytes (`idle-0` .. `idle-4095`) must spread
+    /// over the low bits hashbrown picks buckets with, or a map of them degrades into
+    /// long probe chains.
+    #[test]
+    fn names_differing_at_the_end_spread_over_the_low_bits() {
+        let build = BuildHasherDefault::<NameHasher>::default();
+        for prefix in ["idle-", "root/idle-", "a-longer-prefix/of/some/depth/idle-"] {
+            let buckets: HashSet<u64> = (0..4096)
+                .map(|i| build.hash_one(format!("{prefix}{i}").as_str()) & 4095)
+                .collect();
+            // Random hashes would fill about 63% of 4096 buckets.
+            assert!(buckets.len() > 2400, "{prefix}: {} buckets", buckets.len());
+        }
     }
 }

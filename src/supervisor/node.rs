@@ -151,37 +151,6 @@ impl Child {
     }
 }
 
-/// A child's path as a key of the supervisor's name set: hashed and compared by its
-/// name (the part after the last `/`), so the set shares the path's string.
-#[derive(Debug, Clone)]
-struct ChildName(Arc<str>);
-
-impl ChildName {
-    fn name(&self) -> &str {
-        split_path(&self.0).1
-    }
-}
-
-impl std::hash::Hash for ChildName {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.name().hash(state);
-    }
-}
-
-impl PartialEq for ChildName {
-    fn eq(&self, other: &Self) -> bool {
-        self.name() == other.name()
-    }
-}
-
-impl Eq for ChildName {}
-
-impl std::borrow::Borrow<str> for ChildName {
-    fn borrow(&self) -> &str {
-        self.name()
-    }
-}
-
 /// What the inspector reads of a supervisor without asking its task.
 #[derive(Debug)]
 pub(crate) struct NodeStats {
@@ -191,38 +160,6 @@ pub(crate) struct NodeStats {
     pub(crate) escalated: AtomicBool,
     /// Whether its parent counts it as running: started, and not exited since.
     pub(crate) running: AtomicBool,
-}
-
-/// Where `key` is among `len` ascending keys (`key_at`), searching from the start: 1, 2,
-/// 4, ... entries in until past it, then by halves below that bound. Costs O(log i)
-/// probes for a key at position i.
-fn gallop(len: usize, key_at: impl Fn(usize) -> u64, key: u64) -> Option<usize> {
-    use std::cmp::Ordering;
-    let mut low = 0;
-    let mut step = 1;
-    let mut high = loop {
-        let probe = low + step - 1;
-        if probe >= len {
-            break len;
-        }
-        match key_at(probe).cmp(&key) {
-            Ordering::Equal => return Some(probe),
-            Ordering::Greater => break probe,
-            Ordering::Less => {
-                low = probe + 1;
-                step *= 2;
-            }
-        }
-    };
-    while low < high {
-        let mid = low + (high - low) / 2;
-        match key_at(mid).cmp(&key) {
-            Ordering::Equal => return Some(mid),
-            Ordering::Greater => high = mid,
-            Ordering::Less => low = mid + 1,
-        }
-    }
-    None
 }
 
 /// Restarts waiting out their backoff.
@@ -257,10 +194,10 @@ pub(crate) struct Node {
     origin: Instant,
     /// In start order. A deque: undeploying the oldest child is as cheap as the newest.
     children: VecDeque<Child>,
-    /// How many children carry each name (the instances of a deployment share one).
-    /// The names of its deployments, one entry each (a deployment's instances share
-    /// theirs).
-    names: FastSet<ChildName>,
+    /// The paths of its deployments, one entry each (a deployment's instances share
+    /// theirs). Keyed by the whole path, not the name after it: every key shares the
+    /// supervisor's prefix, and hashing the path needs no scan for its last `/`.
+    names: FastSet<Arc<str>>,
     exits_tx: mailbox::Sender<ChildExit>,
     exits: mailbox::Receiver<ChildExit>,
     next_reactor: usize,
@@ -449,7 +386,7 @@ impl Node {
                 .policy
                 .add_child(spec.restart)
                 .expect("a supervising policy");
-            self.names.insert(ChildName(path.clone()));
+            self.names.insert(path.clone());
             self.children.push_back(Child {
                 id,
                 key,
@@ -487,7 +424,7 @@ impl Node {
             .policy
             .add_child(RestartType::Permanent)
             .expect("a supervising policy");
-        self.names.insert(ChildName(path.clone()));
+        self.names.insert(path.clone());
         self.children.push_back(Child {
             id,
             key,
@@ -538,7 +475,7 @@ impl Node {
         if self.children[last].key == key {
             return Some(last);
         }
-        gallop(self.children.len(), |i| self.children[i].key, key)
+        reactree_supervisors::search::gallop(self.children.len(), |i| self.children[i].key, key)
     }
 
     /// Starts child `i` (fresh, or again on its mailbox) and waits for its `start`.
@@ -738,7 +675,7 @@ impl Node {
                 .is_some_and(|c| c.deployment == child.deployment)
         };
         if !(i.checked_sub(1).is_some_and(sibling) || sibling(i)) {
-            self.names.remove(child.name());
+            self.names.remove(child.path());
         }
         let _ = self.policy.remove_child(child.id);
         self.runtime.forget_instance(child.deployment, child.key);
@@ -973,17 +910,12 @@ impl Node {
         Flow::Continue
     }
 
-    fn validate(&self, spec: &ChildSpec) -> Result<(), SpecError> {
-        spec.validate(self.reactors.len())?;
-        if self.names.contains(spec.name()) {
-            return Err(SpecError::DuplicateName(spec.name().to_owned()));
-        }
-        Ok(())
-    }
-
     async fn deploy(&mut self, spec: ChildSpec) -> Result<DeploymentId, DeployError> {
-        self.validate(&spec)?;
+        spec.validate(self.reactors.len())?;
         let path = join_path(&self.path, &spec.name);
+        if self.names.contains(&path) {
+            return Err(SpecError::DuplicateName(spec.name).into());
+        }
         let id = self.runtime.new_record(&path, spec.instances);
         let first = self.children.len();
         self.add_instances(&spec, &path, id);
@@ -1014,7 +946,7 @@ impl Node {
         if spec.own_reactors() > 0 {
             return Err(SpecError::DynamicReactors.into());
         }
-        if self.names.contains(spec.name.as_str()) {
+        if self.names.contains(&*join_path(&self.path, &spec.name)) {
             return Err(SpecError::DuplicateName(spec.name.clone()).into());
         }
         let name = spec.name.clone();
@@ -1084,28 +1016,5 @@ impl Node {
         self.runtime.remove_record(id);
         tracing::info!(supervisor = %self.path, deployment = ?id, "component.undeployed");
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::gallop;
-
-    #[test]
-    fn gallop_finds_every_key_and_no_other() {
-        for len in 0..40usize {
-            // Ascending keys with gaps: 10, 13, 16, ...
-            let keys: Vec<u64> = (0..len as u64).map(|i| 10 + 3 * i).collect();
-            for (i, &key) in keys.iter().enumerate() {
-                assert_eq!(
-                    gallop(len, |j| keys[j], key),
-                    Some(i),
-                    "len {len} key {key}"
-                );
-            }
-            for missing in [0, 11, 12, 10 + 3 * len as u64, u64::MAX] {
-                assert_eq!(gallop(len, |j| keys[j], missing), None, "len {len}");
-            }
-        }
     }
 }

@@ -91,7 +91,8 @@
 //!
 //! # Implementation
 //!
-//! Children live in a vector sorted by id; ids only grow, so start order is id order.
+//! Children live in a deque sorted by id; ids only grow, so start order is id order.
+//! A lookup checks the newest child, then gallops from the oldest ([`search::gallop`]).
 //! The restart log keeps at most `max_restarts` timestamps, pruned as the window
 //! slides. Jitter comes from a seeded splitmix64 generator and is applied in integer
 //! nanoseconds, so it can only shorten a delay and never exceed the cap.
@@ -104,6 +105,7 @@ mod decision;
 mod error;
 mod intensity;
 mod policy;
+pub mod search;
 mod strategy;
 mod time;
 

@@ -1,7 +1,7 @@
 //! The child table: every child the policy knows, in start order.
 //!
 //! Invariants: `list` is sorted by id, ids are unique and never reused (`next_id`
-//! only grows), so start order is id order and lookups are binary searches.
+//! only grows), so start order is id order and lookups search by id (see `position`).
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -87,10 +87,16 @@ impl Children {
         self.list.len()
     }
 
+    /// Where child `id` is: the newest child is looked at first (the runtime reports
+    /// the start of the child it just added), then the search gallops from the oldest
+    /// (undeploys most often take the oldest children).
     pub(super) fn position(&self, id: ChildId) -> Result<usize, EventError> {
-        self.list
-            .binary_search_by_key(&id, |child| child.id)
-            .map_err(|_| EventError::UnknownChild(id))
+        let last = self.list.len().checked_sub(1);
+        match last {
+            Some(last) if self.list[last].id == id => Ok(last),
+            _ => crate::search::gallop(self.list.len(), |i| self.list[i].id.get(), id.get())
+                .ok_or(EventError::UnknownChild(id)),
+        }
     }
 
     pub(super) fn get(&self, id: ChildId) -> Option<&Child> {
