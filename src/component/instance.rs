@@ -510,11 +510,18 @@ async fn stop<C: Component>(
     exit: Exit,
     core: &Core<C>,
 ) -> Exit {
-    let stopping = core.watched(
+    let mut stopping = pin!(core.watched(
         Hook::Stop,
         AssertUnwindSafe(component.stop(ctx)).catch_unwind(),
-    );
-    match crate::rt::deadline(crate::rt::from_now(core.grace()), stopping).await {
+    ));
+    // Most `stop`s finish in their first poll: those need no clock read and no
+    // deadline. The grace period runs from the end of that poll (a poll that blocks the
+    // thread could not be cut short anyway).
+    let outcome = match futures_lite::future::poll_once(stopping.as_mut()).await {
+        Some(outcome) => Some(outcome),
+        None => crate::rt::deadline(crate::rt::from_now(core.grace()), stopping).await,
+    };
+    match outcome {
         Some(Ok(())) => exit,
         Some(Err(payload)) => {
             let failure = Failure::panicked(Hook::Stop, &*payload);
