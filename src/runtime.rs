@@ -728,8 +728,7 @@ impl Handle {
             .supervisor_requests(path)
             .ok_or_else(|| DeployError::NoSuchSupervisor(path.to_owned()))?;
         let (reply, answer) = oneshot::channel();
-        supervisor
-            .send(request(reply))
+        submit(&supervisor, request(reply))
             .await
             .map_err(|_| DeployError::ShuttingDown)?;
         answer.await.unwrap_or(Err(DeployError::ShuttingDown))
@@ -754,8 +753,7 @@ impl Handle {
             .supervisor_requests(split_path(&parent).0)
             .ok_or(UndeployError::UnknownDeployment(id))?;
         let (reply, answer) = oneshot::channel();
-        if supervisor
-            .send(Request::Undeploy { id, first, reply })
+        if submit(&supervisor, Request::Undeploy { id, first, reply })
             .await
             .is_err()
         {
@@ -940,6 +938,23 @@ impl Handle {
 
     pub(crate) fn remove_record(&self, id: DeploymentId) {
         self.deployments().remove(id);
+    }
+}
+
+/// Sends `request` to a supervisor, waiting for room if its mailbox is full. A
+/// supervisor waiting for work on the caller's own reactor handles it at once, inside
+/// the caller's poll (see [`reactor::wake_and_run`]): a deploy from a component on the
+/// root's reactor is then answered without either task going idle. `Err` once the
+/// supervisor is gone.
+async fn submit(supervisor: &mailbox::Sender<Request>, request: Request) -> Result<(), ()> {
+    match supervisor.try_send_unwoken(request) {
+        Ok(Some(waker)) => {
+            reactor::wake_and_run(&waker);
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(mailbox::SendError::Full(request)) => supervisor.send(request).await.map_err(|_| ()),
+        Err(mailbox::SendError::Closed(_)) => Err(()),
     }
 }
 

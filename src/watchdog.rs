@@ -60,6 +60,36 @@ impl Probe {
         Busy(self)
     }
 
+    /// Runs `f` with the probe idle, then marks it busy again with what it was busy
+    /// with (as a new poll, so the watchdog counts the time from there): for runtime
+    /// work done inside a poll of user code (a deploy run at once on the reactor), which
+    /// is not the instance's, and may itself enter and leave the probe.
+    pub(crate) fn outside<R>(&self, f: impl FnOnce() -> R) -> R {
+        if !self.busy.load(Ordering::Relaxed) {
+            return f();
+        }
+        let (key, hook) = (
+            self.key.load(Ordering::Relaxed),
+            self.hook.load(Ordering::Relaxed),
+        );
+        self.busy.store(false, Ordering::Release);
+        // Marks it busy again even if `f` unwinds: the guard of the poll around it
+        // still has to find it busy, and clear it.
+        struct Resume<'a>(&'a Probe, u64, u8);
+        impl Drop for Resume<'_> {
+            fn drop(&mut self) {
+                let probe = self.0;
+                let next = probe.sequence.load(Ordering::Relaxed).wrapping_add(1);
+                probe.sequence.store(next, Ordering::Relaxed);
+                probe.key.store(self.1, Ordering::Relaxed);
+                probe.hook.store(self.2, Ordering::Relaxed);
+                probe.busy.store(true, Ordering::Release);
+            }
+        }
+        let _resume = Resume(self, key, hook);
+        f()
+    }
+
     /// Blocked episodes seen on this reactor.
     pub(crate) fn blocked_events(&self) -> u64 {
         self.blocked_events.load(Ordering::Relaxed)

@@ -194,3 +194,64 @@ fn a_long_worker_job_is_reported() {
         .collect();
     assert!(!reports.is_empty(), "the long job was not reported");
 }
+
+/// A component whose `start` blocks the thread.
+struct SlowStart(Duration);
+impl Component for SlowStart {
+    async fn start(&mut self, _: &mut Context<Self>) -> Result<(), BoxError> {
+        std::thread::sleep(self.0);
+        Ok(())
+    }
+}
+
+struct Deploy;
+impl Message for Deploy {
+    type Reply = ();
+}
+
+/// Deploys a `SlowStart` from its handler, then blocks the thread itself.
+struct Deployer;
+impl Component for Deployer {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&Address::<Deploy>::new("watchdog.deployer"))?;
+        Ok(())
+    }
+}
+impl Handler<Deploy> for Deployer {
+    async fn handle(&mut self, _: Deploy, ctx: &mut Context<Self>) {
+        let spec = ChildSpec::new("slow-start", || SlowStart(Duration::from_millis(300)));
+        ctx.runtime().deploy(spec).await.unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// A deploy from a handler on the supervisor's reactor is handled inside the handler's
+/// poll; the watchdog still names whose code blocks: the new instance's `start`, then
+/// the handler again once the deploy is done.
+#[test]
+fn a_start_blocking_inside_a_deploying_handler_is_reported_as_the_start() {
+    warnings();
+    let runtime = runtime_with_watchdog();
+    runtime
+        .block_on(runtime.deploy(ChildSpec::new("deployer", || Deployer)))
+        .unwrap();
+    runtime
+        .block_on(
+            runtime
+                .bus()
+                .request(&Address::new("watchdog.deployer"), Deploy),
+        )
+        .unwrap();
+    let started = about("slow-start");
+    assert!(!started.is_empty(), "the blocking start was not reported");
+    assert!(
+        started.iter().all(|w| w.contains("running=start")),
+        "{started:?}"
+    );
+    let handler = about("deployer");
+    assert!(!handler.is_empty(), "the blocking handler was not reported");
+    assert!(
+        handler.iter().all(|w| w.contains("running=handler")),
+        "{handler:?}"
+    );
+}

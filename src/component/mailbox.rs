@@ -174,6 +174,15 @@ impl<T> fmt::Debug for Sender<T> {
 impl<T> Sender<T> {
     /// Queues `value` if there is room now.
     pub(crate) fn try_send(&self, value: T) -> Result<(), SendError<T>> {
+        if let Some(receiver) = self.try_send_unwoken(value)? {
+            receiver.wake();
+        }
+        Ok(())
+    }
+
+    /// As [`try_send`](Self::try_send), but hands back the waiting receiver's waker
+    /// (if the receiver was waiting) instead of waking it: the caller must wake it.
+    pub(crate) fn try_send_unwoken(&self, value: T) -> Result<Option<Waker>, SendError<T>> {
         let mut state = self.shared.lock();
         if state.closed {
             return Err(SendError::Closed(value));
@@ -181,12 +190,7 @@ impl<T> Sender<T> {
         if self.shared.used(&state) >= self.shared.capacity() {
             return Err(SendError::Full(value));
         }
-        let receiver = self.shared.push(&mut state, value);
-        drop(state);
-        if let Some(receiver) = receiver {
-            receiver.wake();
-        }
-        Ok(())
+        Ok(self.shared.push(&mut state, value))
     }
 
     /// Queues `value`, waiting for room without blocking the thread.
