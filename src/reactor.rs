@@ -66,6 +66,7 @@ impl Here {
 pub(crate) fn instance_ended() {
     if let Some(here) = here() {
         here.instances.set(here.instances.get().saturating_sub(1));
+        here.executor.detached_ended();
     }
 }
 

@@ -104,6 +104,8 @@ pub(crate) struct Executor {
     detached: RefCell<Vec<Task<()>>>,
     /// `detached`'s length after its last pruning of finished tasks.
     pruned: Cell<usize>,
+    /// Detached tasks reported ended since that pruning (see `detached_ended`).
+    ended: Cell<usize>,
 }
 
 impl Executor {
@@ -114,6 +116,7 @@ impl Executor {
             remote: Arc::default(),
             detached: RefCell::default(),
             pruned: Cell::new(0),
+            ended: Cell::new(0),
         };
         LOCAL.with(|local| {
             *local.borrow_mut() = Some((executor.remote.clone(), executor.local.clone()));
@@ -194,9 +197,39 @@ impl Executor {
         detached.push(task);
         // Amortized: prune finished tasks whenever the list has doubled since.
         if detached.len() >= 2 * self.pruned.get().max(32) {
-            detached.retain(|task| !task.is_finished());
-            self.pruned.set(detached.len());
+            self.prune(&mut detached);
         }
+    }
+
+    /// A detached task has ended, or is ending (an instance, as its last state drops).
+    /// A finished task's handle keeps its allocation (its whole task, future slot
+    /// included) until it is pruned: pruning only as the list doubles would let the
+    /// ended tasks of undeploys (with no deploys to double the list) stay allocated,
+    /// as many as there are live ones. Pruning once an eighth as many as were kept have
+    /// ended bounds them to that eighth (plus 32), at an amortized eight looks at a
+    /// task per end.
+    pub(crate) fn detached_ended(&self) {
+        let ended = self.ended.get() + 1;
+        self.ended.set(ended);
+        if ended >= (self.pruned.get() / 8).max(32) {
+            // A task ending inside `keep` (never: `keep` runs no task) would find the
+            // list borrowed; it is then pruned later.
+            if let Ok(mut detached) = self.detached.try_borrow_mut() {
+                self.prune(&mut detached);
+            }
+        }
+    }
+
+    fn prune(&self, detached: &mut Vec<Task<()>>) {
+        detached.retain(|task| !task.is_finished());
+        self.pruned.set(detached.len());
+        self.ended.set(0);
+    }
+
+    /// Detached tasks kept now, finished or not.
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        self.detached.borrow().len()
     }
 
     /// Runs tasks until `main` ends. `main` is polled here, not spawned, so it may borrow
@@ -316,6 +349,44 @@ impl Drop for Executor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ended tasks reported with `detached_ended` are pruned long before the list would
+    /// double: undeploying most of many instances frees their tasks.
+    #[test]
+    fn ended_detached_tasks_are_pruned_as_they_end() {
+        let executor = Rc::new(Executor::new());
+        let (stop_tx, stop_rx) = flume::unbounded::<()>();
+        let (ended_tx, ended_rx) = flume::unbounded::<()>();
+        let live = 1000;
+        for _ in 0..live {
+            let (stop, ended) = (stop_rx.clone(), ended_tx.clone());
+            let weak = Rc::downgrade(&executor);
+            executor.spawn_detached(async move {
+                let _ = stop.recv_async().await;
+                // As an instance's `Closing` does, as its state drops.
+                if let Some(executor) = weak.upgrade() {
+                    executor.detached_ended();
+                }
+                let _ = ended.send(());
+            });
+        }
+        assert_eq!(executor.kept(), live);
+        // End 900 of them; nothing is spawned meanwhile.
+        for _ in 0..900 {
+            stop_tx.send(()).unwrap();
+        }
+        crate::rt::block_on(executor.run(async {
+            for _ in 0..900 {
+                ended_rx.recv_async().await.unwrap();
+            }
+        }));
+        // At most an eighth of the kept ones (plus 32) may be ended and not pruned yet.
+        assert!(
+            executor.kept() <= 100 + 1000 / 8 + 32,
+            "{} tasks kept",
+            executor.kept()
+        );
+    }
 
     #[test]
     fn runs_local_and_remote_wakes_and_drops_what_is_left() {
