@@ -44,11 +44,12 @@ struct State<T> {
     queue: VecDeque<T>,
     /// The receiver, when it waits for a message.
     receiver: Option<Waker>,
-    /// Senders waiting for room, oldest first.
-    waiting: VecDeque<(u32, Waker)>,
+    /// Senders waiting for room, oldest first. A `Vec`, one word smaller than a
+    /// deque in every mailbox: the line is short (one entry per sender task waiting at
+    /// once), so taking its first entry moves few.
+    waiting: Vec<(u32, Waker)>,
     /// Ids only tell apart the senders waiting at one time: 32 bits wrap safely.
     next_waiter: u32,
-    closed: bool,
     /// How many messages the receiver took in its latest batch.
     held: u32,
 }
@@ -66,6 +67,9 @@ struct Shared<T> {
     queued: AtomicU32,
     /// Whether any sender waits for room, stored under the lock.
     senders_wait: AtomicBool,
+    /// The receiver has closed the mailbox; stored and read under the lock (here, in
+    /// the padding after the counters, rather than a word in the locked state).
+    closed: AtomicBool,
 }
 
 impl<T> Shared<T> {
@@ -94,12 +98,17 @@ impl<T> Shared<T> {
             + (state.held as usize).saturating_sub(self.consumed.load(Ordering::Relaxed) as usize)
     }
 
+    /// Under the lock: whether the receiver has closed the mailbox.
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
     /// Under the lock: the oldest waiting sender, if the mailbox is low enough.
     fn drained(&self, state: &mut State<T>) -> Option<Waker> {
         if self.used(state) > self.low_water() {
             return None;
         }
-        let (_, waker) = state.waiting.pop_front()?;
+        let (_, waker) = pop_front(&mut state.waiting)?;
         self.senders_wait
             .store(!state.waiting.is_empty(), Ordering::Relaxed);
         Some(waker)
@@ -114,6 +123,11 @@ impl<T> Shared<T> {
     }
 }
 
+/// The first of `line`, taken out.
+fn pop_front<T>(line: &mut Vec<T>) -> Option<T> {
+    (!line.is_empty()).then(|| line.remove(0))
+}
+
 /// `n` in 32 bits, saturating (counts here never pass the capacity, itself 32-bit).
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
@@ -126,15 +140,15 @@ pub(crate) fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
         state: Mutex::new(State {
             queue: VecDeque::new(),
             receiver: None,
-            waiting: VecDeque::new(),
+            waiting: Vec::new(),
             next_waiter: 0,
-            closed: false,
             held: 0,
         }),
         capacity: count(capacity.max(1)),
         consumed: AtomicU32::new(0),
         queued: AtomicU32::new(0),
         senders_wait: AtomicBool::new(false),
+        closed: AtomicBool::new(false),
     });
     (
         Sender {
@@ -184,7 +198,7 @@ impl<T> Sender<T> {
     /// (if the receiver was waiting) instead of waking it: the caller must wake it.
     pub(crate) fn try_send_unwoken(&self, value: T) -> Result<Option<Waker>, SendError<T>> {
         let mut state = self.shared.lock();
-        if state.closed {
+        if self.shared.is_closed() {
             return Err(SendError::Closed(value));
         }
         if self.shared.used(&state) >= self.shared.capacity() {
@@ -255,14 +269,15 @@ impl<T> Future for SendFuture<'_, T> {
             return Poll::Ready(Ok(()));
         };
         let mut state = this.shared.lock();
-        if state.closed || this.shared.used(&state) < this.shared.capacity() {
+        let closed = this.shared.is_closed();
+        if closed || this.shared.used(&state) < this.shared.capacity() {
             if let Some(id) = this.waiter.take() {
                 state.waiting.retain(|(w, _)| *w != id);
                 this.shared
                     .senders_wait
                     .store(!state.waiting.is_empty(), Ordering::Relaxed);
             }
-            if state.closed {
+            if closed {
                 return Poll::Ready(Err(SendError::Closed(value)));
             }
             let receiver = this.shared.push(&mut state, value);
@@ -280,12 +295,12 @@ impl<T> Future for SendFuture<'_, T> {
                     }
                 }
                 // Told of room that someone else took first: first in line again.
-                None => state.waiting.push_front((id, cx.waker().clone())),
+                None => state.waiting.insert(0, (id, cx.waker().clone())),
             },
             None => {
                 let id = state.next_waiter;
                 state.next_waiter = state.next_waiter.wrapping_add(1);
-                state.waiting.push_back((id, cx.waker().clone()));
+                state.waiting.push((id, cx.waker().clone()));
                 this.waiter = Some(id);
             }
         }
@@ -306,7 +321,7 @@ impl<T> Drop for SendFuture<'_, T> {
         let was_waiting = state.waiting.len() < before;
         // Told of room and giving up: the next waiting sender gets the turn.
         let next = if !was_waiting && self.shared.used(&state) < self.shared.capacity() {
-            state.waiting.pop_front()
+            pop_front(&mut state.waiting)
         } else {
             None
         };
@@ -458,7 +473,7 @@ impl<T> Receiver<T> {
         }
         let (queued, waiting) = {
             let mut state = self.shared.lock();
-            state.closed = true;
+            self.shared.closed.store(true, Ordering::Relaxed);
             state.receiver = None;
             state.held = 0;
             (
