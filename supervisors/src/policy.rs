@@ -525,7 +525,7 @@ impl SupervisorPolicy {
         let child = self.children.at(index);
         let streak = child.consecutive_restarts;
         child.consecutive_restarts = streak.saturating_add(1);
-        self.backoff.delay(streak, &mut self.rng)
+        self.backoff.delay(u32::from(streak), &mut self.rng)
     }
 
     fn transition_to_escalated(&mut self) -> Decision {

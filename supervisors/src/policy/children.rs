@@ -9,15 +9,21 @@ use std::time::Duration;
 
 use crate::{ChildId, ChildInfo, ChildState, EventError, RestartType, Timestamp};
 
-/// One child's record.
+/// One child's record: 32 bytes, as a supervisor keeps one per child (a million
+/// children are a million records). Its counters are kept narrower than
+/// [`ChildInfo`]'s and saturate: four billion restarts of one child, or a streak of
+/// 65,535 (a backoff reaches its cap in far fewer), is no real limit.
 #[derive(Debug, Clone)]
 pub(super) struct Child {
     pub(super) id: ChildId,
     pub(super) restart_type: RestartType,
     pub(super) state: ChildState,
-    pub(super) restarts: u64,
-    pub(super) consecutive_restarts: u32,
+    pub(super) restarts: u32,
+    pub(super) consecutive_restarts: u16,
 }
+
+// Kept at 32 bytes (see above); a field that grows it fails the build here.
+const _: () = assert!(std::mem::size_of::<Child>() == 32);
 
 impl Child {
     const fn new(id: ChildId, restart_type: RestartType) -> Self {
@@ -35,8 +41,9 @@ impl Child {
             id: self.id,
             restart_type: self.restart_type,
             state: self.state,
-            restarts: self.restarts,
-            consecutive_restarts: self.consecutive_restarts,
+            // Widening, lossless (`From` is not `const`).
+            restarts: self.restarts as u64,
+            consecutive_restarts: self.consecutive_restarts as u32,
         }
     }
 
@@ -140,12 +147,32 @@ impl Children {
                 plan.remove.push(child.id);
             } else {
                 child.state = ChildState::Restarting;
-                child.restarts += 1;
+                child.restarts = child.restarts.saturating_add(1);
                 plan.restart.push(child.id);
             }
         }
         plan.stop.reverse();
         self.list.retain(|child| !plan.remove.contains(&child.id));
         plan
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The narrow counters saturate instead of overflowing, and widen in the snapshot.
+    #[test]
+    fn counters_saturate() {
+        let mut children = Children::new();
+        let id = children.add(RestartType::Permanent);
+        let child = children.at(0);
+        child.restarts = u32::MAX;
+        child.consecutive_restarts = u16::MAX;
+        let plan = children.transition_to_restarting(0..1);
+        assert_eq!(plan.restart, [id]);
+        let info = children.at(0).info();
+        assert_eq!(info.restarts, u64::from(u32::MAX));
+        assert_eq!(info.consecutive_restarts, u32::from(u16::MAX));
     }
 }
