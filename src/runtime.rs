@@ -712,8 +712,11 @@ impl Handle {
         path: &str,
         spec: SupervisorSpec,
     ) -> Result<DeploymentId, DeployError> {
-        self.ask(path, |reply| Request::DeploySupervisor { spec, reply })
-            .await
+        self.ask(path, |reply| Request::DeploySupervisor {
+            spec: Box::new(spec),
+            reply,
+        })
+        .await
     }
 
     async fn ask(
