@@ -218,12 +218,27 @@ impl Hasher for NameHasher {
             word.copy_from_slice(chunk);
             self.add(u64::from_le_bytes(word));
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
+        // The last 1 to 7 bytes, little-endian in a zeroed word, as whole loads: a copy
+        // of a length known only at run time would be a call to `memcpy`.
+        let mut rest = chunks.remainder();
+        if rest.is_empty() {
+            return;
         }
+        let (mut word, mut shift) = (0u64, 0);
+        if let [a, b, c, d, tail @ ..] = rest {
+            word = u64::from(u32::from_le_bytes([*a, *b, *c, *d]));
+            shift = 32;
+            rest = tail;
+        }
+        if let [a, b, tail @ ..] = rest {
+            word |= u64::from(u16::from_le_bytes([*a, *b])) << shift;
+            shift += 16;
+            rest = tail;
+        }
+        if let [a] = rest {
+            word |= u64::from(*a) << shift;
+        }
+        self.add(word);
     }
 
     fn write_u8(&mut self, byte: u8) {
@@ -445,6 +460,25 @@ mod tests {
     use std::hash::{BuildHasher, BuildHasherDefault};
 
     use super::NameHasher;
+
+    /// The tail of a name is packed as a zero-padded little-endian word, whatever its
+    /// length.
+    #[test]
+    fn a_tail_hashes_as_its_zero_padded_word() {
+        use std::hash::Hasher;
+        let bytes = b"0123456789abcdef";
+        for len in 0..=bytes.len() {
+            let mut hasher = NameHasher::default();
+            hasher.write(&bytes[..len]);
+            let mut expected = NameHasher::default();
+            for chunk in bytes[..len].chunks(8) {
+                let mut word = [0; 8];
+                word[..chunk.len()].copy_from_slice(chunk);
+                expected.add(u64::from_le_bytes(word));
+            }
+            assert_eq!(hasher.finish(), expected.finish(), "length {len}");
+        }
+    }
 
     /// Names that differ only in their last bytes (`idle-0` .. `idle-4095`) must spread
     /// over the low bits hashbrown picks buckets with, or a map of them degrades into
