@@ -4,10 +4,11 @@ mod builder;
 mod error;
 mod inspect;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -121,6 +122,9 @@ struct Shared {
     deployments: Mutex<SlotMap<DeploymentId, Deployment>>,
     /// Live supervisors by path, for deploys and undeploys.
     supervisors: Mutex<FastMap<Arc<str>, mailbox::Sender<Request>>>,
+    /// The root's requests, also in `supervisors`: most deploys and undeploys go to
+    /// the root, and need no lock and no lookup to find it.
+    root: OnceLock<mailbox::Sender<Request>>,
     /// What the inspector reads of each live supervisor, by path (sorted: tree order).
     nodes: Mutex<BTreeMap<Arc<str>, Arc<NodeStats>>>,
     /// The reactors of supervisors that own some, by path (fixed when built).
@@ -333,6 +337,7 @@ impl Runtime {
             ended: flume::bounded(1),
             next_key: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
+            root: OnceLock::new(),
             events: Events::default(),
         });
         let watchdog = match builder.blocked_threshold {
@@ -368,6 +373,7 @@ impl Runtime {
     fn start_root(&self, spec: SupervisorSpec) -> Result<(), Failure> {
         let handle = self.handle.clone();
         let (tx, rx) = mailbox::bounded(crate::supervisor::REQUESTS);
+        let _ = handle.shared.root.set(tx.clone());
         handle.register_supervisor(ROOT.into(), tx);
         let node = Node::new(NodeConfig {
             path: ROOT.into(),
@@ -827,13 +833,23 @@ impl Handle {
 
     // ----- for supervisor nodes -----
 
-    fn supervisor_requests(&self, path: &str) -> Option<mailbox::Sender<Request>> {
+    fn supervisor_requests(&self, path: &str) -> Option<Cow<'_, mailbox::Sender<Request>>> {
+        if path == ROOT {
+            // Gone once the root's task has ended (and its mailbox closed with it).
+            return self
+                .shared
+                .root
+                .get()
+                .filter(|root| !root.is_closed())
+                .map(Cow::Borrowed);
+        }
         self.shared
             .supervisors
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(path)
             .cloned()
+            .map(Cow::Owned)
     }
 
     pub(crate) fn register_supervisor(&self, path: Arc<str>, requests: mailbox::Sender<Request>) {

@@ -221,6 +221,12 @@ impl<T> Sender<T> {
         self.shared.len()
     }
 
+    /// Whether the receiver has closed the mailbox (or is gone): a hint, as a send may
+    /// find it closed right after.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
     /// The most messages it queues.
     pub(crate) fn capacity(&self) -> usize {
         self.shared.capacity()
