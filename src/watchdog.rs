@@ -51,13 +51,18 @@ impl Drop for Busy<'_> {
 impl Probe {
     /// Marks the reactor busy with `hook` of instance `key` until the guard drops.
     pub(crate) fn enter(&self, key: u64, hook: Hook) -> Busy<'_> {
+        self.mark(key, hook_code(hook));
+        Busy(self)
+    }
+
+    /// Marks the reactor busy with hook code `hook` of instance `key`, as a new poll.
+    fn mark(&self, key: u64, hook: u8) {
         // Single writer: a plain load and store, no read-modify-write.
         let next = self.sequence.load(Ordering::Relaxed).wrapping_add(1);
         self.sequence.store(next, Ordering::Relaxed);
         self.key.store(key, Ordering::Relaxed);
-        self.hook.store(hook_code(hook), Ordering::Relaxed);
+        self.hook.store(hook, Ordering::Relaxed);
         self.busy.store(true, Ordering::Release);
-        Busy(self)
     }
 
     /// Runs `f` with the probe idle, then marks it busy again with what it was busy
@@ -78,12 +83,7 @@ impl Probe {
         struct Resume<'a>(&'a Probe, u64, u8);
         impl Drop for Resume<'_> {
             fn drop(&mut self) {
-                let probe = self.0;
-                let next = probe.sequence.load(Ordering::Relaxed).wrapping_add(1);
-                probe.sequence.store(next, Ordering::Relaxed);
-                probe.key.store(self.1, Ordering::Relaxed);
-                probe.hook.store(self.2, Ordering::Relaxed);
-                probe.busy.store(true, Ordering::Release);
+                self.0.mark(self.1, self.2);
             }
         }
         let _resume = Resume(self, key, hook);
