@@ -255,7 +255,8 @@ impl Executor {
                     if main.as_mut().poll(&mut main_cx).is_ready() {
                         return Poll::Ready(());
                     }
-                    continue;
+                    // On to a task before `main` again: a `main` that wakes itself
+                    // (a yield) would otherwise be all this loop ever polled.
                 }
                 let next = self.local.runnables.borrow_mut().pop_front();
                 let runnable = match next {
@@ -349,6 +350,25 @@ impl Drop for Executor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `main` future that wakes itself (it yields, waiting for a task) does not starve
+    /// the tasks: they run between its polls.
+    #[test]
+    fn a_main_future_that_yields_does_not_starve_the_tasks() {
+        let executor = Executor::new();
+        let done = Rc::new(Cell::new(false));
+        let flag = done.clone();
+        executor.spawn_detached(async move { flag.set(true) });
+        crate::rt::block_on(executor.run(async {
+            for _ in 0..10_000 {
+                if done.get() {
+                    return;
+                }
+                futures_lite::future::yield_now().await;
+            }
+        }));
+        assert!(done.get(), "the task never ran while main yielded");
+    }
 
     /// Ended tasks reported with `detached_ended` are pruned long before the list would
     /// double: undeploying most of many instances frees their tasks.
