@@ -98,7 +98,8 @@ impl<T> Shared<T> {
             + (state.held as usize).saturating_sub(self.consumed.load(Ordering::Relaxed) as usize)
     }
 
-    /// Under the lock: whether the receiver has closed the mailbox.
+    /// Whether the receiver has closed the mailbox: exact under the lock, and for the
+    /// receiver itself (it alone closes); a hint elsewhere.
     fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Relaxed)
     }
@@ -158,7 +159,6 @@ pub(crate) fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             shared,
             batch: RefCell::new(VecDeque::new()),
             consumed: Cell::new(0),
-            closed: Cell::new(false),
         },
     )
 }
@@ -251,7 +251,7 @@ pub(crate) trait Gauge: Send + Sync {
 
 impl<T: Send> Gauge for Shared<T> {
     fn len(&self) -> usize {
-        self.used(&self.lock())
+        Shared::len(self)
     }
 }
 
@@ -348,8 +348,6 @@ pub(crate) struct Receiver<T> {
     batch: RefCell<VecDeque<T>>,
     /// How many of the batch have been taken out (mirrored to `shared.consumed`).
     consumed: Cell<u32>,
-    /// Closed already (`close`): the drop has nothing left to do.
-    closed: Cell<bool>,
 }
 
 impl<T> fmt::Debug for Receiver<T> {
@@ -474,7 +472,8 @@ impl<T> Receiver<T> {
     /// dropped (each request's reply slot with it, so its requester learns at once
     /// that the recipient failed). Done again, it finds nothing to do.
     pub(crate) fn close(&self) {
-        if self.closed.replace(true) {
+        // Only the receiver closes: read without the lock, this is exact.
+        if self.shared.is_closed() {
             return;
         }
         let (queued, waiting) = {
