@@ -305,9 +305,9 @@ impl<C: Component> Context<C> {
     }
 
     pub(crate) fn unregister_all(&mut self) {
-        let registry = self.runtime.bus().registry();
-        for r in self.consumers.drain(..) {
-            registry.unregister(&r.address, r.id);
+        let bus = self.runtime.bus();
+        for registration in self.consumers.drain(..) {
+            registration.remove(bus);
         }
     }
 
@@ -322,23 +322,23 @@ impl<C: Component> Context<C> {
     /// A start failed: the registrations it took over from the previous incarnation
     /// (those made before `made_from`) are kept again, and those it made are removed.
     pub(crate) fn start_failed(&mut self, made_from: ConsumerId) {
-        let registry = self.runtime.bus().registry();
-        for registration in std::mem::take(&mut self.consumers) {
+        let bus = self.runtime.bus();
+        for registration in self.consumers.drain(..) {
             if registration.id < made_from {
                 self.kept
                     .get_or_insert_with(Box::default)
                     .push(registration);
             } else {
-                registry.unregister(&registration.address, registration.id);
+                registration.remove(bus);
             }
         }
     }
 
     /// Removes the previous incarnation's registrations from the bus.
     pub(crate) fn drop_kept(&mut self) {
-        let registry = self.runtime.bus();
+        let bus = self.runtime.bus();
         for registration in self.kept.take().into_iter().flat_map(|kept| *kept) {
-            registration.remove(registry);
+            registration.remove(bus);
         }
     }
 
