@@ -249,7 +249,8 @@ impl Node {
                     node.add_instances(&spec, &path, id);
                 }
                 TreeChild::Supervisor(spec) => {
-                    node.add_supervisor(spec);
+                    let path = join_path(&node.path, &spec.name);
+                    node.add_supervisor(spec, path);
                 }
             }
         }
@@ -414,8 +415,8 @@ impl Node {
         }
     }
 
-    fn add_supervisor(&mut self, spec: SupervisorSpec) -> DeploymentId {
-        let path = join_path(&self.path, &spec.name);
+    /// Adds supervisor `spec` at `path` (`parent/name`).
+    fn add_supervisor(&mut self, spec: SupervisorSpec, path: Arc<str>) -> DeploymentId {
         let reactors = self
             .runtime
             .owned_reactors(&path)
@@ -948,12 +949,13 @@ impl Node {
         if spec.own_reactors() > 0 {
             return Err(SpecError::DynamicReactors.into());
         }
-        if self.names.contains(&*join_path(&self.path, &spec.name)) {
+        let path = join_path(&self.path, &spec.name);
+        if self.names.contains(&path) {
             return Err(SpecError::DuplicateName(spec.name.clone()).into());
         }
         let name = spec.name.clone();
         let first = self.children.len();
-        let id = self.add_supervisor(spec);
+        let id = self.add_supervisor(spec, path);
         self.start_new(first, id)
             .await
             .map_err(|(instance, failure)| DeployError::StartFailed {
