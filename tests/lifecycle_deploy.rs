@@ -378,6 +378,22 @@ fn undeploys_in_any_order_take_exactly_their_own_children() {
             .await
             .unwrap();
         assert_eq!(names(children()), ["b", "d", "c", "c", "c", "a", "sales"]);
+        // A supervisor's name is taken as a component's is, whichever deploys second.
+        let twin = Supervisor::builder("sales").child(ChildSpec::new("y", || Idle));
+        assert!(matches!(
+            runtime.handle().deploy_supervisor("root", twin).await,
+            Err(DeployError::InvalidSpec(SpecError::DuplicateName(name))) if name == "sales"
+        ));
+        let twin = Supervisor::builder("a").child(ChildSpec::new("y", || Idle));
+        assert!(matches!(
+            runtime.handle().deploy_supervisor("root", twin).await,
+            Err(DeployError::InvalidSpec(SpecError::DuplicateName(name))) if name == "a"
+        ));
+        assert!(matches!(
+            runtime.deploy(ChildSpec::new("sales", || Idle)).await,
+            Err(DeployError::InvalidSpec(SpecError::DuplicateName(name))) if name == "sales"
+        ));
+        assert_eq!(names(children()), ["b", "d", "c", "c", "c", "a", "sales"]);
     });
 }
 
