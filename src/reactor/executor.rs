@@ -212,8 +212,8 @@ impl Executor {
         let ended = self.ended.get() + 1;
         self.ended.set(ended);
         if ended >= (self.pruned.get() / 8).max(32) {
-            // A task ending inside `keep` (never: `keep` runs no task) would find the
-            // list borrowed; it is then pruned later.
+            // The list is borrowed only by `keep` and `prune`, which run no task; were
+            // it borrowed now, the next end would prune.
             if let Ok(mut detached) = self.detached.try_borrow_mut() {
                 self.prune(&mut detached);
             }
