@@ -61,12 +61,13 @@ impl Here {
     }
 }
 
-/// The instance whose task ran on this thread has ended (or, with its reactor ending,
-/// been dropped: then this reactor's count has been read already).
-pub(crate) fn instance_ended() {
+/// The instance whose task ran on this thread, kept in the executor's `slot`, has ended
+/// (or, with its reactor ending, been dropped: then this reactor's count has been read
+/// already, and the executor drops every task anyway).
+pub(crate) fn instance_ended(slot: usize) {
     if let Some(here) = here() {
         here.instances.set(here.instances.get().saturating_sub(1));
-        here.executor.detached_ended();
+        here.executor.release(slot);
     }
 }
 

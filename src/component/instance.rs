@@ -195,8 +195,8 @@ struct Core<C: Component> {
 /// The instance's counters and control, closing the control when the instance's task
 /// goes, however it goes (ended, or dropped with its reactor): its supervisor's stop is
 /// answered then, after everything the instance held has been dropped but the shell's
-/// last fields.
-struct Closing(Arc<InstanceStats>);
+/// last fields. Then the task's slot in its executor (the second field) is given back.
+struct Closing(Arc<InstanceStats>, usize);
 
 impl std::ops::Deref for Closing {
     type Target = InstanceStats;
@@ -209,7 +209,7 @@ impl std::ops::Deref for Closing {
 impl Drop for Closing {
     fn drop(&mut self) {
         self.0.control.close();
-        crate::reactor::instance_ended();
+        crate::reactor::instance_ended(self.1);
     }
 }
 
@@ -258,6 +258,7 @@ pub(crate) fn run<C: Component>(
     factory: Shared<dyn Factory<C>>,
     config: InstanceConfig,
     probe: Option<Arc<Probe>>,
+    slot: usize,
 ) -> impl Future<Output = ()> {
     let (mailbox, inbox) = mailbox::bounded::<Envelope<C>>(config.mailbox_capacity as usize);
     config
@@ -281,7 +282,7 @@ pub(crate) fn run<C: Component>(
         ctx,
         core: Core {
             factory,
-            stats: Closing(config.stats),
+            stats: Closing(config.stats, slot),
             probe,
             key: config.key,
         },

@@ -119,7 +119,7 @@ fn start<C: Component>(factory: Shared<dyn Factory<C>>, here: &Here, config: Ins
     let probe = here.probe.clone();
     here.instance_started();
     here.executor
-        .spawn_detached_now(crate::component::instance::run(factory, config, probe));
+        .spawn_detached_now(|slot| crate::component::instance::run(factory, config, probe, slot));
 }
 
 /// The specification of a deployment: a name, a `Send` factory that builds the component

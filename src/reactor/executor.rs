@@ -101,11 +101,57 @@ pub(crate) struct Executor {
     local: Rc<Queue>,
     remote: Arc<Remote>,
     /// Detached tasks, kept so that dropping the executor cancels them.
-    detached: RefCell<Vec<Task<()>>>,
-    /// `detached`'s length after its last pruning of finished tasks.
-    pruned: Cell<usize>,
-    /// Detached tasks reported ended since that pruning (see `detached_ended`).
-    ended: Cell<usize>,
+    detached: RefCell<Slots>,
+}
+
+/// Detached tasks, each in a slot of its own, so that one ending can give its slot (and
+/// its allocation) back at once, without a search.
+#[derive(Default)]
+struct Slots {
+    tasks: Vec<Option<Task<()>>>,
+    /// Empty slots, for the next tasks.
+    free: Vec<usize>,
+    /// Tasks kept after the latest sweep (see [`Slots::keep`]).
+    swept: usize,
+}
+
+impl Slots {
+    /// The slot the next task kept will take.
+    fn next(&self) -> usize {
+        self.free.last().copied().unwrap_or(self.tasks.len())
+    }
+
+    /// Keeps `task` in the slot [`next`](Self::next) named.
+    ///
+    /// Tasks that do not release their slot as they end (supervisors, the deadline
+    /// driver) are swept out once they are finished: whenever the kept tasks have
+    /// doubled since the latest sweep, at an amortized two looks at a task per keep.
+    fn keep(&mut self, task: Task<()>) {
+        match self.free.pop() {
+            Some(slot) => self.tasks[slot] = Some(task),
+            None => self.tasks.push(Some(task)),
+        }
+        let kept = self.tasks.len() - self.free.len();
+        if kept >= 2 * self.swept.max(32) {
+            let mut finished = Vec::new();
+            for (slot, task) in self.tasks.iter_mut().enumerate() {
+                if task.as_ref().is_some_and(Task::is_finished) {
+                    finished.push(task.take());
+                    self.free.push(slot);
+                }
+            }
+            self.swept = self.tasks.len() - self.free.len();
+            // A finished task's handle only frees its allocation when dropped.
+            drop(finished);
+        }
+    }
+
+    /// Empties `slot`, handing back its task (dropped by the caller, outside the borrow).
+    fn release(&mut self, slot: usize) -> Option<Task<()>> {
+        let task = self.tasks.get_mut(slot)?.take()?;
+        self.free.push(slot);
+        Some(task)
+    }
 }
 
 impl Executor {
@@ -115,8 +161,6 @@ impl Executor {
             local: Rc::default(),
             remote: Arc::default(),
             detached: RefCell::default(),
-            pruned: Cell::new(0),
-            ended: Cell::new(0),
         };
         LOCAL.with(|local| {
             *local.borrow_mut() = Some((executor.remote.clone(), executor.local.clone()));
@@ -158,18 +202,26 @@ impl Executor {
         self.keep(task);
     }
 
-    /// Spawns `future` to run to its end and runs its first poll now, on the caller's
-    /// stack, instead of queueing it behind the tasks already woken. For an instance
-    /// started by its supervisor on the supervisor's own reactor, the start is then over
-    /// (most starts never wait) before the supervisor awaits it: the supervisor does
-    /// not go idle and get woken again, one task switch less per deploy.
+    /// Spawns the future `make` builds for the slot the task is kept in, to run to its
+    /// end, and runs its first poll now, on the caller's stack, instead of queueing it
+    /// behind the tasks already woken. For an instance started by its supervisor on the
+    /// supervisor's own reactor, the start is then over (most starts never wait) before
+    /// the supervisor awaits it: the supervisor does not go idle and get woken again,
+    /// one task switch less per deploy.
     ///
-    /// The first poll runs inside whatever the caller is polling: `future` must not
+    /// The task gives its slot back with [`release`](Self::release) as it ends (an
+    /// instance does, as its last state drops), so its allocation goes at once.
+    ///
+    /// The first poll runs inside whatever the caller is polling: the future must not
     /// wait on the caller synchronously (an instance never does: it only reports to its
     /// supervisor through channels).
-    pub(crate) fn spawn_detached_now(&self, future: impl Future<Output = ()> + 'static) {
-        let (runnable, task) = self.spawn_unscheduled(future);
-        self.keep(task);
+    pub(crate) fn spawn_detached_now<F>(&self, make: impl FnOnce(usize) -> F)
+    where
+        F: Future<Output = ()> + 'static,
+    {
+        let slot = self.detached.borrow().next();
+        let (runnable, task) = self.spawn_unscheduled(make(slot));
+        self.detached.borrow_mut().keep(task);
         runnable.run();
     }
 
@@ -193,43 +245,29 @@ impl Executor {
 
     /// Keeps a detached task, so that dropping the executor cancels it.
     fn keep(&self, task: Task<()>) {
-        let mut detached = self.detached.borrow_mut();
-        detached.push(task);
-        // Amortized: prune finished tasks whenever the list has doubled since.
-        if detached.len() >= 2 * self.pruned.get().max(32) {
-            self.prune(&mut detached);
-        }
+        self.detached.borrow_mut().keep(task);
     }
 
-    /// A detached task has ended, or is ending (an instance, as its last state drops).
-    /// A finished task's handle keeps its allocation (its whole task, future slot
-    /// included) until it is pruned: pruning only as the list doubles would let the
-    /// ended tasks of undeploys (with no deploys to double the list) stay allocated,
-    /// as many as there are live ones. Pruning once an eighth as many as were kept have
-    /// ended bounds them to that eighth (plus 32), at an amortized eight looks at a
-    /// task per end.
-    pub(crate) fn detached_ended(&self) {
-        let ended = self.ended.get() + 1;
-        self.ended.set(ended);
-        if ended >= (self.pruned.get() / 8).max(32) {
-            // The list is borrowed only by `keep` and `prune`, which run no task; were
-            // it borrowed now, the next end would prune.
-            if let Ok(mut detached) = self.detached.try_borrow_mut() {
-                self.prune(&mut detached);
-            }
-        }
-    }
-
-    fn prune(&self, detached: &mut Vec<Task<()>>) {
-        detached.retain(|task| !task.is_finished());
-        self.pruned.set(detached.len());
-        self.ended.set(0);
+    /// The detached task kept in `slot` has ended, or is ending (an instance, as its
+    /// last state drops): its handle goes, and with it the task's allocation once the
+    /// task is done.
+    pub(crate) fn release(&self, slot: usize) {
+        // The slots are borrowed only by `keep` and while the executor drops, which
+        // run no task; while the executor drops, every task goes anyway.
+        let task = self
+            .detached
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut slots| slots.release(slot));
+        // Dropped outside the borrow: dropping a handle may drop its task's future.
+        drop(task);
     }
 
     /// Detached tasks kept now, finished or not.
     #[cfg(test)]
     fn kept(&self) -> usize {
-        self.detached.borrow().len()
+        let slots = self.detached.borrow();
+        slots.tasks.len() - slots.free.len()
     }
 
     /// Runs tasks until `main` ends. `main` is polled here, not spawned, so it may borrow
@@ -370,10 +408,11 @@ mod tests {
         assert!(done.get(), "the task never ran while main yielded");
     }
 
-    /// Ended tasks reported with `detached_ended` are pruned long before the list would
-    /// double: undeploying most of many instances frees their tasks.
+    /// A task that releases its slot as it ends gives its allocation back at once:
+    /// undeploying most of many instances frees their tasks, and their slots go to the
+    /// next tasks.
     #[test]
-    fn ended_detached_tasks_are_pruned_as_they_end() {
+    fn a_task_released_as_it_ends_is_not_kept() {
         let executor = Rc::new(Executor::new());
         let (stop_tx, stop_rx) = flume::unbounded::<()>();
         let (ended_tx, ended_rx) = flume::unbounded::<()>();
@@ -381,11 +420,11 @@ mod tests {
         for _ in 0..live {
             let (stop, ended) = (stop_rx.clone(), ended_tx.clone());
             let weak = Rc::downgrade(&executor);
-            executor.spawn_detached(async move {
+            executor.spawn_detached_now(move |slot| async move {
                 let _ = stop.recv_async().await;
                 // As an instance's `Closing` does, as its state drops.
                 if let Some(executor) = weak.upgrade() {
-                    executor.detached_ended();
+                    executor.release(slot);
                 }
                 let _ = ended.send(());
             });
@@ -400,12 +439,47 @@ mod tests {
                 ended_rx.recv_async().await.unwrap();
             }
         }));
-        // At most an eighth of the kept ones (plus 32) may be ended and not pruned yet.
-        assert!(
-            executor.kept() <= 100 + 1000 / 8 + 32,
-            "{} tasks kept",
-            executor.kept()
-        );
+        assert_eq!(executor.kept(), 100);
+        // The freed slots are taken again before the list grows.
+        let slots = executor.detached.borrow().tasks.len();
+        for _ in 0..900 {
+            executor.spawn_detached_now(|_| std::future::pending::<()>());
+        }
+        assert_eq!(executor.kept(), 1000);
+        assert_eq!(executor.detached.borrow().tasks.len(), slots);
+        // A slot released twice, or never taken, changes nothing.
+        executor.release(0);
+        executor.release(0);
+        executor.release(1 << 40);
+        assert_eq!(executor.kept(), 999);
+    }
+
+    /// Finished tasks that never release their slot are swept out as the kept ones
+    /// double.
+    #[test]
+    fn finished_tasks_are_swept_as_the_kept_ones_double() {
+        let executor = Executor::new();
+        let (done_tx, done_rx) = flume::unbounded::<()>();
+        for _ in 0..100 {
+            let done = done_tx.clone();
+            executor.spawn_detached(async move {
+                let _ = done.send(());
+            });
+        }
+        crate::rt::block_on(executor.run(async {
+            for _ in 0..100 {
+                done_rx.recv_async().await.unwrap();
+            }
+        }));
+        // All finished; the sweep at 64 kept found none finished yet (none had run).
+        assert_eq!(executor.kept(), 100);
+        // The next sweep comes at 128 kept: it takes the 100 finished ones.
+        for _ in 0..27 {
+            executor.spawn_detached(std::future::pending::<()>());
+        }
+        assert_eq!(executor.kept(), 127);
+        executor.spawn_detached(std::future::pending::<()>());
+        assert_eq!(executor.kept(), 28);
     }
 
     #[test]
@@ -454,7 +528,7 @@ mod tests {
         let (waker_tx, waker_rx) = flume::bounded::<Waker>(1);
         let done = Rc::new(Cell::new(false));
         let seen = done.clone();
-        executor.spawn_detached_now(async move {
+        executor.spawn_detached_now(|_| async move {
             std::future::poll_fn(|cx| {
                 let _ = waker_tx.try_send(cx.waker().clone());
                 std::task::Poll::Ready(())
@@ -477,7 +551,7 @@ mod tests {
         let (tx, rx) = flume::bounded::<()>(1);
         let (done_tx, done_rx) = flume::bounded::<()>(1);
         let seen = steps.clone();
-        executor.spawn_detached_now(async move {
+        executor.spawn_detached_now(|_| async move {
             seen.set(1);
             let _ = rx.recv_async().await;
             seen.set(2);
