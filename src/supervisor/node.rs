@@ -243,13 +243,16 @@ impl Node {
         };
         for child in node.spec.children.clone() {
             match child {
+                // Names were checked with the tree (`SupervisorSpec::validate`).
                 TreeChild::Component(spec) => {
                     let path = join_path(&node.path, &spec.name);
+                    node.names.insert(path.clone());
                     let id = node.runtime.new_record(&path, spec.instances);
                     node.add_instances(&spec, &path, id);
                 }
                 TreeChild::Supervisor(spec) => {
                     let path = join_path(&node.path, &spec.name);
+                    node.names.insert(path.clone());
                     node.add_supervisor(spec, path);
                 }
             }
@@ -352,10 +355,11 @@ impl Node {
         // closes while the node runs: the node ends on a terminate request.
         let (exits, requests) = (&self.exits, &self.requests);
         poll_fn(|cx| {
-            if let Poll::Ready(exit) = exits.poll_recv(cx) {
+            // Only this node's task polls its mailboxes.
+            if let Poll::Ready(exit) = exits.poll_recv_owned(cx) {
                 return Poll::Ready(Event::Exit(exit));
             }
-            if let Poll::Ready(request) = requests.poll_recv(cx) {
+            if let Poll::Ready(request) = requests.poll_recv_owned(cx) {
                 return Poll::Ready(Event::Request(request));
             }
             if let Some(t) = timer.as_mut()
@@ -370,7 +374,8 @@ impl Node {
 
     // ----- children: adding, starting, stopping -----
 
-    /// Adds the instances of deployment `deployment` at `path` (`parent/name`).
+    /// Adds the instances of deployment `deployment` at `path` (`parent/name`), a name
+    /// the caller has taken in `names`.
     fn add_instances(&mut self, spec: &ChildSpec, path: &Arc<str>, deployment: DeploymentId) {
         for index in 0..spec.instances {
             let reactor = match spec.reactor {
@@ -389,7 +394,6 @@ impl Node {
                 .policy
                 .add_child(spec.restart)
                 .expect("a supervising policy");
-            self.names.insert(path.clone());
             self.children.push_back(Child {
                 id,
                 key,
@@ -415,7 +419,8 @@ impl Node {
         }
     }
 
-    /// Adds supervisor `spec` at `path` (`parent/name`).
+    /// Adds supervisor `spec` at `path` (`parent/name`), a name the caller has taken in
+    /// `names`.
     fn add_supervisor(&mut self, spec: SupervisorSpec, path: Arc<str>) -> DeploymentId {
         let reactors = self
             .runtime
@@ -427,7 +432,6 @@ impl Node {
             .policy
             .add_child(RestartType::Permanent)
             .expect("a supervising policy");
-        self.names.insert(path.clone());
         self.children.push_back(Child {
             id,
             key,
@@ -916,7 +920,8 @@ impl Node {
     async fn deploy(&mut self, spec: ChildSpec) -> Result<DeploymentId, DeployError> {
         spec.validate(self.reactors.len())?;
         let path = join_path(&self.path, &spec.name);
-        if self.names.contains(&path) {
+        // Taken now: goes again with its children (`forget`), if it fails to start.
+        if !self.names.insert(path.clone()) {
             return Err(SpecError::DuplicateName(spec.name).into());
         }
         let id = self.runtime.new_record(&path, spec.instances);
@@ -950,7 +955,8 @@ impl Node {
             return Err(SpecError::DynamicReactors.into());
         }
         let path = join_path(&self.path, &spec.name);
-        if self.names.contains(&path) {
+        // Taken now: goes again with its children (`forget`), if it fails to start.
+        if !self.names.insert(path.clone()) {
             return Err(SpecError::DuplicateName(spec.name.clone()).into());
         }
         let name = spec.name.clone();
