@@ -159,6 +159,7 @@ pub(crate) fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             shared,
             batch: RefCell::new(VecDeque::new()),
             consumed: Cell::new(0),
+            armed: Cell::new(false),
         },
     )
 }
@@ -348,6 +349,12 @@ pub(crate) struct Receiver<T> {
     batch: RefCell<VecDeque<T>>,
     /// How many of the batch have been taken out (mirrored to `shared.consumed`).
     consumed: Cell<u32>,
+    /// Whether the receiver's waker has been kept in the mailbox and no message has been
+    /// sent since: every send takes the waker and makes `queued` non-zero, and only a
+    /// batch taken here (which clears this) makes it zero again. So `armed` with
+    /// `queued` at zero means the waker is still in place (see
+    /// [`poll_recv_owned`](Self::poll_recv_owned)).
+    armed: Cell<bool>,
 }
 
 impl<T> fmt::Debug for Receiver<T> {
@@ -387,12 +394,32 @@ impl<T> Receiver<T> {
         {
             state.receiver = Some(cx.waker().clone());
         }
+        self.armed.set(true);
         Poll::Pending
+    }
+
+    /// As [`poll_recv`](Self::poll_recv), for a receiver only ever polled by one task (a
+    /// supervisor's own mailboxes): when nothing has been sent since that task's waker
+    /// was kept, it answers `Pending` without taking the lock.
+    ///
+    /// A send that `queued` does not show yet has taken the kept waker and woken the
+    /// task: the task is polled again after it. Polled by another task, the receiver
+    /// could miss a wake-up: the waker kept would not be the new task's.
+    pub(crate) fn poll_recv_owned(&self, cx: &mut Context<'_>) -> Poll<T> {
+        if self.armed.get()
+            && self.shared.queued.load(Ordering::Acquire) == 0
+            && self.batch.borrow().is_empty()
+        {
+            return Poll::Pending;
+        }
+        self.poll_recv(cx)
     }
 
     /// Under the lock, with the batch used up: takes the whole queue as the next batch
     /// and returns its first message (waking a waiting sender if that made room).
     fn next_batch(&self, state: &mut State<T>) -> Option<T> {
+        // A send queued what is taken here, and took the waker.
+        self.armed.set(false);
         if state.queue.len() == 1 {
             // One message (request-reply's usual case): no batch to account for.
             let value = state.queue.pop_front();
@@ -480,6 +507,7 @@ impl<T> Receiver<T> {
             let mut state = self.shared.lock();
             self.shared.closed.store(true, Ordering::Relaxed);
             state.receiver = None;
+            self.armed.set(false);
             state.held = 0;
             (
                 std::mem::take(&mut state.queue),
@@ -660,6 +688,48 @@ mod tests {
         }
         sender.join().unwrap();
         assert_eq!(sum, (0..1000).sum::<i32>());
+    }
+
+    /// An owned receiver skips the lock only while its kept waker is still in place:
+    /// after each message it takes, the next wait keeps the waker again, so every send
+    /// wakes it.
+    #[test]
+    fn an_owned_receiver_is_woken_by_every_send() {
+        struct Count(AtomicU32);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(Count(AtomicU32::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let (tx, rx) = bounded(4);
+        for round in 1..=3 {
+            assert!(rx.poll_recv_owned(&mut cx).is_pending());
+            // Waiting again, nothing sent: the lock-free answer.
+            assert!(rx.poll_recv_owned(&mut cx).is_pending());
+            let sent = std::thread::spawn({
+                let tx = tx.clone();
+                move || tx.try_send(round).is_ok()
+            });
+            assert!(sent.join().unwrap());
+            assert_eq!(
+                count.0.load(Ordering::SeqCst),
+                round,
+                "send {round} woke it"
+            );
+            assert_eq!(rx.poll_recv_owned(&mut cx), Poll::Ready(round));
+        }
+        // Two sent before it looks: a batch, then waiting again.
+        tx.try_send(4).ok().unwrap();
+        tx.try_send(5).ok().unwrap();
+        assert_eq!(rx.poll_recv_owned(&mut cx), Poll::Ready(4));
+        assert_eq!(rx.poll_recv_owned(&mut cx), Poll::Ready(5));
+        assert!(rx.poll_recv_owned(&mut cx).is_pending());
+        tx.try_send(6).ok().unwrap();
+        assert_eq!(count.0.load(Ordering::SeqCst), 4);
+        assert_eq!(rx.poll_recv_owned(&mut cx), Poll::Ready(6));
     }
 
     /// Four threads send 20,000 numbered messages each through a mailbox of 8, awaiting
