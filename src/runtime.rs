@@ -679,7 +679,8 @@ impl Handle {
         path: &str,
         spec: ChildSpec,
     ) -> Result<DeploymentId, DeployError> {
-        spec.validate(usize::MAX)?;
+        // All but the reactor, which the supervisor checks against its own.
+        spec.validate_alone()?;
         self.ask(path, |reply| Request::Deploy { spec, reply })
             .await
     }
@@ -753,13 +754,19 @@ impl Handle {
     ///
     /// [`UndeployError::UnknownDeployment`] for an id that is not (or no longer) deployed.
     pub async fn undeploy(&self, id: DeploymentId) -> Result<(), UndeployError> {
+        // The parent's path is copied only when it is not the root's (whose requests
+        // are found without a lookup).
         let (parent, first) = self
             .deployments()
             .get(id)
-            .map(|d| (d.path.clone(), d.instances.first_key()))
+            .map(|d| {
+                let parent = split_path(&d.path).0;
+                let parent = (parent != ROOT).then(|| parent.to_owned());
+                (parent, d.instances.first_key())
+            })
             .ok_or(UndeployError::UnknownDeployment(id))?;
         let supervisor = self
-            .supervisor_requests(split_path(&parent).0)
+            .supervisor_requests(parent.as_deref().unwrap_or(ROOT))
             .ok_or(UndeployError::UnknownDeployment(id))?;
         let (reply, answer) = oneshot::channel();
         if submit(&supervisor, Request::Undeploy { id, first, reply })
@@ -953,10 +960,6 @@ impl Handle {
         {
             table.remove(id);
         }
-    }
-
-    pub(crate) fn remove_record(&self, id: DeploymentId) {
-        self.deployments().remove(id);
     }
 }
 

@@ -233,8 +233,8 @@ impl ChildSpec {
         &self.name
     }
 
-    /// Checks the spec against a supervisor with `reactors` reactors.
-    pub(crate) fn validate(&self, reactors: usize) -> Result<(), SpecError> {
+    /// Checks what does not depend on the supervisor: the name, the counts.
+    pub(crate) fn validate_alone(&self) -> Result<(), SpecError> {
         if self.name.is_empty() {
             return Err(SpecError::EmptyName);
         }
@@ -249,6 +249,11 @@ impl ChildSpec {
         if self.mailbox_capacity == Some(0) {
             return Err(SpecError::ZeroMailboxCapacity);
         }
+        Ok(())
+    }
+
+    /// Checks the spec's reactor against a supervisor with `reactors` reactors.
+    pub(crate) fn validate_reactor(&self, reactors: usize) -> Result<(), SpecError> {
         match self.reactor {
             Some(index) if index >= reactors => Err(SpecError::NoSuchReactor { index, reactors }),
             _ => Ok(()),

@@ -918,7 +918,8 @@ impl Node {
     }
 
     async fn deploy(&mut self, spec: ChildSpec) -> Result<DeploymentId, DeployError> {
-        spec.validate(self.reactors.len())?;
+        // The rest was checked by `Handle::deploy_under`, the one maker of this request.
+        spec.validate_reactor(self.reactors.len())?;
         let path = join_path(&self.path, &spec.name);
         // Taken now: goes again with its children (`forget`), if it fails to start.
         if !self.names.insert(path.clone()) {
@@ -1020,10 +1021,10 @@ impl Node {
         for i in mine.clone().rev() {
             self.stop_child(i, StopMode::Terminate).await;
         }
+        // The record goes with its last instance (or its supervisor).
         for i in mine.rev() {
             self.forget(i);
         }
-        self.runtime.remove_record(id);
         tracing::info!(supervisor = %self.path, deployment = ?id, "component.undeployed");
         Ok(())
     }
