@@ -336,8 +336,12 @@ impl<C: Component> Context<C> {
 
     /// Removes the previous incarnation's registrations from the bus.
     pub(crate) fn drop_kept(&mut self) {
+        // Most instances keep none: no bus to look up, no iterator to build and drop.
+        let Some(kept) = self.kept.take() else {
+            return;
+        };
         let bus = self.runtime.bus();
-        for registration in self.kept.take().into_iter().flat_map(|kept| *kept) {
+        for registration in *kept {
             registration.remove(bus);
         }
     }
