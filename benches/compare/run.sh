@@ -23,6 +23,9 @@ for peer in "${PEERS[@]}"; do
         printf '.' >&2
     done
 done
+for _ in $(seq "$RUNS"); do
+    "$BIN" machine page-touch | grep '^RESULT' >>"$TMP/machine" || true
+done
 echo >&2
 
 # cell PEER WORKLOAD: "median (min-max)" of the value, in M/s or k/s, plus extras.
@@ -51,6 +54,10 @@ if "p50_ns" in rows[0]:
 if "bytes_per_actor" in rows[0]:
     b = statistics.median(float(r["bytes_per_actor"]) for r in rows)
     text += f"<br>{b/1024:.1f} KiB/actor"
+if "start_ns_per_actor" in rows[0]:
+    start = statistics.median(float(r["start_ns_per_actor"]) for r in rows)
+    stop = statistics.median(float(r["stop_ns_per_actor"]) for r in rows)
+    text += f"<br>start {start/1000:.2f} µs, stop {stop/1000:.2f} µs"
 print(text)
 PY
 }
@@ -98,4 +105,12 @@ print(next((p['version'] for p in meta['packages'] if p['name'] == '$1'), '?'))"
     echo
     echo "\`ask\`: the rate is from 100,000 round trips with no clock read between them; p50 and"
     echo "p99 from another 100,000, each timed on its own."
+    echo
+    echo "\`spawn\`: the start and stop times are per actor, each over its half of the run. Every"
+    echo "page a started actor touches first costs a page fault; on this machine the first write to"
+    echo "a fresh page takes $(python3 -c "
+import statistics, sys
+v = [float(l.split('ns_per_page=')[1]) for l in open('$TMP/machine') if 'ns_per_page=' in l]
+print(f'{statistics.median(v)/1000:.2f} µs' if v else 'n/a')
+") (median of $RUNS runs of \`reactree-compare machine page-touch\`)."
 } | tee "$OUT"

@@ -14,8 +14,12 @@
 //!   p50 / p99 of each round trip's latency.
 //! - `fanout8`: one producer gives each of `FANOUT` messages to 8 consumers spread over two
 //!   threads; deliveries/s.
-//! - `spawn`: start `SPAWN` idle actors, then stop them all; actors/s over both, and the
-//!   RSS (`/proc/self/status`) per live actor.
+//! - `spawn`: start `SPAWN` idle actors, then stop them all; actors/s over both, the time
+//!   per actor of each half, and the RSS (`/proc/self/status`) per live actor.
+//!
+//! And one probe of the machine itself: `reactree-compare machine page-touch` writes one
+//! byte to each page of a fresh 64 MiB allocation and reports the time per page: what the
+//! kernel charges for each page a workload touches first (a fault, a zeroed page).
 
 mod actix_peer;
 mod floor;
@@ -50,6 +54,8 @@ struct Measured {
     latencies: Vec<Duration>,
     /// RSS growth per live actor (spawn only).
     bytes_per_actor: Option<u64>,
+    /// Time per actor to start them, then to stop them (spawn only).
+    halves: Option<(Duration, Duration)>,
 }
 
 impl Measured {
@@ -65,11 +71,13 @@ impl Measured {
     /// `SPAWN` actors started in `started` and stopped in `stopped`, each holding
     /// `bytes_per_actor` while alive.
     fn spawned(started: Duration, stopped: Duration, bytes_per_actor: u64) -> Self {
+        let per_actor = |d: Duration| d / SPAWN as u32;
         Self {
             elapsed: started + stopped,
             operations: SPAWN as u64,
             latencies: Vec::new(),
             bytes_per_actor: Some(bytes_per_actor),
+            halves: Some((per_actor(started), per_actor(stopped))),
         }
     }
 }
@@ -111,6 +119,7 @@ async fn round_trips<F: std::future::Future<Output = ()>>(
         operations: half,
         latencies,
         bytes_per_actor: None,
+        halves: None,
     }
 }
 
@@ -135,10 +144,17 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(peer), Some(workload)) = (args.first(), args.get(1)) else {
         eprintln!(
-            "usage: reactree-compare <reactree|floor|kameo|ractor|actix> <tell-1|tell-2|ask-1|ask-2|fanout8|spawn>"
+            "usage: reactree-compare <reactree|floor|kameo|ractor|actix> <tell-1|tell-2|ask-1|ask-2|fanout8|spawn>, or reactree-compare machine page-touch"
         );
         std::process::exit(2);
     };
+    if peer == "machine" && workload == "page-touch" {
+        println!(
+            "RESULT peer=machine workload=page-touch ns_per_page={}",
+            page_touch()
+        );
+        return;
+    }
     let measured = match peer.as_str() {
         "reactree" => reactree_peer::run(workload),
         "floor" => floor::run(workload),
@@ -165,5 +181,28 @@ fn main() {
     if let Some(bytes) = measured.bytes_per_actor {
         line += &format!(" bytes_per_actor={bytes}");
     }
+    if let Some((start, stop)) = measured.halves {
+        line += &format!(
+            " start_ns_per_actor={} stop_ns_per_actor={}",
+            start.as_nanos(),
+            stop.as_nanos()
+        );
+    }
     println!("{line}");
+}
+
+/// Nanoseconds per page to write one byte to each page of a fresh 64 MiB allocation: a
+/// zeroed allocation that large is mapped fresh and left untouched by the allocator, so
+/// each first write is a page fault and a page zeroed by the kernel.
+fn page_touch() -> u128 {
+    const SIZE: usize = 64 << 20;
+    const PAGE: usize = 4096;
+    let mut fresh = vec![0u8; SIZE];
+    let start = Instant::now();
+    for at in (0..SIZE).step_by(PAGE) {
+        fresh[at] = 1;
+    }
+    let elapsed = start.elapsed();
+    std::hint::black_box(&fresh);
+    elapsed.as_nanos() / (SIZE / PAGE) as u128
 }
