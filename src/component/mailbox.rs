@@ -364,10 +364,16 @@ impl<T> fmt::Debug for Receiver<T> {
 }
 
 impl<T> Receiver<T> {
-    /// The next message, if one is in the mailbox.
+    /// The next message, if one is in the mailbox. A message sent from another thread
+    /// at this very moment may be missed: a caller that then waits polls under the lock.
     pub(crate) fn try_recv(&self) -> Option<T> {
         if let Some(value) = self.take_from_batch() {
             return Some(value);
+        }
+        // Nothing queued (as of the latest send this thread has seen): no lock to take.
+        // An instance about to wait looks here first, then polls under the lock anyway.
+        if self.shared.queued.load(Ordering::Relaxed) == 0 {
+            return None;
         }
         let mut state = self.shared.lock();
         if state.queue.is_empty() {
