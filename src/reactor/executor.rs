@@ -116,21 +116,31 @@ struct Slots {
 }
 
 impl Slots {
-    /// The slot the next task kept will take.
-    fn next(&self) -> usize {
-        self.free.last().copied().unwrap_or(self.tasks.len())
+    /// Takes an empty slot for a task still to be made: no other task can take it, and
+    /// a release of it before [`fill`](Self::fill) changes nothing.
+    fn reserve(&mut self) -> usize {
+        self.free.pop().unwrap_or_else(|| {
+            self.tasks.push(None);
+            self.tasks.len() - 1
+        })
     }
 
-    /// Keeps `task` in the slot [`next`](Self::next) named.
-    ///
+    /// Puts `task` in `slot`, taken by [`reserve`](Self::reserve).
+    fn fill(&mut self, slot: usize, task: Task<()>) {
+        self.tasks[slot] = Some(task);
+        self.sweep_if_doubled();
+    }
+
+    /// Keeps `task` in a slot of its own.
+    fn keep(&mut self, task: Task<()>) {
+        let slot = self.reserve();
+        self.fill(slot, task);
+    }
+
     /// Tasks that do not release their slot as they end (supervisors, the deadline
     /// driver) are swept out once they are finished: whenever the kept tasks have
     /// doubled since the latest sweep, at an amortized two looks at a task per keep.
-    fn keep(&mut self, task: Task<()>) {
-        match self.free.pop() {
-            Some(slot) => self.tasks[slot] = Some(task),
-            None => self.tasks.push(Some(task)),
-        }
+    fn sweep_if_doubled(&mut self) {
         let kept = self.tasks.len() - self.free.len();
         if kept >= 2 * self.swept.max(32) {
             let mut finished = Vec::new();
@@ -141,7 +151,8 @@ impl Slots {
                 }
             }
             self.swept = self.tasks.len() - self.free.len();
-            // A finished task's handle only frees its allocation when dropped.
+            // A finished task's handle only frees its allocation when dropped; its future
+            // is gone already, so no code of the task runs here.
             drop(finished);
         }
     }
@@ -219,9 +230,9 @@ impl Executor {
     where
         F: Future<Output = ()> + 'static,
     {
-        let slot = self.detached.borrow().next();
+        let slot = self.detached.borrow_mut().reserve();
         let (runnable, task) = self.spawn_unscheduled(make(slot));
-        self.detached.borrow_mut().keep(task);
+        self.detached.borrow_mut().fill(slot, task);
         runnable.run();
     }
 
@@ -259,7 +270,8 @@ impl Executor {
             .try_borrow_mut()
             .ok()
             .and_then(|mut slots| slots.release(slot));
-        // Dropped outside the borrow: dropping a handle may drop its task's future.
+        // Dropped outside the borrow: dropping the handle of a task that has not ended
+        // schedules it, to drop its future.
         drop(task);
     }
 
