@@ -177,6 +177,14 @@ pub fn threads() -> usize {
         .expect("a Threads: line")
 }
 
+/// Whether this process's thread count comes back to `count` within [`GENEROUS`]. A
+/// joined thread leaves the count a moment after its join returns (the kernel wakes the
+/// joiner as the thread exits, then reaps it), so a count read right after a shutdown
+/// may still include it; a thread that never exits keeps the count up and fails this.
+pub fn threads_settle_at(count: usize) -> bool {
+    eventually(GENEROUS, || threads() == count)
+}
+
 /// Polls `condition` every millisecond until it holds or `within` passes.
 pub fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + within;
