@@ -1,6 +1,12 @@
-//! Deployment churn and restarts, measured from the bench thread:
-//! - `lifecycle_deploy/deploy_undeploy`: deploy one component under the root supervisor
-//!   (which starts it on a reactor and waits for its `start`) then undeploy it;
+//! Deployment churn and restarts:
+//! - `lifecycle_deploy/deploy_undeploy`: from the bench thread, deploy one component under
+//!   the root supervisor (which starts it on a reactor and waits for its `start`) then
+//!   undeploy it: two round trips across threads each time;
+//! - `lifecycle_deploy/deploy_undeploy_on_root_reactor`: the same, one component at a
+//!   time, asked by a component on the root supervisor's reactor (reactor 0) and placed
+//!   there: the supervisor handles each request inside the asking poll, so this is the
+//!   runtime's own cost of a deploy and an undeploy, with no thread wake-up in it (the
+//!   comparison's `spawn` workload, warm: nothing faulted in);
 //! - `supervision_restart/panic_to_next_message`: time from a request whose handler
 //!   panics to the restarted instance (no backoff) answering the next request.
 //!
@@ -8,7 +14,7 @@
 //! the resident set (`/proc/self/status`) with 20,000 idle components deployed, per
 //! component. (criterion times; it does not weigh, so this is printed, not tracked.)
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use reactree::Intensity;
@@ -41,6 +47,38 @@ impl Handler<Cmd> for Target {
 
 struct Idle;
 impl Component for Idle {}
+
+/// Deploy and undeploy this many idle components, one at a time; replies with the time
+/// it took.
+struct Churn(u64);
+impl Message for Churn {
+    type Reply = Duration;
+}
+
+const CHURN: Address<Churn> = Address::new("bench.churn");
+
+/// Lives on reactor 0, the root supervisor's, and churns components there.
+struct Churner;
+impl Component for Churner {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&CHURN)?;
+        Ok(())
+    }
+}
+impl Handler<Churn> for Churner {
+    async fn handle(&mut self, Churn(count): Churn, ctx: &mut Context<Self>) -> Duration {
+        let runtime = ctx.runtime().clone();
+        let start = Instant::now();
+        for _ in 0..count {
+            let id = runtime
+                .deploy(ChildSpec::new("churned", || Idle).reactor(0))
+                .await
+                .expect("deploy");
+            runtime.undeploy(id).await.expect("undeploy");
+        }
+        start.elapsed()
+    }
+}
 
 /// This process's resident set, bytes.
 fn rss() -> u64 {
@@ -81,6 +119,7 @@ fn lifecycle_deploy(c: &mut Criterion) {
     let runtime = Runtime::builder()
         .reactors(2)
         .worker_pool(reactree::PoolConfig::new().threads(1))
+        .child(ChildSpec::new("churner", || Churner).reactor(0))
         .build()
         .expect("runtime");
     idle_component_memory(&runtime);
@@ -93,6 +132,18 @@ fn lifecycle_deploy(c: &mut Criterion) {
                     .unwrap();
                 runtime.undeploy(id).await.unwrap();
             })
+        })
+    });
+    c.bench_function("lifecycle_deploy/deploy_undeploy_on_root_reactor", |b| {
+        b.iter_custom(|iters| {
+            // One request for the whole batch: its own round trip is outside the time.
+            runtime
+                .block_on(runtime.bus().request_timeout(
+                    &CHURN,
+                    Churn(iters),
+                    Duration::from_secs(3600),
+                ))
+                .expect("churn")
         })
     });
     runtime.shutdown();
