@@ -98,6 +98,14 @@ impl<T> Shared<T> {
             + (state.held as usize).saturating_sub(self.consumed.load(Ordering::Relaxed) as usize)
     }
 
+    /// Whether nothing is queued, as of the latest send this thread has seen, read
+    /// without the lock. A send from another thread that this does not show yet took
+    /// the receiver's waker and woke it, or is found by the locked poll of a receiver
+    /// about to wait: either way the receiver looks again.
+    fn nothing_queued(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) == 0
+    }
+
     /// Whether the receiver has closed the mailbox: exact under the lock, and for the
     /// receiver itself (it alone closes); a hint elsewhere.
     fn is_closed(&self) -> bool {
@@ -370,9 +378,8 @@ impl<T> Receiver<T> {
         if let Some(value) = self.take_from_batch() {
             return Some(value);
         }
-        // Nothing queued (as of the latest send this thread has seen): no lock to take.
         // An instance about to wait looks here first, then polls under the lock anyway.
-        if self.shared.queued.load(Ordering::Relaxed) == 0 {
+        if self.shared.nothing_queued() {
             return None;
         }
         let mut state = self.shared.lock();
@@ -412,10 +419,7 @@ impl<T> Receiver<T> {
     /// task: the task is polled again after it. Polled by another task, the receiver
     /// could miss a wake-up: the waker kept would not be the new task's.
     pub(crate) fn poll_recv_owned(&self, cx: &mut Context<'_>) -> Poll<T> {
-        if self.armed.get()
-            && self.shared.queued.load(Ordering::Acquire) == 0
-            && self.batch.borrow().is_empty()
-        {
+        if self.armed.get() && self.shared.nothing_queued() && self.batch.borrow().is_empty() {
             return Poll::Pending;
         }
         self.poll_recv(cx)
