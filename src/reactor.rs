@@ -123,30 +123,28 @@ pub(crate) fn probe() -> Option<Arc<Probe>> {
 }
 
 /// Runs at once the task `waker` wakes, if it runs on this thread's reactor and a
-/// wake-up has just queued it (see `Executor::run_woken`).
+/// wake-up has just queued it (see `Executor::run_woken`). The watchdog does not count
+/// that time as the calling instance's (when the caller runs inside an instance's poll).
 pub(crate) fn run_woken(waker: &std::task::Waker) {
-    if let Some(here) = here() {
-        here.executor.run_woken(waker);
-    }
-}
-
-/// Wakes `waker`'s task and, if that queued it on this thread's reactor, runs it at
-/// once, inside the caller's poll: a request to a supervisor on this reactor (a deploy,
-/// an undeploy) is then handled before the caller awaits the answer, which is ready
-/// when it looks, with no task switch either way. The watchdog does not count that
-/// time as the calling instance's.
-///
-/// The task runs inside whatever the caller is polling, as with [`run_woken`]; a task
-/// already running (the caller's own, or one it runs inside) is not run again: its
-/// wake-up only marks it to be polled once more.
-pub(crate) fn wake_and_run(waker: &std::task::Waker) {
-    waker.wake_by_ref();
     if let Some(here) = here() {
         match &here.probe {
             Some(probe) => probe.outside(|| here.executor.run_woken(waker)),
             None => here.executor.run_woken(waker),
         };
     }
+}
+
+/// Wakes `waker`'s task and, if that queued it on this thread's reactor, runs it at
+/// once, inside the caller's poll: a request to a supervisor on this reactor (a deploy,
+/// an undeploy) is then handled before the caller awaits the answer, which is ready
+/// when it looks, with no task switch either way.
+///
+/// The task runs inside whatever the caller is polling, as with [`run_woken`]; a task
+/// already running (the caller's own, or one it runs inside) is not run again: its
+/// wake-up only marks it to be polled once more.
+pub(crate) fn wake_and_run(waker: &std::task::Waker) {
+    waker.wake_by_ref();
+    run_woken(waker);
 }
 
 /// The `(runtime id, reactor index)` of the reactor running on this thread, if any.
