@@ -7,6 +7,10 @@
 //!   there: the supervisor handles each request inside the asking poll, so this is the
 //!   runtime's own cost of a deploy and an undeploy, with no thread wake-up in it (the
 //!   comparison's `spawn` workload, warm: nothing faulted in);
+//! - `lifecycle_deploy/one_deployment_of_10000`: the same place, one deployment of
+//!   10,000 instances (`ChildSpec::instances`) deployed, then undeployed: reported per
+//!   instance (elements/s), the runtime's cost of a component without a request of its
+//!   own;
 //! - `supervision_restart/panic_to_next_message`: time from a request whose handler
 //!   panics to the restarted instance (no backoff) answering the next request.
 //!
@@ -16,7 +20,7 @@
 
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use reactree::Intensity;
 use reactree::prelude::*;
 
@@ -48,9 +52,12 @@ impl Handler<Cmd> for Target {
 struct Idle;
 impl Component for Idle {}
 
-/// Deploy and undeploy this many idle components, one at a time; replies with the time
-/// it took.
-struct Churn(u64);
+/// Deploy and undeploy `count` deployments of `instances` idle components each, one
+/// deployment at a time; replies with the time it took.
+struct Churn {
+    count: u64,
+    instances: usize,
+}
 impl Message for Churn {
     type Reply = Duration;
 }
@@ -66,14 +73,14 @@ impl Component for Churner {
     }
 }
 impl Handler<Churn> for Churner {
-    async fn handle(&mut self, Churn(count): Churn, ctx: &mut Context<Self>) -> Duration {
+    async fn handle(&mut self, churn: Churn, ctx: &mut Context<Self>) -> Duration {
         let runtime = ctx.runtime().clone();
         let start = Instant::now();
-        for _ in 0..count {
-            let id = runtime
-                .deploy(ChildSpec::new("churned", || Idle).reactor(0))
-                .await
-                .expect("deploy");
+        for _ in 0..churn.count {
+            let spec = ChildSpec::new("churned", || Idle)
+                .reactor(0)
+                .instances(churn.instances);
+            let id = runtime.deploy(spec).await.expect("deploy");
             runtime.undeploy(id).await.expect("undeploy");
         }
         start.elapsed()
@@ -134,18 +141,27 @@ fn lifecycle_deploy(c: &mut Criterion) {
             })
         })
     });
+    // One request for the whole batch: its own round trip is outside the time.
+    let churn = |count: u64, instances: usize| {
+        runtime
+            .block_on(runtime.bus().request_timeout(
+                &CHURN,
+                Churn { count, instances },
+                Duration::from_secs(3600),
+            ))
+            .expect("churn")
+    };
     c.bench_function("lifecycle_deploy/deploy_undeploy_on_root_reactor", |b| {
-        b.iter_custom(|iters| {
-            // One request for the whole batch: its own round trip is outside the time.
-            runtime
-                .block_on(runtime.bus().request_timeout(
-                    &CHURN,
-                    Churn(iters),
-                    Duration::from_secs(3600),
-                ))
-                .expect("churn")
-        })
+        b.iter_custom(|iters| churn(iters, 1))
     });
+    const INSTANCES: usize = 10_000;
+    let mut group = c.benchmark_group("lifecycle_deploy");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(INSTANCES as u64));
+    group.bench_function("one_deployment_of_10000", |b| {
+        b.iter_custom(|iters| churn(iters, INSTANCES))
+    });
+    group.finish();
     runtime.shutdown();
 }
 

@@ -283,7 +283,9 @@ impl Node {
     /// Ended for good: its path and its children's records go. Done before a terminate
     /// request is answered, so the caller never sees them; idempotent.
     fn retire(&self) {
-        for child in &self.children {
+        // Newest first: each is then the last record of its deployment (see
+        // `Records::forget`).
+        for child in self.children.iter().rev() {
             self.runtime.forget_instance(child.deployment, child.key);
         }
         self.runtime.unregister_supervisor(&self.path);
