@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 
 RUNS=${RUNS:-5}
 PEERS=(reactree floor kameo ractor actix)
-WORKLOADS=(tell-1 tell-2 ask-1 ask-2 fanout8 spawn)
+WORKLOADS=(tell-1 tell-2 ask-1 ask-2 fanout8 spawn spawn-instances)
 OUT=benches/compare/RESULTS.md
 
 cargo build --release -p reactree-compare >&2
@@ -93,7 +93,9 @@ print(next((p['version'] for p in meta['packages'] if p['name'] == '$1'), '?'))"
     echo "- **reactree**: 2 reactors, mailboxes bounded at 1024 (a tell awaits room), watchdog and"
     echo "  counters on. \`-1\`: producer and consumer on reactor 0; \`-2\`: on reactors 0 and 1."
     echo "  \`spawn\`: deploy then undeploy, one after another, from a component on reactor 0"
-    echo "  (the root supervisor's reactor), pinned there."
+    echo "  (the root supervisor's reactor), pinned there. \`spawn-instances\` (reactree only: the"
+    echo "  peers have no group of instances): the same 10,000 as one deployment"
+    echo "  (\`ChildSpec::instances\`), one deploy and one undeploy request."
     echo "- **floor**: async-executor local executors on one or two threads and bounded (1024)"
     echo "  flume channels of \`u64\`, no runtime: the floor of reactree's own stack."
     echo "- **kameo**: bounded (1024) mailboxes, a tell awaits room. \`-1\`: current-thread tokio;"

@@ -16,6 +16,9 @@
 //!   threads; deliveries/s.
 //! - `spawn`: start `SPAWN` idle actors, then stop them all; actors/s over both, the time
 //!   per actor of each half, and the RSS (`/proc/self/status`) per live actor.
+//! - `spawn-instances` (reactree only): the same as one deployment of `SPAWN` instances
+//!   (`ChildSpec::instances`, Vert.x's `setInstances`), deployed and undeployed with one
+//!   request each: what a component costs without a request of its own.
 //!
 //! And one probe of the machine itself: `reactree-compare machine page-touch` writes one
 //! byte to each page of a fresh 64 MiB allocation and reports the time per page: what the
@@ -144,7 +147,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(peer), Some(workload)) = (args.first(), args.get(1)) else {
         eprintln!(
-            "usage: reactree-compare <reactree|floor|kameo|ractor|actix> <tell-1|tell-2|ask-1|ask-2|fanout8|spawn>, or reactree-compare machine page-touch"
+            "usage: reactree-compare <reactree|floor|kameo|ractor|actix> <tell-1|tell-2|ask-1|ask-2|fanout8|spawn|spawn-instances>, or reactree-compare machine page-touch"
         );
         std::process::exit(2);
     };

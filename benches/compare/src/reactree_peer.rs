@@ -75,6 +75,7 @@ impl Handler<Go> for Driver {
         let bus = ctx.bus().clone();
         match workload {
             "spawn" => spawn(ctx.runtime()).await,
+            "spawn-instances" => spawn_instances(ctx.runtime()).await,
             "ask" => {
                 crate::round_trips(|i| {
                     let bus = bus.clone();
@@ -122,8 +123,13 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
             .deploy(ChildSpec::new("driver", || Driver).reactor(0))
             .await
             .ok()?;
-        if workload == "spawn" {
-            return runtime.bus().request(&DRIVER, Go("spawn")).await.ok();
+        if workload == "spawn" || workload == "spawn-instances" {
+            let workload = if workload == "spawn" {
+                "spawn"
+            } else {
+                "spawn-instances"
+            };
+            return runtime.bus().request(&DRIVER, Go(workload)).await.ok();
         }
         let sinks = if workload == "fanout8" {
             ChildSpec::new("sink", || Sink(0)).instances(CONSUMERS)
@@ -141,6 +147,22 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
     });
     runtime.shutdown();
     measured
+}
+
+/// Deploys then undeploys one deployment of `SPAWN` idle components (`instances`) on
+/// reactor 0, from the driver on reactor 0: the components without a request each.
+async fn spawn_instances(runtime: &Handle) -> Measured {
+    let before = rss();
+    let start = Instant::now();
+    let spec = ChildSpec::new("idle", || Idle).reactor(0).instances(SPAWN);
+    let id = runtime.deploy(spec).await;
+    let deployed = start.elapsed();
+    let per_actor = rss().saturating_sub(before) / SPAWN as u64;
+    let start = Instant::now();
+    if let Ok(id) = id {
+        let _ = runtime.undeploy(id).await;
+    }
+    Measured::spawned(deployed, start.elapsed(), per_actor)
 }
 
 /// Deploys then undeploys `SPAWN` idle components on reactor 0, from the driver on
