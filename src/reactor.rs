@@ -16,6 +16,7 @@ use std::thread::{self, JoinHandle};
 
 mod executor;
 mod idle;
+pub(crate) mod trim;
 
 pub(crate) use executor::Executor;
 
@@ -42,6 +43,8 @@ pub(crate) struct Here {
     /// Instances whose task runs here and has not ended.
     instances: Cell<usize>,
     pub(crate) probe: Option<Arc<Probe>>,
+    /// Mailboxes to give back a burst's room (see [`trim`]).
+    trims: Rc<trim::Trims>,
 }
 
 impl Here {
@@ -114,6 +117,17 @@ pub(crate) fn spawn_local<T: 'static>(
         here.borrow()
             .as_ref()
             .map(|here| here.executor.spawn(future))
+    })
+}
+
+/// Lists `mailbox` with this thread's reactor, to be asked to give back its queues'
+/// room (see [`trim`]); `false` off a reactor.
+pub(crate) fn trim_later(mailbox: std::sync::Weak<dyn trim::Trim>) -> bool {
+    HERE.with(|here| {
+        here.borrow()
+            .as_ref()
+            .map(|here| here.trims.list(mailbox))
+            .is_some()
     })
 }
 
@@ -200,10 +214,13 @@ fn run(
     tracing::debug!("reactor.started");
     let executor = Rc::new(Executor::new());
     executor.spawn_detached(rt::install_deadlines().drive());
+    let trims = Rc::new(trim::Trims::default());
+    executor.spawn_detached(trims.clone().sweep());
     let here = Rc::new(Here {
         executor: executor.clone(),
         instances: Cell::new(0),
         probe,
+        trims,
     });
     HERE.with(|h| *h.borrow_mut() = Some(here.clone()));
     let serve = executor.run(async {

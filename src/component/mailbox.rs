@@ -5,7 +5,9 @@
 //! general channel on the paths every message takes: one lock per send; on the receiving
 //! side one lock per *batch* (the receiver swaps the whole queue out and works through
 //! it alone, so a producer on another thread rarely finds the lock taken); no allocation
-//! once the queues have grown; a waker cloned only when the waiting task changes.
+//! once the queues have grown; a waker cloned only when the waiting task changes. The
+//! room a burst grew the queues to is given back once the receiver has waited a while
+//! (see [`reactor::trim`]), so an idle component does not keep it.
 //!
 //! Messages in the receiver's batch still count against the capacity until taken out:
 //! the shared `consumed` counter, written by the receiver alone, tells senders how many
@@ -31,6 +33,8 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
+
+use crate::reactor::{self, trim::Trim};
 
 /// Why a send did not queue its message; the message comes back.
 pub(crate) enum SendError<T> {
@@ -70,6 +74,9 @@ struct Shared<T> {
     /// The receiver has closed the mailbox; stored and read under the lock (here, in
     /// the padding after the counters, rather than a word in the locked state).
     closed: AtomicBool,
+    /// Its reactor has asked the receiver to give back its queues' room the next time
+    /// it waits (see [`reactor::trim`]); stored under the lock.
+    trim: AtomicBool,
 }
 
 impl<T> Shared<T> {
@@ -137,6 +144,33 @@ fn pop_front<T>(line: &mut Vec<T>) -> Option<T> {
     (!line.is_empty()).then(|| line.remove(0))
 }
 
+/// The most room, in bytes, an idle queue keeps (see [`Receiver::list`]).
+const KEEP_BYTES: usize = 512;
+
+/// Whether `queue` holds more room than [`KEEP_BYTES`].
+fn large<T>(queue: &VecDeque<T>) -> bool {
+    queue.capacity().saturating_mul(size_of::<T>()) > KEEP_BYTES
+}
+
+/// Frees an empty queue's room if it is large. One that stays small (request-reply, a
+/// message at a time) keeps its room, and never regrows it.
+fn trim<T>(queue: &mut VecDeque<T>) {
+    if queue.is_empty() && large(queue) {
+        *queue = VecDeque::new();
+    }
+}
+
+impl<T> Trim for Shared<T> {
+    fn trim_due(&self) {
+        let state = self.lock();
+        self.trim.store(true, Ordering::Relaxed);
+        if let Some(receiver) = &state.receiver {
+            // Under the lock, as elsewhere: waking only schedules the receiver's task.
+            receiver.wake_by_ref();
+        }
+    }
+}
+
 /// `n` in 32 bits, saturating (counts here never pass the capacity, itself 32-bit).
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
@@ -158,6 +192,7 @@ pub(crate) fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
         queued: AtomicU32::new(0),
         senders_wait: AtomicBool::new(false),
         closed: AtomicBool::new(false),
+        trim: AtomicBool::new(false),
     });
     (
         Sender {
@@ -168,6 +203,7 @@ pub(crate) fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             batch: RefCell::new(VecDeque::new()),
             consumed: Cell::new(0),
             armed: Cell::new(false),
+            listed: Cell::new(false),
         },
     )
 }
@@ -363,6 +399,8 @@ pub(crate) struct Receiver<T> {
     /// `queued` at zero means the waker is still in place (see
     /// [`poll_recv_owned`](Self::poll_recv_owned)).
     armed: Cell<bool>,
+    /// Listed with its reactor to give back its room (see [`Receiver::list`]).
+    listed: Cell<bool>,
 }
 
 impl<T> fmt::Debug for Receiver<T> {
@@ -371,7 +409,7 @@ impl<T> fmt::Debug for Receiver<T> {
     }
 }
 
-impl<T> Receiver<T> {
+impl<T: 'static> Receiver<T> {
     /// The next message, if one is in the mailbox. A message sent from another thread
     /// at this very moment may be missed: a caller that then waits polls under the lock.
     pub(crate) fn try_recv(&self) -> Option<T> {
@@ -408,7 +446,29 @@ impl<T> Receiver<T> {
             state.receiver = Some(cx.waker().clone());
         }
         self.armed.set(true);
+        self.idle_room(&mut state);
         Poll::Pending
+    }
+
+    /// Waiting, with both queues empty: gives back their room if the reactor asked
+    /// (see [`list`](Self::list)).
+    fn idle_room(&self, state: &mut State<T>) {
+        if self.shared.trim.load(Ordering::Relaxed) {
+            self.shared.trim.store(false, Ordering::Relaxed);
+            self.listed.set(false);
+            trim(&mut state.queue);
+            trim(&mut self.batch.borrow_mut());
+        }
+    }
+
+    /// Lists the mailbox with its reactor, which asks it in a while to give back its
+    /// room (see [`reactor::trim`]; freed at every wait instead, the room would be
+    /// regrown by every batch of a busy stream). Done as a batch is taken: only the
+    /// shared queue grows, while senders fill it, and the receiver then takes it whole
+    /// as its batch (one message at a time is taken from it only when it holds one).
+    fn list(&self) {
+        let mailbox: Weak<Shared<T>> = Arc::downgrade(&self.shared);
+        self.listed.set(reactor::trim_later(mailbox));
     }
 
     /// As [`poll_recv`](Self::poll_recv), for a receiver only ever polled by one task (a
@@ -419,7 +479,11 @@ impl<T> Receiver<T> {
     /// task: the task is polled again after it. Polled by another task, the receiver
     /// could miss a wake-up: the waker kept would not be the new task's.
     pub(crate) fn poll_recv_owned(&self, cx: &mut Context<'_>) -> Poll<T> {
-        if self.armed.get() && self.shared.nothing_queued() && self.batch.borrow().is_empty() {
+        if self.armed.get()
+            && self.shared.nothing_queued()
+            && self.batch.borrow().is_empty()
+            && !self.shared.trim.load(Ordering::Relaxed)
+        {
             return Poll::Pending;
         }
         self.poll_recv(cx)
@@ -441,6 +505,9 @@ impl<T> Receiver<T> {
         }
         let mut batch = self.batch.borrow_mut();
         std::mem::swap(&mut state.queue, &mut *batch);
+        if !self.listed.get() && large(&batch) {
+            self.list();
+        }
         self.shared.queued.store(0, Ordering::Relaxed);
         // A batch is at most the capacity, itself at most u32::MAX (see `bounded`).
         state.held = u32::try_from(batch.len()).unwrap_or(u32::MAX);
@@ -643,6 +710,158 @@ mod tests {
         drop(first);
         assert!(matches!(block_on(poll_once(&mut second)), Some(Ok(()))));
         assert_eq!(rx.try_recv(), Some(2));
+    }
+
+    /// The room of the receiver's two queues: the shared one and its batch.
+    fn room<T>(rx: &Receiver<T>) -> (usize, usize) {
+        let queue = rx.shared.lock().queue.capacity();
+        (queue, rx.batch.borrow().capacity())
+    }
+
+    /// Whether both of `room` are at most [`KEEP_BYTES`] of `u64`s.
+    fn small((queue, batch): (usize, usize)) -> bool {
+        queue * 8 <= KEEP_BYTES && batch * 8 <= KEEP_BYTES
+    }
+
+    /// Sends `0..n`, then takes `n` more after the first, so both queues have grown,
+    /// then takes everything: `2n` messages in all.
+    fn burst(tx: &Sender<u64>, rx: &Receiver<u64>, n: u64) {
+        for i in 0..n {
+            assert!(tx.try_send(i).is_ok());
+        }
+        assert_eq!(rx.try_recv(), Some(0));
+        for i in n..2 * n {
+            assert!(tx.try_send(i).is_ok());
+        }
+        for i in 1..2 * n {
+            assert_eq!(rx.try_recv(), Some(i));
+        }
+    }
+
+    /// A waker counting its wakes.
+    struct Count(std::sync::atomic::AtomicUsize);
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_receiver_asked_to_trim_frees_a_bursts_room_when_it_waits() {
+        let (tx, rx) = bounded::<u64>(1024);
+        let count = Arc::new(Count(0.into()));
+        let waker = Waker::from(count.clone());
+        let wait = |rx: &Receiver<u64>| rx.poll_recv(&mut Context::from_waker(&waker)).is_pending();
+        burst(&tx, &rx, 300);
+        assert!(wait(&rx));
+        // Not asked: waiting keeps the room (a busy stream waits between batches).
+        assert!(!small(room(&rx)), "{:?}", room(&rx));
+        // Asked while it waits: woken, and its next wait frees both queues.
+        rx.shared.trim_due();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(wait(&rx));
+        assert!(small(room(&rx)), "{:?}", room(&rx));
+        // Asked while busy: what is queued stays; the room goes once it waits.
+        burst(&tx, &rx, 300);
+        for i in 0..200 {
+            assert!(tx.try_send(i).is_ok());
+        }
+        rx.shared.trim_due();
+        for i in 0..200 {
+            assert_eq!(rx.try_recv(), Some(i));
+        }
+        assert!(!small(room(&rx)));
+        assert!(wait(&rx));
+        assert!(small(room(&rx)), "{:?}", room(&rx));
+    }
+
+    #[test]
+    fn small_queues_keep_their_room_when_asked_to_trim() {
+        let (tx, rx) = bounded::<u64>(1024);
+        let waker = Waker::noop();
+        assert!(tx.try_send(1).is_ok());
+        assert!(tx.try_send(2).is_ok());
+        assert_eq!(rx.try_recv(), Some(1));
+        assert_eq!(rx.try_recv(), Some(2));
+        assert!(rx.poll_recv(&mut Context::from_waker(waker)).is_pending());
+        let before = room(&rx);
+        assert!(before.0 > 0 || before.1 > 0);
+        rx.shared.trim_due();
+        assert!(rx.poll_recv(&mut Context::from_waker(waker)).is_pending());
+        assert_eq!(room(&rx), before);
+    }
+
+    #[test]
+    fn a_supervisors_receiver_asked_to_trim_looks_under_the_lock() {
+        let (tx, rx) = bounded::<u64>(1024);
+        let waker = Waker::noop();
+        burst(&tx, &rx, 300);
+        assert!(
+            rx.poll_recv_owned(&mut Context::from_waker(waker))
+                .is_pending()
+        );
+        assert!(!small(room(&rx)));
+        rx.shared.trim_due();
+        // `armed` alone would answer without looking.
+        assert!(
+            rx.poll_recv_owned(&mut Context::from_waker(waker))
+                .is_pending()
+        );
+        assert!(small(room(&rx)), "{:?}", room(&rx));
+    }
+
+    /// On a real reactor: a receiver idle after a burst lists itself, and the reactor's
+    /// sweep has it give the room back.
+    #[test]
+    fn an_idle_receiver_on_a_reactor_gives_a_bursts_room_back() {
+        let (reactor, thread) =
+            reactor::spawn(u64::MAX, 0, None, reactor::IdlePolicy::Park).expect("a reactor");
+        let (tx, rx) = bounded::<u64>(1024);
+        let (report, reports) = flume::unbounded();
+        // Each `u64::MAX` is a probe: the receiver reports its room.
+        let spawn: reactor::SpawnCommand = Box::new(move |executor| {
+            executor.spawn_detached(async move {
+                loop {
+                    if rx.recv().await == u64::MAX {
+                        let _ = report.send(room(&rx));
+                    }
+                }
+            });
+        });
+        assert!(
+            reactor
+                .commands
+                .send(reactor::Command::Spawn(spawn))
+                .is_ok()
+        );
+        let probe = || {
+            assert!(tx.try_send(u64::MAX).is_ok());
+            reports
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("a report")
+        };
+        assert!(small(probe()));
+        // A burst the receiver takes in two batches.
+        for i in 0..600 {
+            assert!(tx.try_send(i).is_ok());
+        }
+        let grown = probe();
+        assert!(!small(grown), "{grown:?}");
+        // Within a few sweeps (one a second), the room is back, nothing sent meanwhile
+        // but the probes.
+        let start = std::time::Instant::now();
+        while !small(probe()) {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "never trimmed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(reactor.commands.send(reactor::Command::Shutdown).is_ok());
+        assert!(thread.join().is_ok());
     }
 
     #[test]
