@@ -11,6 +11,8 @@
 //!   10,000 instances (`ChildSpec::instances`) deployed, then undeployed: reported per
 //!   instance (elements/s), the runtime's cost of a component without a request of its
 //!   own;
+//! - `lifecycle_deploy/one_address_10000_consumers`: the same, each instance consuming
+//!   one address they all share (a registration per instance, in one list);
 //! - `supervision_restart/panic_to_next_message`: time from a request whose handler
 //!   panics to the restarted instance (no backoff) answering the next request.
 //!
@@ -52,11 +54,27 @@ impl Handler<Cmd> for Target {
 struct Idle;
 impl Component for Idle {}
 
+/// One of many consumers of one address.
+struct Listener;
+impl Component for Listener {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&SHARED)?;
+        Ok(())
+    }
+}
+impl Handler<Cmd> for Listener {
+    async fn handle(&mut self, _: Cmd, _: &mut Context<Self>) {}
+}
+
+const SHARED: Address<Cmd> = Address::new("bench.shared");
+
 /// Deploy and undeploy `count` deployments of `instances` idle components each, one
 /// deployment at a time; replies with the time it took.
 struct Churn {
     count: u64,
     instances: usize,
+    /// Whether each instance consumes `SHARED`.
+    consuming: bool,
 }
 impl Message for Churn {
     type Reply = Duration;
@@ -77,9 +95,12 @@ impl Handler<Churn> for Churner {
         let runtime = ctx.runtime().clone();
         let start = Instant::now();
         for _ in 0..churn.count {
-            let spec = ChildSpec::new("churned", || Idle)
-                .reactor(0)
-                .instances(churn.instances);
+            let spec = if churn.consuming {
+                ChildSpec::new("churned", || Listener)
+            } else {
+                ChildSpec::new("churned", || Idle)
+            };
+            let spec = spec.reactor(0).instances(churn.instances);
             let id = runtime.deploy(spec).await.expect("deploy");
             runtime.undeploy(id).await.expect("undeploy");
         }
@@ -142,24 +163,31 @@ fn lifecycle_deploy(c: &mut Criterion) {
         })
     });
     // One request for the whole batch: its own round trip is outside the time.
-    let churn = |count: u64, instances: usize| {
+    let churn = |count: u64, instances: usize, consuming: bool| {
         runtime
             .block_on(runtime.bus().request_timeout(
                 &CHURN,
-                Churn { count, instances },
+                Churn {
+                    count,
+                    instances,
+                    consuming,
+                },
                 Duration::from_secs(3600),
             ))
             .expect("churn")
     };
     c.bench_function("lifecycle_deploy/deploy_undeploy_on_root_reactor", |b| {
-        b.iter_custom(|iters| churn(iters, 1))
+        b.iter_custom(|iters| churn(iters, 1, false))
     });
     const INSTANCES: usize = 10_000;
     let mut group = c.benchmark_group("lifecycle_deploy");
     group.sample_size(10);
     group.throughput(Throughput::Elements(INSTANCES as u64));
     group.bench_function("one_deployment_of_10000", |b| {
-        b.iter_custom(|iters| churn(iters, INSTANCES))
+        b.iter_custom(|iters| churn(iters, INSTANCES, false))
+    });
+    group.bench_function("one_address_10000_consumers", |b| {
+        b.iter_custom(|iters| churn(iters, INSTANCES, true))
     });
     group.finish();
     runtime.shutdown();

@@ -393,15 +393,24 @@ impl Bus {
                 // One allocation for all the consumers; each copies the message as it
                 // handles it, and the last one takes it.
                 let published = Published::new(message);
-                for entry in consumers.iter() {
-                    match entry.consumer.try_deliver_published(Arc::clone(&published)) {
-                        Ok(()) => report.delivered += 1,
-                        Err(Refused::Full(p)) => {
-                            report.refused += 1;
-                            full(&slot.counters, &entry.consumer, p);
-                        }
-                        Err(Refused::Closed(_)) => {}
+                let mut deliver = |entry: &registry::Entry<M>| match entry
+                    .consumer
+                    .try_deliver_published(Arc::clone(&published))
+                {
+                    Ok(()) => report.delivered += 1,
+                    Err(Refused::Full(p)) => {
+                        report.refused += 1;
+                        full(&slot.counters, &entry.consumer, p);
                     }
+                    Err(Refused::Closed(_)) => {}
+                };
+                // A plain loop over each leaf (at most 32 consumers); most addresses have
+                // one leaf.
+                match consumers.as_slice() {
+                    Some(all) => all.iter().for_each(deliver),
+                    None => consumers
+                        .leaves()
+                        .for_each(|leaf| leaf.iter().for_each(&mut deliver)),
                 }
                 Ok(report)
             },

@@ -19,6 +19,10 @@ use std::sync::{Arc, PoisonError, RwLock};
 use crate::bus::delivery::Consumer;
 use crate::bus::{ConsumeError, Message};
 
+mod consumers;
+
+use consumers::Consumers;
+
 /// Identifies one registration, for removal. Ids come from one counter: a registration
 /// made later has a greater id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -94,11 +98,11 @@ impl<M: Message> Clone for Entry<M> {
 
 /// The consumers of one address, all of message type `M`, and its counters.
 ///
-/// The list is replaced (copy-on-write) under the registry's write lock only, so a
-/// reader holding the read lock sees a fixed list, and a publisher that must wait for
-/// mailbox room keeps a snapshot (an `Arc` clone) instead of the lock.
+/// The list is a new version after every change, made under the registry's write lock
+/// only, so a reader holding the read lock, or a copy in a sender's cache, sees a fixed
+/// list (see [`Consumers`]).
 pub(crate) struct TypedSlot<M: Message> {
-    consumers: Arc<[Entry<M>]>,
+    consumers: Consumers<Entry<M>>,
     cursor: Arc<AtomicUsize>,
     pub(crate) counters: Arc<AddressCounters>,
 }
@@ -114,19 +118,65 @@ impl<M: Message> Clone for TypedSlot<M> {
 }
 
 impl<M: Message> TypedSlot<M> {
-    /// Every consumer, as a snapshot that outlives the lock.
-    pub(crate) fn consumers(&self) -> &Arc<[Entry<M>]> {
+    /// Every consumer.
+    pub(crate) fn consumers(&self) -> &Consumers<Entry<M>> {
         &self.consumers
     }
 
     /// The consumer whose turn it is (round-robin), if any.
     pub(crate) fn next(&self) -> Option<&Arc<dyn Consumer<M>>> {
-        match self.consumers.len() {
-            0 => None,
-            1 => Some(&self.consumers[0].consumer),
-            n => {
-                let i = self.cursor.fetch_add(1, Ordering::Relaxed) % n;
-                Some(&self.consumers[i].consumer)
+        let at = match self.consumers.len() {
+            0 | 1 => 0,
+            n => self.cursor.fetch_add(1, Ordering::Relaxed) % n,
+        };
+        self.consumers.get(at).map(|entry| &entry.consumer)
+    }
+}
+
+/// The registry's own record of an address: its slot, and where each consumer sits in
+/// its list once the list is too long to search (see [`Held::position`]).
+struct Held<M: Message> {
+    slot: TypedSlot<M>,
+    /// Empty while the list has at most `SEARCHED` consumers.
+    positions: FastMap<ConsumerId, usize>,
+}
+
+/// Lists up to this long are searched for a consumer to remove.
+const SEARCHED: usize = 32;
+
+impl<M: Message> Held<M> {
+    fn new() -> Self {
+        Self {
+            slot: TypedSlot {
+                consumers: Consumers::default(),
+                cursor: Arc::default(),
+                counters: Arc::default(),
+            },
+            positions: FastMap::default(),
+        }
+    }
+
+    fn position(&self, id: ConsumerId) -> Option<usize> {
+        if self.positions.is_empty() {
+            self.slot.consumers.iter().position(|e| e.id == id)
+        } else {
+            self.positions.get(&id).copied()
+        }
+    }
+
+    fn push(&mut self, entry: Entry<M>) {
+        let consumers = &mut self.slot.consumers;
+        let (id, at) = (entry.id, consumers.len());
+        consumers.push(entry);
+        if consumers.len() > SEARCHED {
+            if self.positions.is_empty() {
+                self.positions = consumers
+                    .iter()
+                    .enumerate()
+                    .map(|(at, e)| (e.id, at))
+                    .collect();
+            } else {
+                self.positions.insert(id, at);
             }
         }
     }
@@ -143,28 +193,35 @@ trait Slot: Any + Send + Sync {
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
-impl<M: Message> Slot for TypedSlot<M> {
+impl<M: Message> Slot for Held<M> {
     fn message_type(&self) -> &'static str {
         type_name::<M>()
     }
 
     fn remove(&mut self, id: ConsumerId) -> usize {
-        let kept: Arc<[Entry<M>]> = self
-            .consumers
-            .iter()
-            .filter(|e| e.id != id)
-            .cloned()
-            .collect();
-        self.consumers = kept;
-        self.consumers.len()
+        let Some(at) = self.position(id) else {
+            return self.len();
+        };
+        let consumers = &mut self.slot.consumers;
+        consumers.swap_remove(at);
+        if consumers.len() <= SEARCHED {
+            self.positions = FastMap::default();
+        } else {
+            self.positions.remove(&id);
+            // The last consumer moved into the place.
+            if let Some(moved) = consumers.get(at) {
+                self.positions.insert(moved.id, at);
+            }
+        }
+        consumers.len()
     }
 
     fn len(&self) -> usize {
-        self.consumers.len()
+        self.slot.consumers.len()
     }
 
     fn stats(&self) -> AddressStats {
-        self.counters.snapshot(self.len())
+        self.slot.counters.snapshot(self.len())
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -348,8 +405,8 @@ impl Registry {
         let Some(slot) = slots.get(name) else {
             return Lookup::Missing(value);
         };
-        match slot.as_any().downcast_ref::<TypedSlot<M>>() {
-            Some(typed) => {
+        match slot.as_any().downcast_ref::<Held<M>>() {
+            Some(Held { slot: typed, .. }) => {
                 if stable {
                     // Read under the lock: every change bumps it under the write lock.
                     let epoch = self.epoch.load(Ordering::Acquire);
@@ -383,24 +440,18 @@ impl Registry {
     ) -> Result<ConsumerId, ConsumeError> {
         let id = ConsumerId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let mut slots = self.slots.write().unwrap_or_else(PoisonError::into_inner);
-        let slot = slots.entry(name.into()).or_insert_with(|| {
-            Box::new(TypedSlot::<M> {
-                consumers: Arc::from(Vec::new()),
-                cursor: Arc::default(),
-                counters: Arc::default(),
-            })
-        });
+        let slot = slots
+            .entry(name.into())
+            .or_insert_with(|| Box::new(Held::<M>::new()));
         let registered = slot.message_type();
-        let Some(typed) = slot.as_any_mut().downcast_mut::<TypedSlot<M>>() else {
+        let Some(held) = slot.as_any_mut().downcast_mut::<Held<M>>() else {
             return Err(ConsumeError::TypeMismatch {
                 address: name.to_owned(),
                 registered,
                 requested: type_name::<M>(),
             });
         };
-        let mut grown: Vec<Entry<M>> = typed.consumers.iter().cloned().collect();
-        grown.push(Entry { id, consumer });
-        typed.consumers = grown.into();
+        held.push(Entry { id, consumer });
         self.epoch.fetch_add(1, Ordering::Release);
         Ok(id)
     }
@@ -416,7 +467,7 @@ impl Registry {
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
         slots
             .get(name)
-            .is_some_and(|slot| slot.as_any().downcast_ref::<TypedSlot<M>>().is_some())
+            .is_some_and(|slot| slot.as_any().downcast_ref::<Held<M>>().is_some())
     }
 
     /// Removes a registration; the address goes with its last consumer.
@@ -458,8 +509,85 @@ impl Registry {
 mod tests {
     use std::collections::HashSet;
     use std::hash::{BuildHasher, BuildHasherDefault};
+    use std::sync::Arc;
 
-    use super::NameHasher;
+    use super::{ConsumerId, Lookup, NameHasher, Registry};
+    use crate::bus::delivery::{Consumer, DeliverFuture, Delivery, Published, Refused};
+
+    struct Wide;
+    impl crate::Message for Wide {
+        type Reply = ();
+    }
+
+    /// A consumer the registry only keeps: nothing is delivered in these tests.
+    struct Kept;
+    impl Consumer<Wide> for Kept {
+        fn try_deliver(&self, d: Box<Delivery<Wide>>) -> Result<(), Refused<Box<Delivery<Wide>>>> {
+            Err(Refused::Closed(d))
+        }
+        fn deliver(&self, d: Box<Delivery<Wide>>) -> DeliverFuture<'_, Box<Delivery<Wide>>> {
+            Box::pin(async move { Err(Refused::Closed(d)) })
+        }
+        fn try_deliver_published(
+            &self,
+            p: Arc<Published<Wide>>,
+        ) -> Result<(), Refused<Arc<Published<Wide>>>> {
+            Err(Refused::Closed(p))
+        }
+        fn deliver_published(
+            &self,
+            p: Arc<Published<Wide>>,
+        ) -> DeliverFuture<'_, Arc<Published<Wide>>> {
+            Box::pin(async move { Err(Refused::Closed(p)) })
+        }
+    }
+
+    /// The ids the slot of `name` lists, sorted.
+    fn listed(registry: &Registry, name: &str) -> Vec<ConsumerId> {
+        let found = registry.with::<Wide, _, _>(name, false, (), |slot, ()| {
+            let mut ids: Vec<ConsumerId> = slot.consumers().iter().map(|e| e.id).collect();
+            ids.sort();
+            ids
+        });
+        match found {
+            Lookup::Found(ids) => ids,
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn many_consumers_of_one_address_leave_in_any_order() {
+        let registry = Registry::default();
+        let ids: Vec<ConsumerId> = (0..300)
+            .map(|_| registry.register::<Wide>("wide", Arc::new(Kept)).unwrap())
+            .collect();
+        assert_eq!(registry.consumer_count("wide"), 300);
+        assert_eq!(listed(&registry, "wide"), ids);
+        // A hundred, scattered.
+        let mut left = ids.clone();
+        let mut at = 0;
+        while left.len() > 200 {
+            at = (at + 97) % left.len();
+            registry.unregister("wide", left.remove(at));
+            assert_eq!(registry.consumer_count("wide"), left.len());
+        }
+        assert_eq!(listed(&registry, "wide"), left);
+        // Ones it does not hold (gone already, or never there) change nothing.
+        let gone = ids.iter().find(|id| !left.contains(id)).copied().unwrap();
+        registry.unregister("wide", gone);
+        registry.unregister("wide", ConsumerId(u64::MAX));
+        assert_eq!(listed(&registry, "wide"), left);
+        // The rest, oldest first, past the length below which the list is searched.
+        while let Some(id) = left.first().copied() {
+            registry.unregister("wide", id);
+            left.remove(0);
+            assert_eq!(listed(&registry, "wide"), left);
+        }
+        assert!(matches!(
+            registry.with::<Wide, _, _>("wide", false, (), |_, ()| ()),
+            Lookup::Missing(())
+        ));
+    }
 
     /// The tail of a name is packed as a zero-padded little-endian word, whatever its
     /// length.
