@@ -4,9 +4,9 @@
 //! lock, so a list must never change under a copy: every change makes a new version.
 //! A flat list copied whole on each change made the n-th consumer of one address cost n
 //! reference counts, and so n consumers n²/2 (20,000 of them took 4 s to deploy). Here a
-//! copy is one reference count, and a change copies one path: a leaf of at most 32
-//! entries and one node per level above it (a million consumers take three levels),
-//! where it does not change the nodes in place because no other version shares them.
+//! copy is one reference count, and a change copies one path: the leaf it touches (at
+//! most 32 entries) and the nodes above it (a million consumers take three levels), each
+//! of those changed in place instead where no other version shares it.
 //!
 //! Up to 32 consumers (nearly every address) the list is a single leaf, one allocation
 //! read with one indirection, as the flat list was.
