@@ -104,9 +104,7 @@ impl<T> Consumers<T> {
     }
 
     /// The entries, in order, a leaf (a slice of at most 32) at a time: a loop over each
-    /// slice is as tight as over a flat list. Inlined: a publish's loop sees the root
-    /// leaf of a small list directly.
-    #[inline]
+    /// slice is as tight as over a flat list.
     pub(crate) fn leaves(&self) -> Leaves<'_, T> {
         match &self.root {
             Node::Leaf(entries) => Leaves {
