@@ -821,9 +821,12 @@ mod tests {
             reactor::spawn(u64::MAX, 0, None, reactor::IdlePolicy::Park).expect("a reactor");
         let (tx, rx) = bounded::<u64>(1024);
         let (report, reports) = flume::unbounded();
-        // Each `u64::MAX` is a probe: the receiver reports its room.
+        let (open, gate) = flume::bounded::<()>(1);
+        // The receiver waits at the gate, so the burst below is queued whole, then takes
+        // it as one batch. Each `u64::MAX` is a probe: the receiver reports its room.
         let spawn: reactor::SpawnCommand = Box::new(move |executor| {
             executor.spawn_detached(async move {
+                let _ = gate.recv_async().await;
                 loop {
                     if rx.recv().await == u64::MAX {
                         let _ = report.send(room(&rx));
@@ -843,11 +846,10 @@ mod tests {
                 .recv_timeout(std::time::Duration::from_secs(10))
                 .expect("a report")
         };
-        assert!(small(probe()));
-        // A burst the receiver takes in two batches.
         for i in 0..600 {
             assert!(tx.try_send(i).is_ok());
         }
+        assert!(open.send(()).is_ok());
         let grown = probe();
         assert!(!small(grown), "{grown:?}");
         // Within a few sweeps (one a second), the room is back, nothing sent meanwhile
