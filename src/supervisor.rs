@@ -8,6 +8,7 @@
 //! runtime shuts down and [`Runtime::wait`](crate::Runtime::wait) returns the failure.
 
 mod node;
+mod plans;
 mod spec;
 
 pub(crate) use node::{Node, NodeConfig, NodeStats, Parent, REQUESTS, Request};

@@ -35,6 +35,7 @@ use crate::failure::{Failure, FailureKind, Hook};
 use crate::reactor::Command;
 use crate::rt::Timer;
 use crate::runtime::{DeployError, SpecError, UndeployError, split_path};
+use crate::supervisor::plans::Plans;
 use crate::supervisor::{SupervisorSpec, TreeChild};
 use crate::{ChildSpec, DeploymentId, Handle, narrow, oneshot};
 
@@ -164,12 +165,6 @@ pub(crate) struct NodeStats {
     pub(crate) running: AtomicBool,
 }
 
-/// Restarts waiting out their backoff.
-struct Plan {
-    due: Instant,
-    restart: Vec<ChildId>,
-}
-
 /// What woke the node.
 enum Event {
     Exit(ChildExit),
@@ -203,7 +198,7 @@ pub(crate) struct Node {
     exits_tx: mailbox::Sender<ChildExit>,
     exits: mailbox::Receiver<ChildExit>,
     next_reactor: usize,
-    plans: Vec<Plan>,
+    plans: Plans,
     stats: Arc<NodeStats>,
 }
 
@@ -232,7 +227,7 @@ impl Node {
             exits_tx,
             exits,
             next_reactor: 0,
-            plans: Vec::new(),
+            plans: Plans::default(),
             stats: Arc::new(NodeStats {
                 strategy,
                 restarts: AtomicU64::new(0),
@@ -352,7 +347,7 @@ impl Node {
     }
 
     async fn next_event(&mut self) -> Event {
-        let due = self.plans.iter().map(|p| p.due).min();
+        let due = self.plans.next_due();
         let mut timer = due.map(Timer::at);
         // The node's own handle keeps its requests mailbox registered, so it never
         // closes while the node runs: the node ends on a terminate request.
@@ -697,9 +692,7 @@ impl Node {
         }
         let _ = self.policy.remove_child(child.id);
         self.runtime.forget_instance(child.deployment, child.key);
-        for plan in &mut self.plans {
-            plan.restart.retain(|id| *id != child.id);
-        }
+        self.plans.forget(child.id);
     }
 
     // ----- exits and decisions -----
@@ -763,17 +756,15 @@ impl Node {
                             self.forget(i);
                         }
                     }
-                    for plan in &mut self.plans {
-                        plan.restart.retain(|id| !restart.contains(id));
-                    }
                     tracing::info!(supervisor = %self.path, ?delay, children = restart.len(), "supervisor.restart");
                     if delay.is_zero() {
+                        // Restarted now: out of any plan they were in.
+                        for &id in &restart {
+                            self.plans.forget(id);
+                        }
                         self.restart_now(&restart, &mut queue).await;
                     } else {
-                        self.plans.push(Plan {
-                            due: crate::rt::from_now(delay),
-                            restart,
-                        });
+                        self.plans.plan(crate::rt::from_now(delay), restart);
                     }
                 }
                 Decision::Escalate { stop } => {
@@ -808,14 +799,10 @@ impl Node {
     }
 
     async fn run_plans(&mut self) {
-        let now = Instant::now();
-        let (due, later): (Vec<Plan>, Vec<Plan>) = std::mem::take(&mut self.plans)
-            .into_iter()
-            .partition(|p| p.due <= now);
-        self.plans = later;
+        let due = self.plans.take_due(Instant::now());
         let mut queue = VecDeque::new();
-        for plan in due {
-            self.restart_now(&plan.restart, &mut queue).await;
+        for restart in due {
+            self.restart_now(&restart, &mut queue).await;
         }
         while let Some(decision) = queue.pop_front() {
             Box::pin(self.apply(decision)).await;
