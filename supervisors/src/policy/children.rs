@@ -152,7 +152,13 @@ impl Children {
             }
         }
         plan.stop.reverse();
-        self.list.retain(|child| !plan.remove.contains(&child.id));
+        // Most plans remove nothing (one-for-one never does: a temporary child that
+        // stopped was removed before): no pass over every child for them. `remove`
+        // was filled in list order, which is id order.
+        if !plan.remove.is_empty() {
+            self.list
+                .retain(|child| plan.remove.binary_search(&child.id).is_err());
+        }
         plan
     }
 }

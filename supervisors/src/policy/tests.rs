@@ -74,3 +74,53 @@ fn restarting_marks_the_plan_and_drops_temporaries() {
     );
     assert_eq!(children.len(), 2);
 }
+
+#[test]
+fn the_window_counts_exactly_the_restarts_younger_than_it() {
+    let intensity = Intensity::new(1_000, Duration::from_millis(250)).expect("valid");
+    let mut log = RestartLog::new();
+    let mut made = Vec::new();
+    for millis in (0..1_000).step_by(7) {
+        assert_eq!(
+            log.transition_to_restart(intensity, at_millis(millis)),
+            Budget::Available
+        );
+        made.push(millis);
+        // Read at the restart, and later, the count is of those under 250 ms old.
+        for now in [
+            millis,
+            millis + 100,
+            millis + 249,
+            millis + 250,
+            millis + 1_000,
+        ] {
+            let expected = made.iter().filter(|&&t| now - t < 250).count();
+            assert_eq!(
+                log.in_window(intensity.window, at_millis(now)) as usize,
+                expected,
+                "at {now} ms"
+            );
+        }
+    }
+}
+
+#[test]
+fn restarting_drops_every_temporary_in_the_range_and_keeps_the_rest_in_order() {
+    let mut children = Children::new();
+    let types = [
+        RestartType::Temporary,
+        RestartType::Permanent,
+        RestartType::Temporary,
+        RestartType::Temporary,
+        RestartType::Transient,
+        RestartType::Permanent,
+        RestartType::Temporary,
+    ];
+    let ids: Vec<_> = types.iter().map(|&t| children.add(t)).collect();
+    // The range leaves out the first and the last child.
+    let plan = children.transition_to_restarting(1..6);
+    assert_eq!(plan.remove, [ids[2], ids[3]]);
+    assert_eq!(plan.restart, [ids[1], ids[4], ids[5]]);
+    let left: Vec<_> = children.iter().map(|c| c.id).collect();
+    assert_eq!(left, [ids[0], ids[1], ids[4], ids[5], ids[6]]);
+}
