@@ -14,7 +14,11 @@
 //! - `lifecycle_deploy/one_address_10000_consumers`: the same, each instance consuming
 //!   one address they all share (a registration per instance, in one list);
 //! - `supervision_restart/panic_to_next_message`: time from a request whose handler
-//!   panics to the restarted instance (no backoff) answering the next request.
+//!   panics to the restarted instance (no backoff) answering the next request;
+//! - `supervision_restart/storm_of_10000_with_backoff`: a deployment of 10,000 instances
+//!   under a one-for-one root with a long backoff, all panicking on one publish: the time
+//!   until every failure is handled (each restart planned), then the deployment
+//!   undeployed while the restarts wait; reported per instance.
 //!
 //! Before the timed benches it prints the memory of an idle component: the growth of
 //! the resident set (`/proc/self/status`) with 20,000 idle components deployed, per
@@ -26,6 +30,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use reactree::Intensity;
 use reactree::prelude::*;
 
+#[derive(Clone)]
 enum Cmd {
     Panic,
     Ping,
@@ -213,8 +218,69 @@ fn supervision_restart(c: &mut Criterion) {
         })
     });
     runtime.shutdown();
+
+    // One supervisor's failure handling and plans, at scale.
+    const STORM: usize = 10_000;
+    let runtime = Runtime::builder()
+        .reactors(1)
+        .worker_pool(reactree::PoolConfig::new().threads(1))
+        .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)).unwrap())
+        .backoff(reactree::Backoff::Fixed(Duration::from_secs(3600)))
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("supervision_restart");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(STORM as u64));
+    group.bench_function("storm_of_10000_with_backoff", |b| {
+        b.iter_custom(|iters| {
+            let mut took = Duration::ZERO;
+            for _ in 0..iters {
+                runtime.block_on(async {
+                    let spec = ChildSpec::new("storm", || Stormy).instances(STORM);
+                    let id = runtime.deploy(spec).await.expect("deploy");
+                    let start = Instant::now();
+                    runtime
+                        .bus()
+                        .publish(&STORMY, Cmd::Panic)
+                        .await
+                        .expect("publish");
+                    // Every failure handled: no child of the root runs.
+                    while runtime
+                        .handle()
+                        .supervisor(reactree::ROOT)
+                        .is_some_and(|root| root.children.iter().any(|(_, running)| *running))
+                    {
+                        async_io::Timer::after(Duration::from_millis(1)).await;
+                    }
+                    runtime.undeploy(id).await.expect("undeploy");
+                    took += start.elapsed();
+                });
+            }
+            took
+        })
+    });
+    group.finish();
+    runtime.shutdown();
     let _ = std::panic::take_hook();
 }
+
+/// Consumes one address its siblings share; panics on [`Cmd::Panic`].
+struct Stormy;
+impl Component for Stormy {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&STORMY)?;
+        Ok(())
+    }
+}
+impl Handler<Cmd> for Stormy {
+    async fn handle(&mut self, cmd: Cmd, _: &mut Context<Self>) {
+        if let Cmd::Panic = cmd {
+            panic!("benchmarked panic");
+        }
+    }
+}
+
+const STORMY: Address<Cmd> = Address::new("bench.stormy");
 
 criterion_group! {
     name = benches;
