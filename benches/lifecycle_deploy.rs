@@ -41,10 +41,12 @@ impl Message for Cmd {
 
 const TARGET: Address<Cmd> = Address::new("bench.target");
 
-struct Target;
+/// Consumes its address (one of its own, or one its siblings share); panics on
+/// [`Cmd::Panic`].
+struct Target(Address<Cmd>);
 impl Component for Target {
     async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
-        ctx.consume(&TARGET)?;
+        ctx.consume(&self.0)?;
         Ok(())
     }
 }
@@ -205,7 +207,7 @@ fn supervision_restart(c: &mut Criterion) {
         .reactors(1)
         .worker_pool(reactree::PoolConfig::new().threads(1))
         .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)).unwrap())
-        .child(ChildSpec::new("target", || Target))
+        .child(ChildSpec::new("target", || Target(TARGET)))
         .build()
         .expect("runtime");
     c.bench_function("supervision_restart/panic_to_next_message", |b| {
@@ -236,7 +238,7 @@ fn supervision_restart(c: &mut Criterion) {
             let mut took = Duration::ZERO;
             for _ in 0..iters {
                 runtime.block_on(async {
-                    let spec = ChildSpec::new("storm", || Stormy).instances(STORM);
+                    let spec = ChildSpec::new("storm", || Target(STORMY)).instances(STORM);
                     let id = runtime.deploy(spec).await.expect("deploy");
                     let start = Instant::now();
                     runtime
@@ -262,22 +264,6 @@ fn supervision_restart(c: &mut Criterion) {
     group.finish();
     runtime.shutdown();
     let _ = std::panic::take_hook();
-}
-
-/// Consumes one address its siblings share; panics on [`Cmd::Panic`].
-struct Stormy;
-impl Component for Stormy {
-    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
-        ctx.consume(&STORMY)?;
-        Ok(())
-    }
-}
-impl Handler<Cmd> for Stormy {
-    async fn handle(&mut self, cmd: Cmd, _: &mut Context<Self>) {
-        if let Cmd::Panic = cmd {
-            panic!("benchmarked panic");
-        }
-    }
 }
 
 const STORMY: Address<Cmd> = Address::new("bench.stormy");
