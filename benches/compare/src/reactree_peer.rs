@@ -123,26 +123,23 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
             .deploy(ChildSpec::new("driver", || Driver).reactor(0))
             .await
             .ok()?;
-        if workload == "spawn" || workload == "spawn-instances" {
-            let workload = if workload == "spawn" {
-                "spawn"
-            } else {
-                "spawn-instances"
-            };
-            return runtime.bus().request(&DRIVER, Go(workload)).await.ok();
-        }
-        let sinks = if workload == "fanout8" {
-            ChildSpec::new("sink", || Sink(0)).instances(CONSUMERS)
-        } else {
-            ChildSpec::new("sink", || Sink(0)).reactor(target)
-        };
-        runtime.deploy(sinks).await.ok()?;
         let kind = match workload {
+            "spawn" => "spawn",
+            "spawn-instances" => "spawn-instances",
             "ask-1" | "ask-2" => "ask",
             "fanout8" => "fanout8",
             "tell-1" | "tell-2" => "tell",
             _ => return None,
         };
+        // The message workloads need their consumers; the spawn ones deploy their own.
+        if !kind.starts_with("spawn") {
+            let sinks = if kind == "fanout8" {
+                ChildSpec::new("sink", || Sink(0)).instances(CONSUMERS)
+            } else {
+                ChildSpec::new("sink", || Sink(0)).reactor(target)
+            };
+            runtime.deploy(sinks).await.ok()?;
+        }
         runtime.bus().request(&DRIVER, Go(kind)).await.ok()
     });
     runtime.shutdown();
