@@ -61,18 +61,6 @@ impl Handler<Cmd> for Target {
 struct Idle;
 impl Component for Idle {}
 
-/// One of many consumers of one address.
-struct Listener;
-impl Component for Listener {
-    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
-        ctx.consume(&SHARED)?;
-        Ok(())
-    }
-}
-impl Handler<Cmd> for Listener {
-    async fn handle(&mut self, _: Cmd, _: &mut Context<Self>) {}
-}
-
 const SHARED: Address<Cmd> = Address::new("bench.shared");
 
 /// Deploy and undeploy `count` deployments of `instances` idle components each, one
@@ -80,7 +68,7 @@ const SHARED: Address<Cmd> = Address::new("bench.shared");
 struct Churn {
     count: u64,
     instances: usize,
-    /// Whether each instance consumes `SHARED`.
+    /// Whether each instance consumes `SHARED` (nothing is sent to it).
     consuming: bool,
 }
 impl Message for Churn {
@@ -103,7 +91,7 @@ impl Handler<Churn> for Churner {
         let start = Instant::now();
         for _ in 0..churn.count {
             let spec = if churn.consuming {
-                ChildSpec::new("churned", || Listener)
+                ChildSpec::new("churned", || Target(SHARED))
             } else {
                 ChildSpec::new("churned", || Idle)
             };
