@@ -5,6 +5,7 @@ pub(crate) mod control;
 mod envelope;
 pub(crate) mod instance;
 pub(crate) mod mailbox;
+mod pooled;
 pub(crate) mod spec;
 pub(crate) mod tasks;
 pub(crate) mod timers;

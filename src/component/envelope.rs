@@ -1,18 +1,17 @@
 //! A typed message for a component's mailbox, and the consumer that puts it there.
 //!
 //! A sent or requested message is one allocation carrying the message, its reply slot
-//! and its deadline; a published one is one allocation shared by all its consumers. A
-//! second allocation holds the handler's future while it runs.
+//! and its deadline; a published one is one allocation shared by all its consumers. The
+//! handler's future runs in a block its reactor reuses (see [`pooled`](super::pooled)).
 
 use std::any::Any;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::Instrument;
 
 use crate::bus::{Consumer, CorrelationId, DeliverFuture, Delivery, Message, Published, Refused};
+use crate::component::pooled::HandlerFuture;
 use crate::component::{Handler, mailbox};
 use crate::oneshot;
 use crate::{Component, Context};
@@ -38,9 +37,6 @@ impl<C: Component> Envelope<C> {
         }
     }
 }
-
-/// A running handler.
-pub(crate) type HandlerFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
 
 /// Type-erased handling of one message by a component of type `C`.
 pub(crate) trait Dispatch<C: Component> {
@@ -118,7 +114,7 @@ impl<C: Handler<M>, M: Message> Dispatch<C> for Delivery<M> {
     }
 }
 
-/// The boxed future that runs `component`'s handler on `message` in a `bus.handle` span
+/// The type-erased future that runs `component`'s handler on `message` in a `bus.handle` span
 /// and sends the answer to `reply`, if any.
 fn handler_future<'a, C: Handler<M>, M: Message>(
     component: &'a mut C,
@@ -143,9 +139,9 @@ fn handler_future<'a, C: Handler<M>, M: Message>(
     };
     // Without a subscriber for the span, its enter and exit on every poll are skipped.
     if span.is_disabled() {
-        Box::pin(handling)
+        HandlerFuture::new(handling)
     } else {
-        Box::pin(handling.instrument(span))
+        HandlerFuture::new(handling.instrument(span))
     }
 }
 

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use futures_lite::FutureExt;
 
 use crate::component::control::{Control, Directive, StartReport, StopMode};
-use crate::component::envelope::HandlerFuture;
+use crate::component::pooled::HandlerFuture;
 use crate::component::spec::{Factory, Shared};
 use crate::component::{Envelope, mailbox};
 use crate::context::{ExitRequest, Identity};
@@ -691,7 +691,7 @@ fn handle<'a, C: Component>(
     // watchdog is told about its polls only (one probe update per message).
     let dispatched = catch_unwind(AssertUnwindSafe(|| envelope.dispatch(component, ctx)));
     let mut handling = match dispatched {
-        // The handler's future is boxed already, so it needs no pinning here.
+        // The handler's future is pinned where it was made, so it needs no pinning here.
         Ok(Some(future)) => Handling::Running(AssertUnwindSafe(future).catch_unwind()),
         Ok(None) => {
             core.stats.expired.fetch_add(1, Ordering::Relaxed);
