@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-pub(crate) use delivery::{Consumer, DeliverFuture, Delivery, Published, Refused};
+pub(crate) use delivery::{Consumer, DeliverFuture, Delivery, Parcel, Published, Refused};
 pub use error::{ConsumeError, PublishError, RequestError, SendError};
 pub use registry::AddressStats;
 pub(crate) use registry::{AddressCounters, ConsumerId, Registry};
@@ -235,9 +235,9 @@ enum Offer<M: Message> {
     /// The mailbox took it.
     Taken,
     /// The mailbox is full: the delivery waits for room at this consumer.
-    Full(Arc<dyn Consumer<M>>, Box<Delivery<M>>),
+    Full(Arc<dyn Consumer<M>>, Parcel<M>),
     /// The consumer's mailbox is closed (its instance is ending).
-    Closed(Box<Delivery<M>>),
+    Closed(Parcel<M>),
 }
 
 impl Bus {
@@ -270,24 +270,24 @@ impl Bus {
         self.inner.registry.consumer_count(address.name())
     }
 
-    /// Offers `delivery` to the next consumer of `address` (round-robin) without
+    /// Offers `parcel` to the next consumer of `address` (round-robin) without
     /// waiting, under the registry's read lock; `count` sees the slot and the outcome,
     /// and what it returns comes back beside the outcome.
     fn offer<M: Message, K>(
         &self,
         address: &Address<M>,
-        delivery: Box<Delivery<M>>,
+        parcel: Parcel<M>,
         count: impl FnOnce(&Arc<AddressCounters>, &Offer<M>) -> K,
     ) -> Result<(Offer<M>, K), SendError<M>> {
         let found = self.inner.registry.with(
             address.name(),
             address.is_static(),
-            delivery,
-            |slot: &TypedSlot<M>, delivery| {
+            parcel,
+            |slot: &TypedSlot<M>, parcel| {
                 // A slot in the table has a consumer (the registry's invariant).
                 let offer = match slot.next() {
-                    None => Offer::Closed(delivery),
-                    Some(consumer) => match consumer.try_deliver(delivery) {
+                    None => Offer::Closed(parcel),
+                    Some(consumer) => match consumer.try_deliver(parcel) {
                         Ok(()) => Offer::Taken,
                         Err(Refused::Full(d)) => Offer::Full(consumer.clone(), d),
                         Err(Refused::Closed(d)) => Offer::Closed(d),
@@ -299,9 +299,9 @@ impl Bus {
         );
         match found {
             Lookup::Found(found) => Ok(found),
-            Lookup::Missing(d) => Err(SendError::NoHandlers(d.message)),
+            Lookup::Missing(d) => Err(SendError::NoHandlers(d.into_message())),
             Lookup::WrongType(d, registered) => Err(SendError::TypeMismatch {
-                message: d.message,
+                message: d.into_message(),
                 registered,
             }),
         }
@@ -328,7 +328,7 @@ impl Bus {
         address: &Address<M>,
         message: M,
     ) -> Result<(), SendError<M>> {
-        let (offer, ()) = self.offer(address, Delivery::one_way(message), |counters, _| {
+        let (offer, ()) = self.offer(address, Parcel::Message(message), |counters, _| {
             AddressCounters::bump(&counters.sent);
         })?;
         let delivered = match offer {
@@ -336,7 +336,7 @@ impl Bus {
             Offer::Full(consumer, d) => consumer.deliver(d).await,
             Offer::Closed(d) => Err(Refused::Closed(d)),
         };
-        delivered.map_err(|r| SendError::NoHandlers(r.into_delivery().message))
+        delivered.map_err(|r| SendError::NoHandlers(r.into_delivery().into_message()))
     }
 
     /// Sends `message` to one consumer of `address` (round-robin) if its mailbox has
@@ -355,7 +355,7 @@ impl Bus {
         let (offer, ()) =
             self.offer(
                 address,
-                Delivery::one_way(message),
+                Parcel::Message(message),
                 |counters, offer| match offer {
                     Offer::Taken => AddressCounters::bump(&counters.sent),
                     Offer::Full(..) => AddressCounters::bump(&counters.refused),
@@ -364,8 +364,8 @@ impl Bus {
             )?;
         match offer {
             Offer::Taken => Ok(()),
-            Offer::Full(_, d) => Err(SendError::Full(d.message)),
-            Offer::Closed(d) => Err(SendError::NoHandlers(d.message)),
+            Offer::Full(_, d) => Err(SendError::Full(d.into_message())),
+            Offer::Closed(d) => Err(SendError::NoHandlers(d.into_message())),
         }
     }
 
@@ -526,12 +526,12 @@ impl Bus {
             "bus.request"
         );
         let (reply_tx, mut reply_rx) = oneshot::channel();
-        let delivery = Box::new(Delivery {
+        let delivery = Parcel::Request(Box::new(Delivery {
             message,
             reply: Some(reply_tx),
             deadline: Some(deadline),
             correlation: Some(correlation),
-        });
+        }));
         let (offer, counters) = self
             .offer(address, delivery, |counters, offer| {
                 if at_once && matches!(offer, Offer::Full(..)) {
@@ -542,12 +542,12 @@ impl Bus {
             .map_err(RequestError::from_send)?;
         match offer {
             Offer::Taken => {}
-            Offer::Full(_, d) if at_once => return Err(RequestError::Full(d.message)),
+            Offer::Full(_, d) if at_once => return Err(RequestError::Full(d.into_message())),
             Offer::Full(consumer, d) => {
                 match crate::rt::deadline(deadline, consumer.deliver(d)).await {
                     Some(Ok(())) => {}
                     Some(Err(r)) => {
-                        return Err(RequestError::NoHandlers(r.into_delivery().message));
+                        return Err(RequestError::NoHandlers(r.into_delivery().into_message()));
                     }
                     None => {
                         AddressCounters::bump(&counters.timed_out);
@@ -555,7 +555,7 @@ impl Bus {
                     }
                 }
             }
-            Offer::Closed(d) => return Err(RequestError::NoHandlers(d.message)),
+            Offer::Closed(d) => return Err(RequestError::NoHandlers(d.into_message())),
         }
         AddressCounters::bump(&counters.requested);
         // A consumer on this reactor usually replies within one turn of the executor:

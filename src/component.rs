@@ -3,6 +3,7 @@
 
 pub(crate) mod control;
 mod envelope;
+mod erased;
 pub(crate) mod instance;
 pub(crate) mod mailbox;
 mod pooled;

@@ -9,7 +9,8 @@ use std::time::Instant;
 use crate::bus::{CorrelationId, Message};
 use crate::oneshot;
 
-/// One message on its way to one consumer.
+/// A request on its way to one consumer: the message, its reply slot, its deadline and
+/// its correlation id. Boxed once by the requester, so routing moves a pointer.
 pub(crate) struct Delivery<M: Message> {
     pub(crate) message: M,
     pub(crate) reply: Option<oneshot::Sender<M::Reply>>,
@@ -17,15 +18,21 @@ pub(crate) struct Delivery<M: Message> {
     pub(crate) correlation: Option<CorrelationId>,
 }
 
-impl<M: Message> Delivery<M> {
-    /// A one-way message (send or publish).
-    pub(crate) fn one_way(message: M) -> Box<Self> {
-        Box::new(Self {
-            message,
-            reply: None,
-            deadline: None,
-            correlation: None,
-        })
+/// What the bus hands one consumer: a one-way message as it is, or a request.
+pub(crate) enum Parcel<M: Message> {
+    /// Sent: nothing comes back, nothing expires.
+    Message(M),
+    /// Requested.
+    Request(Box<Delivery<M>>),
+}
+
+impl<M: Message> Parcel<M> {
+    /// The message, for the sender of a parcel that was not taken.
+    pub(crate) fn into_message(self) -> M {
+        match self {
+            Self::Message(message) => message,
+            Self::Request(delivery) => delivery.message,
+        }
     }
 }
 
@@ -101,10 +108,10 @@ pub(crate) type DeliverFuture<'a, D> =
 /// mailbox. Implementations never block.
 pub(crate) trait Consumer<M: Message>: Send + Sync {
     /// Enqueues at once or refuses.
-    fn try_deliver(&self, delivery: Box<Delivery<M>>) -> Result<(), Refused<Box<Delivery<M>>>>;
+    fn try_deliver(&self, parcel: Parcel<M>) -> Result<(), Refused<Parcel<M>>>;
 
     /// Waits for room, then enqueues; refuses only with [`Refused::Closed`].
-    fn deliver(&self, delivery: Box<Delivery<M>>) -> DeliverFuture<'_, Box<Delivery<M>>>;
+    fn deliver(&self, parcel: Parcel<M>) -> DeliverFuture<'_, Parcel<M>>;
 
     /// Enqueues a published message at once or refuses.
     fn try_deliver_published(

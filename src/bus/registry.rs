@@ -512,7 +512,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::{ConsumerId, Lookup, NameHasher, Registry};
-    use crate::bus::delivery::{Consumer, DeliverFuture, Delivery, Published, Refused};
+    use crate::bus::delivery::{Consumer, DeliverFuture, Parcel, Published, Refused};
 
     struct Wide;
     impl crate::Message for Wide {
@@ -522,10 +522,10 @@ mod tests {
     /// A consumer the registry only keeps: nothing is delivered in these tests.
     struct Kept;
     impl Consumer<Wide> for Kept {
-        fn try_deliver(&self, d: Box<Delivery<Wide>>) -> Result<(), Refused<Box<Delivery<Wide>>>> {
+        fn try_deliver(&self, d: Parcel<Wide>) -> Result<(), Refused<Parcel<Wide>>> {
             Err(Refused::Closed(d))
         }
-        fn deliver(&self, d: Box<Delivery<Wide>>) -> DeliverFuture<'_, Box<Delivery<Wide>>> {
+        fn deliver(&self, d: Parcel<Wide>) -> DeliverFuture<'_, Parcel<Wide>> {
             Box::pin(async move { Err(Refused::Closed(d)) })
         }
         fn try_deliver_published(

@@ -1,8 +1,11 @@
 //! A typed message for a component's mailbox, and the consumer that puts it there.
 //!
-//! A sent or requested message is one allocation carrying the message, its reply slot
-//! and its deadline; a published one is one allocation shared by all its consumers. The
-//! handler's future runs in a block its reactor reuses (see [`pooled`](super::pooled)).
+//! A sent message is kept in its envelope itself, in the mailbox's queue, when it fits
+//! (see [`erased`](super::erased)): no allocation. A requested one, with its reply slot,
+//! deadline and correlation id, is boxed once by its requester, and its box is kept in
+//! the envelope. A published one is one
+//! allocation shared by all its consumers. The handler's future runs in a block its reactor reuses (see
+//! [`pooled`](super::pooled)).
 
 use std::any::Any;
 use std::sync::Arc;
@@ -10,7 +13,10 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use crate::bus::{Consumer, CorrelationId, DeliverFuture, Delivery, Message, Published, Refused};
+use crate::bus::{
+    Consumer, CorrelationId, DeliverFuture, Delivery, Message, Parcel, Published, Refused,
+};
+use crate::component::erased::{Erased, Table};
 use crate::component::pooled::HandlerFuture;
 use crate::component::{Handler, mailbox};
 use crate::oneshot;
@@ -18,38 +24,89 @@ use crate::{Component, Context};
 
 /// A message waiting in the mailbox of a component of type `C`.
 pub(crate) enum Envelope<C: Component> {
-    /// Sent or requested: this consumer's own delivery.
-    Owned(Box<dyn Dispatch<C> + Send>),
+    /// Sent or requested: this consumer's own delivery, in place.
+    Owned(Erased<Sent<C>>),
     /// Published: shared with the message's other consumers.
     Shared(Arc<dyn DispatchShared<C> + Send + Sync>),
 }
 
 impl<C: Component> Envelope<C> {
-    /// The handler's future, or `None` when the message expired (see [`Dispatch`]).
+    /// The handler's future, or `None` when the message expired (see [`Sent`]).
     pub(crate) fn dispatch<'a>(
         self,
         component: &'a mut C,
         ctx: &'a mut Context<C>,
     ) -> Option<HandlerFuture<'a>> {
         match self {
-            Self::Owned(owned) => owned.dispatch(component, ctx),
+            Self::Owned(owned) => (owned.op().dispatch)(owned, component, ctx),
             Self::Shared(shared) => Some(shared.dispatch(component, ctx)),
+        }
+    }
+
+    /// A sent or requested message's envelope: a sent message kept in place when it
+    /// fits, or a request's box.
+    fn sent<M: Message>(parcel: Parcel<M>) -> Self
+    where
+        C: Handler<M>,
+    {
+        match parcel {
+            Parcel::Message(message) => {
+                let table = const {
+                    &Table::<_, M>::of(Sent {
+                        dispatch: dispatch_message::<C, M>,
+                    })
+                };
+                Self::Owned(Erased::new(message, table))
+            }
+            Parcel::Request(delivery) => {
+                let table = const {
+                    &Table::<_, Box<Delivery<M>>>::of(Sent {
+                        dispatch: dispatch_request::<C, M>,
+                    })
+                };
+                Self::Owned(Erased::new(delivery, table))
+            }
         }
     }
 }
 
-/// Type-erased handling of one message by a component of type `C`.
-pub(crate) trait Dispatch<C: Component> {
+/// The handling of a sent or requested message by a component of type `C`: the
+/// operation of its envelope's table.
+pub(crate) struct Sent<C: Component> {
     /// The handler's future, or `None` when nobody waits for the result any more (the
     /// request's deadline passed or its requester gave up): expired work is shed.
-    fn dispatch<'a>(
-        self: Box<Self>,
-        component: &'a mut C,
-        ctx: &'a mut Context<C>,
-    ) -> Option<HandlerFuture<'a>>;
+    dispatch: for<'a> fn(Erased<Self>, &'a mut C, &'a mut Context<C>) -> Option<HandlerFuture<'a>>,
+}
 
-    /// The envelope as `Any`, to hand a refused message back to its sender.
-    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+fn dispatch_message<'a, C: Handler<M>, M: Message>(
+    owned: Erased<Sent<C>>,
+    component: &'a mut C,
+    ctx: &'a mut Context<C>,
+) -> Option<HandlerFuture<'a>> {
+    let Ok(message) = owned.take::<M>() else {
+        unreachable!("an envelope's operation is its message type's")
+    };
+    Some(handler_future(component, ctx, message, None, None))
+}
+
+fn dispatch_request<'a, C: Handler<M>, M: Message>(
+    owned: Erased<Sent<C>>,
+    component: &'a mut C,
+    ctx: &'a mut Context<C>,
+) -> Option<HandlerFuture<'a>> {
+    let Ok(delivery) = owned.take::<Box<Delivery<M>>>() else {
+        unreachable!("an envelope's operation is its message type's")
+    };
+    if delivery.expired() {
+        return None;
+    }
+    let Delivery {
+        message,
+        reply,
+        correlation,
+        ..
+    } = *delivery;
+    Some(handler_future(component, ctx, message, reply, correlation))
 }
 
 /// Type-erased handling of a published message by a component of type `C`.
@@ -79,8 +136,6 @@ impl<C: Handler<M>, M: Message> DispatchShared<C> for Published<M> {
     }
 }
 
-// A boxed `Delivery` is the envelope itself: the bus boxes it once, before routing, so
-// routing moves a pointer, and the mailbox takes the same allocation.
 impl<M: Message> Delivery<M> {
     fn expired(&self) -> bool {
         match (&self.reply, self.deadline) {
@@ -88,29 +143,6 @@ impl<M: Message> Delivery<M> {
             (_, Some(deadline)) => Instant::now() >= deadline,
             _ => false,
         }
-    }
-}
-
-impl<C: Handler<M>, M: Message> Dispatch<C> for Delivery<M> {
-    fn dispatch<'a>(
-        self: Box<Self>,
-        component: &'a mut C,
-        ctx: &'a mut Context<C>,
-    ) -> Option<HandlerFuture<'a>> {
-        if self.expired() {
-            return None;
-        }
-        let Delivery {
-            message,
-            reply,
-            correlation,
-            ..
-        } = *self;
-        Some(handler_future(component, ctx, message, reply, correlation))
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
     }
 }
 
@@ -145,14 +177,17 @@ fn handler_future<'a, C: Handler<M>, M: Message>(
     }
 }
 
-/// Recovers the delivery from an envelope that the mailbox refused.
-fn recover<C: Component, M: Message>(envelope: Envelope<C>) -> Box<Delivery<M>> {
-    match envelope {
-        Envelope::Owned(owned) => match owned.into_any().downcast::<Delivery<M>>() {
-            Ok(delivery) => delivery,
+/// Recovers the parcel from an envelope that the mailbox refused.
+fn recover<C: Component, M: Message>(envelope: Envelope<C>) -> Parcel<M> {
+    let Envelope::Owned(owned) = envelope else {
+        unreachable!("a parcel is sent as an owned envelope")
+    };
+    match owned.take::<M>() {
+        Ok(message) => Parcel::Message(message),
+        Err(owned) => match owned.take::<Box<Delivery<M>>>() {
+            Ok(delivery) => Parcel::Request(delivery),
             Err(_) => unreachable!("a consumer only builds envelopes of its own message type"),
         },
-        Envelope::Shared(_) => unreachable!("a delivery is sent as an owned envelope"),
     }
 }
 
@@ -208,12 +243,12 @@ impl<C: Component> MailboxConsumer<C> {
 }
 
 impl<C: Handler<M>, M: Message> Consumer<M> for MailboxConsumer<C> {
-    fn try_deliver(&self, delivery: Box<Delivery<M>>) -> Result<(), Refused<Box<Delivery<M>>>> {
-        self.try_put(Envelope::Owned(delivery), recover)
+    fn try_deliver(&self, parcel: Parcel<M>) -> Result<(), Refused<Parcel<M>>> {
+        self.try_put(Envelope::sent(parcel), recover)
     }
 
-    fn deliver(&self, delivery: Box<Delivery<M>>) -> DeliverFuture<'_, Box<Delivery<M>>> {
-        self.put(Envelope::Owned(delivery), recover)
+    fn deliver(&self, parcel: Parcel<M>) -> DeliverFuture<'_, Parcel<M>> {
+        self.put(Envelope::sent(parcel), recover)
     }
 
     fn try_deliver_published(
@@ -228,5 +263,20 @@ impl<C: Handler<M>, M: Message> Consumer<M> for MailboxConsumer<C> {
         published: Arc<Published<M>>,
     ) -> DeliverFuture<'_, Arc<Published<M>>> {
         self.put(Envelope::Shared(published), recover_published)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Nothing;
+    impl Component for Nothing {}
+
+    #[test]
+    fn an_envelope_is_three_words_as_a_boxed_message_was() {
+        // The mailbox's queue holds envelopes: keeping messages in place must not make
+        // every queue (and every burst's room) larger.
+        assert_eq!(size_of::<Envelope<Nothing>>(), 3 * size_of::<usize>());
     }
 }

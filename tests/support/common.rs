@@ -36,6 +36,14 @@ pub struct Gate {
     entered: flume::Sender<()>,
 }
 
+impl Gate {
+    /// Says the handler is in, then waits for the release.
+    pub async fn pass(self) {
+        let _ = self.entered.send(());
+        let _ = self.release.recv_async().await;
+    }
+}
+
 /// The test's side of a gate.
 pub struct GateControl {
     release: flume::Sender<()>,
@@ -145,8 +153,7 @@ impl Handler<Cmd> for Probe {
             Cmd::Echo(n) => Reply::Number(n),
             Cmd::Panic => panic!("handler exploded"),
             Cmd::Hold(gate) => {
-                let _ = gate.entered.send(());
-                let _ = gate.release.recv_async().await;
+                gate.pass().await;
                 Reply::Done
             }
             Cmd::Thread => Reply::Thread(std::thread::current().name().unwrap_or("").to_owned()),
