@@ -122,9 +122,9 @@ impl InstanceStats {
     }
 
     /// Counts a handled message. The instance's own task is the counter's only writer
-    /// (a restarted instance starts after its predecessor's exit was reported, which
-    /// orders it after every count before), so a load and a store do: no
-    /// read-modify-write on every message. Readers see the count as relaxed loads do.
+    /// (a restart runs in the same task, and a child whose task is gone is not
+    /// restarted), so a load and a store do: no read-modify-write on every message.
+    /// Readers load it relaxed, as before.
     fn count_handled(&self) {
         let handled = self.handled.load(Ordering::Relaxed);
         self.handled.store(handled + 1, Ordering::Relaxed);
