@@ -90,10 +90,13 @@ unsafe fn drop_boxed<T>(slot: *mut Slot) {
 pub(crate) struct Erased<Op: 'static> {
     slot: Slot,
     table: &'static Header<Op>,
+    /// Neither `Send` nor `Sync` of itself, whatever it holds: `Send` is granted below,
+    /// for what the constructors let in.
+    _unshared: PhantomData<*const ()>,
 }
 
 // SAFETY: only `Send` values are stored (`Table::of` requires it, and a value is stored
-// with its own type's table), and an `Erased` gives no shared access to its value.
+// with its own type's table). Not `Sync`: nothing needs it.
 unsafe impl<Op: 'static> Send for Erased<Op> {}
 
 impl<Op: 'static> Erased<Op> {
@@ -108,7 +111,11 @@ impl<Op: 'static> Erased<Op> {
             // SAFETY: a `Box<T>` (one word, word-aligned, for a sized `T`) always fits.
             unsafe { slot.as_mut_ptr().cast::<Box<T>>().write(Box::new(value)) };
         }
-        Self { slot, table }
+        Self {
+            slot,
+            table,
+            _unshared: PhantomData,
+        }
     }
 
     /// The operation of the value's type.
