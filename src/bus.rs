@@ -230,6 +230,68 @@ fn _assert_bus_is_send_sync() {
     is::<Bus>();
 }
 
+/// A published message's copy for one consumer: its own, or the shared one.
+enum Copies<M: Message> {
+    /// Its own clone, kept in place in its envelope.
+    Own(M),
+    /// The one copy all consumers share.
+    Shared(Arc<Published<M>>),
+}
+
+/// Hands out the copies of one published message, one per consumer in turn.
+///
+/// A message small enough to be kept in place in an envelope (see
+/// [`kept_in_place`](crate::component::kept_in_place)) is cloned here, one clone per
+/// consumer but the last, which gets the message itself: nothing is allocated, and
+/// consumers on other reactors share nothing with each other. A larger one is stored
+/// once for all of them, and each consumer clones it as its handler starts. So is a
+/// small one whose `Clone` panics here: the panic is caught, and the consumers left
+/// share the message, so the `Clone` fails their handlers, not the publisher.
+struct CopyMaker<M: Message> {
+    /// The message itself, while it is handed out by cloning.
+    message: Option<M>,
+    /// The shared copy, once there is one.
+    shared: Option<Arc<Published<M>>>,
+    /// Copies still to hand out.
+    left: usize,
+}
+
+impl<M: Message + Clone> CopyMaker<M> {
+    /// The copies of `message` for `consumers` consumers.
+    fn new(message: M, consumers: usize) -> Self {
+        let (message, shared) = if crate::component::kept_in_place::<M>() {
+            (Some(message), None)
+        } else {
+            (None, Some(Published::new(message)))
+        };
+        Self {
+            message,
+            shared,
+            left: consumers,
+        }
+    }
+
+    /// The next consumer's copy; `None` once every consumer has had one.
+    fn next(&mut self) -> Option<Copies<M>> {
+        self.left = self.left.checked_sub(1)?;
+        if let Some(shared) = &self.shared {
+            return Some(Copies::Shared(Arc::clone(shared)));
+        }
+        let message = self.message.as_ref()?;
+        if self.left == 0 {
+            return self.message.take().map(Copies::Own);
+        }
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| message.clone())) {
+            Ok(copy) => Some(Copies::Own(copy)),
+            Err(_) => {
+                let shared = Published::new(self.message.take()?);
+                self.shared = Some(Arc::clone(&shared));
+                Some(Copies::Shared(shared))
+            }
+        }
+    }
+}
+
 /// What offering a delivery to an address's next consumer did.
 enum Offer<M: Message> {
     /// The mailbox took it.
@@ -370,14 +432,12 @@ impl Bus {
     }
 
     /// Offers `message` to every consumer of `address` under the registry's read lock,
-    /// without waiting: one shared allocation, from which each consumer takes its copy
-    /// as it handles it (the last one takes the original). Full mailboxes are handed to
-    /// `full` with the shared message.
+    /// without waiting. Full mailboxes are handed to `full` with that consumer's copy.
     fn fan_out<M: Message + Clone>(
         &self,
         address: &Address<M>,
         message: M,
-        mut full: impl FnMut(&AddressCounters, &Arc<dyn Consumer<M>>, Arc<Published<M>>),
+        mut full: impl FnMut(&AddressCounters, &Arc<dyn Consumer<M>>, Copies<M>),
     ) -> Result<PublishReport, PublishError<M>> {
         let found = self.inner.registry.with(
             address.name(),
@@ -390,19 +450,27 @@ impl Bus {
                 }
                 AddressCounters::bump(&slot.counters.published);
                 let mut report = PublishReport::default();
-                // One allocation for all the consumers; each copies the message as it
-                // handles it, and the last one takes it.
-                let published = Published::new(message);
-                let mut deliver = |entry: &registry::Entry<M>| match entry
-                    .consumer
-                    .try_deliver_published(Arc::clone(&published))
-                {
-                    Ok(()) => report.delivered += 1,
-                    Err(Refused::Full(p)) => {
-                        report.refused += 1;
-                        full(&slot.counters, &entry.consumer, p);
+                let mut copies = CopyMaker::new(message, consumers.len());
+                let mut deliver = |entry: &registry::Entry<M>| {
+                    let taken = match copies.next() {
+                        Some(Copies::Own(copy)) => entry
+                            .consumer
+                            .try_deliver(Parcel::Message(copy))
+                            .map_err(|refused| refused.map(|p| Copies::Own(p.into_message()))),
+                        Some(Copies::Shared(shared)) => entry
+                            .consumer
+                            .try_deliver_published(shared)
+                            .map_err(|refused| refused.map(Copies::Shared)),
+                        None => return,
+                    };
+                    match taken {
+                        Ok(()) => report.delivered += 1,
+                        Err(Refused::Full(copy)) => {
+                            report.refused += 1;
+                            full(&slot.counters, &entry.consumer, copy);
+                        }
+                        Err(Refused::Closed(_)) => {}
                     }
-                    Err(Refused::Closed(_)) => {}
                 };
                 // A plain loop over each leaf (at most 32 consumers); most addresses have
                 // one leaf.
@@ -443,8 +511,12 @@ impl Bus {
             waiting.push((consumer.clone(), published));
         })?;
         let mut delivered = report.delivered;
-        for (consumer, published) in waiting {
-            delivered += usize::from(consumer.deliver_published(published).await.is_ok());
+        for (consumer, copy) in waiting {
+            let taken = match copy {
+                Copies::Own(message) => consumer.deliver(Parcel::Message(message)).await.is_ok(),
+                Copies::Shared(published) => consumer.deliver_published(published).await.is_ok(),
+            };
+            delivered += usize::from(taken);
         }
         Ok(delivered)
     }

@@ -17,6 +17,7 @@ use crate::Context;
 use crate::bus::Message;
 
 pub(crate) use envelope::{Envelope, MailboxConsumer};
+pub(crate) use erased::fits as kept_in_place;
 pub use instance::ComponentState;
 pub(crate) use instance::{ChildExit, Exit, InstanceConfig, InstanceStats, grace_millis};
 pub use spec::{ChildSpec, DEFAULT_SHUTDOWN_TIMEOUT};

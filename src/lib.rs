@@ -96,8 +96,9 @@
 //! its mailbox is a bounded queue of envelopes: a sent message of up to two words sits
 //! in its envelope, in the queue itself (no allocation; a larger one is boxed), a
 //! request is one allocation carrying the message, its reply slot, its deadline and its
-//! correlation id, and a published message is one allocation shared by all its
-//! consumers. A handler's future runs in a block its reactor reuses. The
+//! correlation id, and a published message is cloned into each consumer's envelope
+//! when it fits two words, else one allocation shared by all its consumers. A handler's
+//! future runs in a block its reactor reuses. The
 //! bus resolves an address through a registry of typed, copy-on-write consumer lists, so
 //! a sender never holds a lock while it waits for room; each thread remembers the routes
 //! of `'static` addresses until the registry changes. A reactor keeps the deadlines of

@@ -1,6 +1,8 @@
 //! Sent messages are kept in their mailbox in place when they fit two words, boxed
 //! otherwise: either way they arrive whole and in order, come back whole when refused,
-//! and are dropped exactly once when their component stops before handling them.
+//! and are dropped exactly once when their component stops before handling them. Small
+//! published messages are cloned by the publisher, and a `Clone` that panics fails
+//! consumers' handlers, not the publisher.
 
 #[path = "support/common.rs"]
 mod common;
@@ -13,7 +15,7 @@ use common::*;
 use reactree::prelude::*;
 
 /// One word: kept in place.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, Clone)]
 struct Small(u64);
 impl Message for Small {
     type Reply = ();
@@ -57,6 +59,7 @@ const COUNTED: Address<Counted> = Address::new("storage.counted");
 const WIDE_COUNTED: Address<WideCounted> = Address::new("storage.wide_counted");
 const ALIGNED: Address<Aligned> = Address::new("storage.aligned");
 const HOLD: Address<Hold> = Address::new("storage.hold");
+const SMALL_PUBLISHED: Address<Small> = Address::new("storage.small_published");
 
 /// Holds the handler on a gate.
 struct Hold(Gate);
@@ -77,6 +80,7 @@ impl Component for Store {
         ctx.consume(&WIDE_COUNTED)?;
         ctx.consume(&ALIGNED)?;
         ctx.consume(&HOLD)?;
+        ctx.consume(&SMALL_PUBLISHED)?;
         Ok(())
     }
 }
@@ -218,4 +222,96 @@ fn queued_messages_are_dropped_once_when_their_component_stops_first() {
     assert!(entries(&log).is_empty());
     drop(refused);
     assert_eq!(drops.load(Ordering::SeqCst), 17);
+}
+
+/// One word, whose `Clone` always panics.
+struct Fragile(u64);
+impl Clone for Fragile {
+    fn clone(&self) -> Self {
+        panic!("this message cannot be copied");
+    }
+}
+impl Message for Fragile {
+    type Reply = ();
+}
+
+const FRAGILE: Address<Fragile> = Address::new("storage.fragile");
+
+/// Logs the `Fragile` it gets.
+struct FragileListener {
+    log: Log,
+}
+impl Component for FragileListener {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&FRAGILE)?;
+        Ok(())
+    }
+}
+impl Handler<Fragile> for FragileListener {
+    async fn handle(&mut self, Fragile(n): Fragile, _: &mut Context<Self>) {
+        self.log.lock().unwrap().push(format!("got {n}"));
+    }
+}
+
+#[test]
+fn a_clone_that_panics_fails_consumers_handlers_not_the_publisher() {
+    // One reactor, so the three handle one after another: two clone and fail, the last
+    // takes the original.
+    let runtime = runtime(1);
+    let log = log();
+    let spec_log = log.clone();
+    let id = runtime
+        .block_on(
+            runtime.deploy(
+                ChildSpec::new("fragile", move || FragileListener {
+                    log: spec_log.clone(),
+                })
+                .instances(3),
+            ),
+        )
+        .unwrap();
+    // The publisher's own clone panics: caught, and the three share the message.
+    let reached = runtime
+        .block_on(runtime.bus().publish(&FRAGILE, Fragile(7)))
+        .unwrap();
+    assert_eq!(reached, 3);
+    let failures = || -> u64 {
+        let info = runtime.handle().deployment(id).unwrap();
+        info.instances.iter().map(|i| i.failures).sum()
+    };
+    assert!(eventually(GENEROUS, || failures() == 2));
+    assert!(eventually(GENEROUS, || entries(&log) == ["got 7"]));
+    // The publisher goes on publishing.
+    assert!(runtime.bus().try_publish(&FRAGILE, Fragile(8)).is_ok());
+}
+
+#[test]
+fn a_small_published_message_reaches_every_consumer_on_every_reactor() {
+    let runtime = runtime(2);
+    let log = log();
+    let spec_log = log.clone();
+    runtime
+        .block_on(
+            runtime.deploy(
+                ChildSpec::new("store", move || Store {
+                    log: spec_log.clone(),
+                })
+                .instances(4),
+            ),
+        )
+        .unwrap();
+    let bus = runtime.bus();
+    for n in 0..10 {
+        assert_eq!(
+            runtime
+                .block_on(bus.publish(&SMALL_PUBLISHED, Small(n)))
+                .unwrap(),
+            4
+        );
+    }
+    assert!(eventually(GENEROUS, || entries(&log).len() == 40));
+    let mut seen = entries(&log);
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 10, "each of the 10 messages, 4 times: {seen:?}");
 }

@@ -98,6 +98,14 @@ impl<D> Refused<D> {
             Self::Full(d) | Self::Closed(d) => d,
         }
     }
+
+    /// The same refusal, of what `f` makes of the delivery.
+    pub(crate) fn map<E>(self, f: impl FnOnce(D) -> E) -> Refused<E> {
+        match self {
+            Self::Full(d) => Refused::Full(f(d)),
+            Self::Closed(d) => Refused::Closed(f(d)),
+        }
+    }
 }
 
 /// A boxed, `Send` future borrowing the consumer.

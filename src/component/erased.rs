@@ -68,7 +68,7 @@ impl<Op: 'static, T: Send + 'static> Table<Op, T> {
 }
 
 /// Whether a `T` is kept in place.
-const fn fits<T>() -> bool {
+pub(crate) const fn fits<T>() -> bool {
     size_of::<T>() <= size_of::<Slot>() && align_of::<T>() <= align_of::<Slot>()
 }
 
