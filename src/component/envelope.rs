@@ -1,11 +1,11 @@
 //! A typed message for a component's mailbox, and the consumer that puts it there.
 //!
 //! A sent message is kept in its envelope itself, in the mailbox's queue, when it fits
-//! (see [`erased`](super::erased)): no allocation. A requested one, with its reply slot,
-//! deadline and correlation id, is boxed once by its requester, and its box is kept in
-//! the envelope. A published one is one
-//! allocation shared by all its consumers. The handler's future runs in a block its reactor reuses (see
-//! [`pooled`](super::pooled)).
+//! (see [`erased`](super::erased)): no allocation. So is each consumer's clone of a small
+//! published message. A requested one, with its reply slot, deadline and correlation id,
+//! is boxed once by its requester, and its box is kept in the envelope. A larger
+//! published one is one allocation shared by all its consumers. The handler's future
+//! runs in a block its reactor reuses (see [`pooled`](super::pooled)).
 
 use std::any::Any;
 use std::sync::Arc;
@@ -24,9 +24,9 @@ use crate::{Component, Context};
 
 /// A message waiting in the mailbox of a component of type `C`.
 pub(crate) enum Envelope<C: Component> {
-    /// Sent or requested: this consumer's own delivery, in place.
+    /// Sent, requested, or a small published message's copy: this consumer's own.
     Owned(Erased<Sent<C>>),
-    /// Published: shared with the message's other consumers.
+    /// A larger published message: shared with its other consumers.
     Shared(Arc<dyn DispatchShared<C> + Send + Sync>),
 }
 
