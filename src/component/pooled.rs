@@ -19,7 +19,7 @@
 #![allow(unsafe_code)]
 
 use std::alloc::Layout;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
@@ -45,6 +45,10 @@ impl Block {
 }
 
 thread_local! {
+    /// The block given back last: handlers that run one after another (the common case)
+    /// take and give back this one, with no borrow flag or length to keep.
+    static LAST: Cell<Option<Box<Block>>> = const { Cell::new(None) };
+    /// The other spare blocks, up to [`KEPT`] in all.
     #[allow(
         clippy::vec_box,
         reason = "blocks are handed out and taken back as allocations of their own"
@@ -59,6 +63,9 @@ fn fits(layout: Layout) -> bool {
 
 /// A block from this thread's pool, or a new one.
 fn take_block() -> Box<Block> {
+    if let Ok(Some(block)) = LAST.try_with(Cell::take) {
+        return block;
+    }
     SPARE
         .try_with(|spare| spare.borrow_mut().pop())
         .ok()
@@ -69,9 +76,13 @@ fn take_block() -> Box<Block> {
 /// Gives `block` back to this thread's pool, or to the allocator if the pool is full
 /// (or the thread is ending).
 fn give_back(block: Box<Block>) {
+    let Ok(block) = LAST.try_with(|last| last.replace(Some(block))) else {
+        return;
+    };
+    let Some(block) = block else { return };
     let _ = SPARE.try_with(|spare| {
         let mut spare = spare.borrow_mut();
-        if spare.len() < KEPT {
+        if spare.len() + 1 < KEPT {
             spare.push(block);
         }
     });
@@ -200,7 +211,13 @@ mod tests {
     }
 
     fn spare() -> usize {
-        SPARE.with_borrow(Vec::len)
+        let last = LAST.with(|last| {
+            let block = last.take();
+            let kept = usize::from(block.is_some());
+            last.set(block);
+            kept
+        });
+        SPARE.with_borrow(Vec::len) + last
     }
 
     #[test]
