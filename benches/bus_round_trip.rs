@@ -11,6 +11,9 @@
 //!   when the sink has handled the last one.
 //! - `bus_tell/outside_thread`: the bench thread sends through the `Bus` handle (awaiting
 //!   room) to the sink on reactor 0, then flushes; time per message.
+//! - `bus_tell/same_reactor_wide`: as `same_reactor`, with a message of four words: too
+//!   large to be kept in place in its envelope, so it is boxed, one allocation per send
+//!   (a `Tell` of one word is kept in place).
 //! - `.../same_reactor_without_watchdog`: the same-reactor cases on a runtime built
 //!   `without_watchdog()`, to show what the blocked-thread watchdog costs the hot path.
 //! - `.../two_reactors_spin`: the two-reactor cases with the opt-in idle policy
@@ -34,10 +37,24 @@ impl Message for Tell {
     type Reply = ();
 }
 
+/// Four words: boxed in its envelope.
+struct WideTell([u64; 4]);
+impl Message for WideTell {
+    type Reply = ();
+}
+
+/// What the driver runs.
+#[derive(Clone, Copy)]
+enum Mode {
+    Ask,
+    Tell,
+    TellWide,
+}
+
 /// Asks the driver to run `n` iterations against the target; replies with the time taken.
 struct Run {
     n: u64,
-    tell: bool,
+    mode: Mode,
 }
 impl Message for Run {
     type Reply = Duration;
@@ -45,6 +62,7 @@ impl Message for Run {
 
 const ECHO: Address<Ping> = Address::new("bench.echo");
 const SINK: Address<Tell> = Address::new("bench.sink");
+const WIDE_SINK: Address<WideTell> = Address::new("bench.wide_sink");
 const FLUSH: Address<Ping> = Address::new("bench.flush");
 const DRIVER: Address<Run> = Address::new("bench.driver");
 
@@ -67,6 +85,7 @@ struct Sink {
 impl Component for Sink {
     async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
         ctx.consume(&SINK)?;
+        ctx.consume(&WIDE_SINK)?;
         ctx.consume(&FLUSH)?;
         Ok(())
     }
@@ -74,6 +93,11 @@ impl Component for Sink {
 impl Handler<Tell> for Sink {
     async fn handle(&mut self, Tell(n): Tell, _: &mut Context<Self>) {
         self.seen = self.seen.wrapping_add(n);
+    }
+}
+impl Handler<WideTell> for Sink {
+    async fn handle(&mut self, WideTell(words): WideTell, _: &mut Context<Self>) {
+        self.seen = self.seen.wrapping_add(words[3]);
     }
 }
 impl Handler<Ping> for Sink {
@@ -93,17 +117,27 @@ impl Handler<Run> for Driver {
     async fn handle(&mut self, run: Run, ctx: &mut Context<Self>) -> Duration {
         let bus = ctx.bus().clone();
         let start = Instant::now();
-        if run.tell {
-            for i in 0..run.n {
-                bus.send(&SINK, Tell(i)).await.expect("sink");
+        match run.mode {
+            Mode::Tell => {
+                for i in 0..run.n {
+                    bus.send(&SINK, Tell(i)).await.expect("sink");
+                }
             }
-            // Sent after every Tell by the same sender: handled after all of them.
+            Mode::TellWide => {
+                for i in 0..run.n {
+                    bus.send(&WIDE_SINK, WideTell([i; 4])).await.expect("sink");
+                }
+            }
+            Mode::Ask => {
+                for i in 0..run.n {
+                    let reply = bus.request(&ECHO, Ping(i)).await.expect("echo");
+                    assert_eq!(reply, i);
+                }
+            }
+        }
+        if !matches!(run.mode, Mode::Ask) {
+            // Sent after every tell by the same sender: handled after all of them.
             bus.request(&FLUSH, Ping(0)).await.expect("flush");
-        } else {
-            for i in 0..run.n {
-                let reply = bus.request(&ECHO, Ping(i)).await.expect("echo");
-                assert_eq!(reply, i);
-            }
         }
         start.elapsed()
     }
@@ -146,22 +180,26 @@ fn setup(target: usize, watchdog: bool, spin: bool) -> Runtime {
     runtime
 }
 
-fn driven(c: &mut Criterion, group: &str, tell: bool) {
+fn driven(c: &mut Criterion, group: &str, mode: Mode) {
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(1));
-    for (name, target, watchdog, spin) in [
-        ("same_reactor", 0, true, false),
-        ("same_reactor_without_watchdog", 0, false, false),
-        ("two_reactors", 1, true, false),
-        ("two_reactors_spin", 1, true, true),
-    ] {
+    let mut cases = vec![
+        ("same_reactor", 0, true, false, mode),
+        ("same_reactor_without_watchdog", 0, false, false, mode),
+        ("two_reactors", 1, true, false, mode),
+        ("two_reactors_spin", 1, true, true, mode),
+    ];
+    if matches!(mode, Mode::Tell) {
+        cases.push(("same_reactor_wide", 0, true, false, Mode::TellWide));
+    }
+    for (name, target, watchdog, spin, mode) in cases {
         let runtime = setup(target, watchdog, spin);
         g.bench_function(name, |b| {
             b.iter_custom(|n| {
                 runtime
                     .block_on(runtime.bus().request_timeout(
                         &DRIVER,
-                        Run { n, tell },
+                        Run { n, mode },
                         Duration::from_secs(600),
                     ))
                     .expect("driver")
@@ -173,7 +211,7 @@ fn driven(c: &mut Criterion, group: &str, tell: bool) {
 }
 
 fn bus_request(c: &mut Criterion) {
-    driven(c, "bus_request", false);
+    driven(c, "bus_request", Mode::Ask);
     let runtime = setup(0, true, false);
     let mut g = c.benchmark_group("bus_request");
     g.throughput(Throughput::Elements(1));
@@ -186,7 +224,7 @@ fn bus_request(c: &mut Criterion) {
 }
 
 fn bus_tell(c: &mut Criterion) {
-    driven(c, "bus_tell", true);
+    driven(c, "bus_tell", Mode::Tell);
     let runtime = setup(0, true, false);
     let mut g = c.benchmark_group("bus_tell");
     g.throughput(Throughput::Elements(1));
