@@ -600,9 +600,9 @@ impl Bus {
         let (reply_tx, mut reply_rx) = oneshot::channel();
         let delivery = Parcel::Request(Box::new(Delivery {
             message,
-            reply: Some(reply_tx),
-            deadline: Some(deadline),
-            correlation: Some(correlation),
+            reply: reply_tx,
+            deadline,
+            correlation,
         }));
         let (offer, counters) = self
             .offer(address, delivery, |counters, offer| {

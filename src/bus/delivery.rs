@@ -13,9 +13,9 @@ use crate::oneshot;
 /// its correlation id. Boxed once by the requester, so routing moves a pointer.
 pub(crate) struct Delivery<M: Message> {
     pub(crate) message: M,
-    pub(crate) reply: Option<oneshot::Sender<M::Reply>>,
-    pub(crate) deadline: Option<Instant>,
-    pub(crate) correlation: Option<CorrelationId>,
+    pub(crate) reply: oneshot::Sender<M::Reply>,
+    pub(crate) deadline: Instant,
+    pub(crate) correlation: CorrelationId,
 }
 
 /// What the bus hands one consumer: a one-way message as it is, or a request.
@@ -36,10 +36,11 @@ impl<M: Message> Parcel<M> {
     }
 }
 
-/// A published message, shared by every consumer it reaches: one allocation per publish
-/// instead of one per consumer. Each consumer takes its own copy as it handles it (the
-/// last one takes the message itself); the mutex makes it shareable for any `Send`
-/// message and is locked once per copy.
+/// A published message too large to be kept in place in an envelope, shared by every
+/// consumer it reaches: one allocation per publish instead of one per consumer. Each
+/// consumer takes its own copy as it handles it (the last one takes the message
+/// itself); the mutex makes it shareable for any `Send` message and is locked once per
+/// copy.
 pub(crate) struct Published<M: Message> {
     message: Mutex<M>,
     /// `M::clone`, recorded where `M: Clone` is known (the consumer side is not bound).

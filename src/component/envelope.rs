@@ -106,7 +106,13 @@ fn dispatch_request<'a, C: Handler<M>, M: Message>(
         correlation,
         ..
     } = *delivery;
-    Some(handler_future(component, ctx, message, reply, correlation))
+    Some(handler_future(
+        component,
+        ctx,
+        message,
+        Some(reply),
+        Some(correlation),
+    ))
 }
 
 /// Type-erased handling of a published message by a component of type `C`.
@@ -137,12 +143,10 @@ impl<C: Handler<M>, M: Message> DispatchShared<C> for Published<M> {
 }
 
 impl<M: Message> Delivery<M> {
+    /// Whether nobody waits for the reply any more: the requester gave up, or the
+    /// deadline passed.
     fn expired(&self) -> bool {
-        match (&self.reply, self.deadline) {
-            (Some(reply), _) if reply.is_abandoned() => true,
-            (_, Some(deadline)) => Instant::now() >= deadline,
-            _ => false,
-        }
+        self.reply.is_abandoned() || Instant::now() >= self.deadline
     }
 }
 
