@@ -23,7 +23,7 @@ use std::mem::{ManuallyDrop, MaybeUninit};
 /// Words of room in place: a message of up to two words (a number or two, a `Box`, an
 /// `Arc`, a small enum) fits. An envelope is then three words, as large as it was when
 /// it held a box, so a mailbox's queue is no larger for it.
-pub(crate) const WORDS: usize = 2;
+const WORDS: usize = 2;
 
 /// The room itself, aligned as a word.
 type Slot = MaybeUninit<[usize; WORDS]>;
@@ -102,10 +102,10 @@ unsafe impl<Op: 'static> Send for Erased<Op> {}
 impl<Op: 'static> Erased<Op> {
     /// Stores `value` with its type's table.
     pub(crate) fn new<T: Send + 'static>(value: T, table: &'static Table<Op, T>) -> Self {
-        let table = &table.header;
         let mut slot = Slot::uninit();
-        if table.in_place {
-            // SAFETY: the table is `T`'s, so `fits::<T>()`: room and alignment for a `T`.
+        // The same rule as the table's `in_place`, known here without reading it.
+        if fits::<T>() {
+            // SAFETY: `fits::<T>()`: room and alignment for a `T`.
             unsafe { slot.as_mut_ptr().cast::<T>().write(value) };
         } else {
             // SAFETY: a `Box<T>` (one word, word-aligned, for a sized `T`) always fits.
@@ -113,7 +113,7 @@ impl<Op: 'static> Erased<Op> {
         }
         Self {
             slot,
-            table,
+            table: &table.header,
             _unshared: PhantomData,
         }
     }
