@@ -11,6 +11,7 @@
 //! the `try_` forms refuse at once with a full-mailbox error that hands the message back.
 //! Handlers always run on the consumer's reactor thread, never on the sender's.
 
+mod call;
 mod delivery;
 mod error;
 mod registry;
@@ -26,12 +27,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-pub(crate) use delivery::{Consumer, DeliverFuture, Delivery, Parcel, Published, Refused};
+pub(crate) use call::{Call, Closed, Replier};
+pub(crate) use delivery::{Consumer, DeliverFuture, Parcel, Published, Refused};
 pub use error::{ConsumeError, PublishError, RequestError, SendError};
 pub use registry::AddressStats;
 pub(crate) use registry::{AddressCounters, ConsumerId, Registry};
 
-use crate::oneshot;
 use registry::{Lookup, TypedSlot};
 
 /// A message type of the bus; it declares the type of its reply.
@@ -597,13 +598,8 @@ impl Bus {
             correlation_id = correlation.0,
             "bus.request"
         );
-        let (reply_tx, mut reply_rx) = oneshot::channel();
-        let delivery = Parcel::Request(Box::new(Delivery {
-            message,
-            reply: reply_tx,
-            deadline,
-            correlation,
-        }));
+        let (call, mut answer) = call::call(message, deadline, correlation);
+        let delivery = Parcel::Request(call);
         let (offer, counters) = self
             .offer(address, delivery, |counters, offer| {
                 if at_once && matches!(offer, Offer::Full(..)) {
@@ -633,16 +629,16 @@ impl Bus {
         // A consumer on this reactor usually replies within one turn of the executor:
         // yield once and look, before paying for a deadline entry and a waker.
         futures_lite::future::yield_now().await;
-        let outcome = match reply_rx.try_take() {
+        let outcome = match answer.try_take() {
             Some(outcome) => Some(outcome),
-            None => crate::rt::deadline(deadline, reply_rx).await,
+            None => crate::rt::deadline(deadline, answer).await,
         };
         match outcome {
             Some(Ok(reply)) => {
                 AddressCounters::bump(&counters.replied);
                 Ok(reply)
             }
-            Some(Err(oneshot::Closed)) => Err(RequestError::RecipientFailure),
+            Some(Err(Closed)) => Err(RequestError::RecipientFailure),
             None => {
                 AddressCounters::bump(&counters.timed_out);
                 Err(RequestError::Timeout(timeout))

@@ -95,8 +95,8 @@
 //! reactor's own tasks send it runs at once). A component instance is one task on it;
 //! its mailbox is a bounded queue of envelopes: a sent message of up to two words sits
 //! in its envelope, in the queue itself (no allocation; a larger one is boxed), a
-//! request is one allocation carrying the message, its reply slot, its deadline and its
-//! correlation id, and a published message is cloned into each consumer's envelope
+//! request is one allocation carrying the message, its lock-free reply slot, its deadline
+//! and its correlation id, and a published message is cloned into each consumer's envelope
 //! when it fits two words, else one allocation shared by all its consumers. A handler's
 //! future runs in a block its reactor reuses. The
 //! bus resolves an address through a registry of typed, copy-on-write consumer lists, so

@@ -1,9 +1,12 @@
-//! A single-use channel for one reply.
+//! A single-use channel for one reply, between a supervisor and its callers (deploy,
+//! undeploy, start and stop outcomes). A bus request's reply travels in its
+//! [`Call`](crate::bus::Call) instead, which is lock-free and shares the request's
+//! allocation.
 //!
 //! Invariants: the value is sent at most once; dropping the sender unsent closes the
-//! channel and wakes the receiver (a request whose handler panicked or never ran fails at
-//! once instead of waiting for its timeout); dropping the receiver makes a later `send`
-//! hand the value back, so a late reply is discarded without harm.
+//! channel and wakes the receiver (a deployment whose supervisor stopped fails at once);
+//! dropping the receiver makes a later `send` hand the value back, so a late reply is
+//! discarded without harm.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -73,13 +76,6 @@ impl<T> Sender<T> {
         }
         Ok(())
     }
-
-    /// Whether the receiver has been dropped (the requester gave up).
-    pub(crate) fn is_abandoned(&self) -> bool {
-        self.inner
-            .as_ref()
-            .is_none_or(|inner| Arc::strong_count(inner) == 1)
-    }
 }
 
 impl<T> Drop for Sender<T> {
@@ -100,14 +96,6 @@ impl<T> Drop for Sender<T> {
         if let Some(waker) = waker {
             waker.wake();
         }
-    }
-}
-
-impl<T> Receiver<T> {
-    /// The value or the closing, if either has come; `None` while it is still waiting
-    /// (no waker is registered).
-    pub(crate) fn try_take(&mut self) -> Option<Result<T, Closed>> {
-        take(&mut self.inner.lock())
     }
 }
 
@@ -162,21 +150,8 @@ mod tests {
     #[test]
     fn dropped_receiver_hands_the_value_back() {
         let (tx, rx) = channel();
-        assert!(!tx.is_abandoned());
         drop(rx);
-        assert!(tx.is_abandoned());
         assert_eq!(tx.send(3), Err(3));
-    }
-
-    #[test]
-    fn try_take_looks_without_waiting() {
-        let (tx, mut rx) = channel();
-        assert_eq!(rx.try_take(), None, "nothing yet");
-        tx.send(5).unwrap();
-        assert_eq!(rx.try_take(), Some(Ok(5)));
-        let (tx, mut rx) = channel::<u8>();
-        drop(tx);
-        assert_eq!(rx.try_take(), Some(Err(Closed)));
     }
 
     #[test]

@@ -1,29 +1,20 @@
-//! What the bus hands a consumer: the message, its reply slot, its deadline and its
-//! correlation id; and the consumer side of the seam between routing and mailboxes.
+//! What the bus hands a consumer: a message, or a request's [`Call`]; and the consumer
+//! side of the seam between routing and mailboxes.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
 
-use crate::bus::{CorrelationId, Message};
-use crate::oneshot;
-
-/// A request on its way to one consumer: the message, its reply slot, its deadline and
-/// its correlation id. Boxed once by the requester, so routing moves a pointer.
-pub(crate) struct Delivery<M: Message> {
-    pub(crate) message: M,
-    pub(crate) reply: oneshot::Sender<M::Reply>,
-    pub(crate) deadline: Instant,
-    pub(crate) correlation: CorrelationId,
-}
+use crate::bus::Message;
+use crate::bus::call::Call;
 
 /// What the bus hands one consumer: a one-way message as it is, or a request.
 pub(crate) enum Parcel<M: Message> {
     /// Sent: nothing comes back, nothing expires.
     Message(M),
-    /// Requested.
-    Request(Box<Delivery<M>>),
+    /// Requested: the message, its reply slot, its deadline and its correlation id, in
+    /// one allocation made by the requester, so routing moves a pointer.
+    Request(Call<M>),
 }
 
 impl<M: Message> Parcel<M> {
@@ -31,7 +22,7 @@ impl<M: Message> Parcel<M> {
     pub(crate) fn into_message(self) -> M {
         match self {
             Self::Message(message) => message,
-            Self::Request(delivery) => delivery.message,
+            Self::Request(call) => call.into_message(),
         }
     }
 }

@@ -3,9 +3,9 @@
 //! A sent message is kept in its envelope itself, in the mailbox's queue, when it fits
 //! (see [`erased`](super::erased)): no allocation. So is each consumer's clone of a small
 //! published message. A requested one, with its reply slot, deadline and correlation id,
-//! is boxed once by its requester, and its box is kept in the envelope. A larger
-//! published one is one allocation shared by all its consumers. The handler's future
-//! runs in a block its reactor reuses (see [`pooled`](super::pooled)).
+//! is one allocation made by its requester (see [`Call`]), and its pointer is kept in
+//! the envelope. A larger published one is one allocation shared by all its consumers.
+//! The handler's future runs in a block its reactor reuses (see [`pooled`](super::pooled)).
 
 use std::any::Any;
 use std::sync::Arc;
@@ -13,13 +13,10 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use crate::bus::{
-    Consumer, CorrelationId, DeliverFuture, Delivery, Message, Parcel, Published, Refused,
-};
+use crate::bus::{Call, Consumer, DeliverFuture, Message, Parcel, Published, Refused, Replier};
 use crate::component::erased::{Erased, Table};
 use crate::component::pooled::HandlerFuture;
 use crate::component::{Handler, mailbox};
-use crate::oneshot;
 use crate::{Component, Context};
 
 /// A message waiting in the mailbox of a component of type `C`.
@@ -58,13 +55,13 @@ impl<C: Component> Envelope<C> {
                 };
                 Self::Owned(Erased::new(message, table))
             }
-            Parcel::Request(delivery) => {
+            Parcel::Request(call) => {
                 let table = const {
-                    &Table::<_, Box<Delivery<M>>>::of(Sent {
+                    &Table::<_, Call<M>>::of(Sent {
                         dispatch: dispatch_request::<C, M>,
                     })
                 };
-                Self::Owned(Erased::new(delivery, table))
+                Self::Owned(Erased::new(call, table))
             }
         }
     }
@@ -86,7 +83,7 @@ fn dispatch_message<'a, C: Handler<M>, M: Message>(
     let Ok(message) = owned.take::<M>() else {
         unreachable!("an envelope's operation is its message type's")
     };
-    Some(handler_future(component, ctx, message, None, None))
+    Some(handler_future(component, ctx, message, None))
 }
 
 fn dispatch_request<'a, C: Handler<M>, M: Message>(
@@ -94,25 +91,16 @@ fn dispatch_request<'a, C: Handler<M>, M: Message>(
     component: &'a mut C,
     ctx: &'a mut Context<C>,
 ) -> Option<HandlerFuture<'a>> {
-    let Ok(delivery) = owned.take::<Box<Delivery<M>>>() else {
+    let Ok(call) = owned.take::<Call<M>>() else {
         unreachable!("an envelope's operation is its message type's")
     };
-    if delivery.expired() {
+    // Nobody waits for the reply any more: the requester gave up, or the deadline
+    // passed. Dropping the call closes it.
+    if call.is_abandoned() || Instant::now() >= call.deadline() {
         return None;
     }
-    let Delivery {
-        message,
-        reply,
-        correlation,
-        ..
-    } = *delivery;
-    Some(handler_future(
-        component,
-        ctx,
-        message,
-        Some(reply),
-        Some(correlation),
-    ))
+    let (message, replier) = call.into_parts();
+    Some(handler_future(component, ctx, message, Some(replier)))
 }
 
 /// Type-erased handling of a published message by a component of type `C`.
@@ -134,19 +122,11 @@ impl<C: Handler<M>, M: Message> DispatchShared<C> for Published<M> {
         component: &'a mut C,
         ctx: &'a mut Context<C>,
     ) -> HandlerFuture<'a> {
-        handler_future(component, ctx, self.take(), None, None)
+        handler_future(component, ctx, self.take(), None)
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
-    }
-}
-
-impl<M: Message> Delivery<M> {
-    /// Whether nobody waits for the reply any more: the requester gave up, or the
-    /// deadline passed.
-    fn expired(&self) -> bool {
-        self.reply.is_abandoned() || Instant::now() >= self.deadline
     }
 }
 
@@ -156,9 +136,9 @@ fn handler_future<'a, C: Handler<M>, M: Message>(
     component: &'a mut C,
     ctx: &'a mut Context<C>,
     message: M,
-    reply: Option<oneshot::Sender<M::Reply>>,
-    correlation: Option<CorrelationId>,
+    reply: Option<Replier<M>>,
 ) -> HandlerFuture<'a> {
+    let correlation = reply.as_ref().map(Replier::correlation);
     ctx.set_correlation(correlation);
     let span = tracing::trace_span!(
         "bus.handle",
@@ -188,8 +168,8 @@ fn recover<C: Component, M: Message>(envelope: Envelope<C>) -> Parcel<M> {
     };
     match owned.take::<M>() {
         Ok(message) => Parcel::Message(message),
-        Err(owned) => match owned.take::<Box<Delivery<M>>>() {
-            Ok(delivery) => Parcel::Request(delivery),
+        Err(owned) => match owned.take::<Call<M>>() {
+            Ok(call) => Parcel::Request(call),
             Err(_) => unreachable!("a consumer only builds envelopes of its own message type"),
         },
     }
