@@ -14,6 +14,8 @@
 //! - `bus_tell/same_reactor_wide`: as `same_reactor`, with a message of four words: too
 //!   large to be kept in place in its envelope, so it is boxed, one allocation per send
 //!   (a `Tell` of one word is kept in place).
+//! - `.../same_reactor_producer`: as `same_reactor`, through a `Producer`
+//!   (`Bus::sender`), which keeps the address's route instead of looking it up per call.
 //! - `.../same_reactor_without_watchdog`: the same-reactor cases on a runtime built
 //!   `without_watchdog()`, to show what the blocked-thread watchdog costs the hot path.
 //! - `.../two_reactors_spin`: the two-reactor cases with the opt-in idle policy
@@ -47,7 +49,9 @@ impl Message for WideTell {
 #[derive(Clone, Copy)]
 enum Mode {
     Ask,
+    AskProducer,
     Tell,
+    TellProducer,
     TellWide,
 }
 
@@ -123,9 +127,22 @@ impl Handler<Run> for Driver {
                     bus.send(&SINK, Tell(i)).await.expect("sink");
                 }
             }
+            Mode::TellProducer => {
+                let mut sink = bus.sender(&SINK);
+                for i in 0..run.n {
+                    sink.send(Tell(i)).await.expect("sink");
+                }
+            }
             Mode::TellWide => {
                 for i in 0..run.n {
                     bus.send(&WIDE_SINK, WideTell([i; 4])).await.expect("sink");
+                }
+            }
+            Mode::AskProducer => {
+                let mut echo = bus.sender(&ECHO);
+                for i in 0..run.n {
+                    let reply = echo.request(Ping(i)).await.expect("echo");
+                    assert_eq!(reply, i);
                 }
             }
             Mode::Ask => {
@@ -135,7 +152,7 @@ impl Handler<Run> for Driver {
                 }
             }
         }
-        if !matches!(run.mode, Mode::Ask) {
+        if !matches!(run.mode, Mode::Ask | Mode::AskProducer) {
             // Sent after every tell by the same sender: handled after all of them.
             bus.request(&FLUSH, Ping(0)).await.expect("flush");
         }
@@ -189,8 +206,13 @@ fn driven(c: &mut Criterion, group: &str, mode: Mode) {
         ("two_reactors", 1, true, false, mode),
         ("two_reactors_spin", 1, true, true, mode),
     ];
-    if matches!(mode, Mode::Tell) {
-        cases.push(("same_reactor_wide", 0, true, false, Mode::TellWide));
+    match mode {
+        Mode::Tell => {
+            cases.push(("same_reactor_producer", 0, true, false, Mode::TellProducer));
+            cases.push(("same_reactor_wide", 0, true, false, Mode::TellWide));
+        }
+        Mode::Ask => cases.push(("same_reactor_producer", 0, true, false, Mode::AskProducer)),
+        _ => {}
     }
     for (name, target, watchdog, spin, mode) in cases {
         let runtime = setup(target, watchdog, spin);

@@ -14,6 +14,7 @@
 mod call;
 mod delivery;
 mod error;
+mod producer;
 mod registry;
 
 pub(crate) use registry::{FastMap, FastSet};
@@ -30,10 +31,11 @@ use std::time::Duration;
 pub(crate) use call::{Call, Closed, Replier};
 pub(crate) use delivery::{Consumer, DeliverFuture, Parcel, Published, Refused};
 pub use error::{ConsumeError, PublishError, RequestError, SendError};
+pub use producer::Producer;
 pub use registry::AddressStats;
 pub(crate) use registry::{AddressCounters, ConsumerId, Registry};
 
-use registry::{Lookup, TypedSlot};
+use registry::{Lookup, Route, TypedSlot};
 
 /// A message type of the bus; it declares the type of its reply.
 ///
@@ -336,30 +338,34 @@ impl Bus {
     /// Offers `parcel` to the next consumer of `address` (round-robin) without
     /// waiting, under the registry's read lock; `count` sees the slot and the outcome,
     /// and what it returns comes back beside the outcome.
+    ///
+    /// The address is looked up through `route` when the caller keeps one (a
+    /// [`Producer`]), else through the registry (and its per-thread cache).
     fn offer<M: Message, K>(
         &self,
         address: &Address<M>,
+        route: Option<&mut Option<Route<M>>>,
         parcel: Parcel<M>,
         count: impl FnOnce(&Arc<AddressCounters>, &Offer<M>) -> K,
     ) -> Result<(Offer<M>, K), SendError<M>> {
-        let found = self.inner.registry.with(
-            address.name(),
-            address.is_static(),
-            parcel,
-            |slot: &TypedSlot<M>, parcel| {
-                // A slot in the table has a consumer (the registry's invariant).
-                let offer = match slot.next() {
-                    None => Offer::Closed(parcel),
-                    Some(consumer) => match consumer.try_deliver(parcel) {
-                        Ok(()) => Offer::Taken,
-                        Err(Refused::Full(d)) => Offer::Full(consumer.clone(), d),
-                        Err(Refused::Closed(d)) => Offer::Closed(d),
-                    },
-                };
-                let counted = count(&slot.counters, &offer);
-                (offer, counted)
-            },
-        );
+        let deliver = |slot: &TypedSlot<M>, parcel| {
+            // A slot in the table has a consumer (the registry's invariant).
+            let offer = match slot.next() {
+                None => Offer::Closed(parcel),
+                Some(consumer) => match consumer.try_deliver(parcel) {
+                    Ok(()) => Offer::Taken,
+                    Err(Refused::Full(d)) => Offer::Full(consumer.clone(), d),
+                    Err(Refused::Closed(d)) => Offer::Closed(d),
+                },
+            };
+            let counted = count(&slot.counters, &offer);
+            (offer, counted)
+        };
+        let registry = &self.inner.registry;
+        let found = match route {
+            Some(route) => registry.with_route(route, address.name(), parcel, deliver),
+            None => registry.with(address.name(), address.is_static(), parcel, deliver),
+        };
         match found {
             Lookup::Found(found) => Ok(found),
             Lookup::Missing(d) => Err(SendError::NoHandlers(d.into_message())),
@@ -391,7 +397,16 @@ impl Bus {
         address: &Address<M>,
         message: M,
     ) -> Result<(), SendError<M>> {
-        let (offer, ()) = self.offer(address, Parcel::Message(message), |counters, _| {
+        self.send_via(address, None, message).await
+    }
+
+    async fn send_via<M: Message>(
+        &self,
+        address: &Address<M>,
+        route: Option<&mut Option<Route<M>>>,
+        message: M,
+    ) -> Result<(), SendError<M>> {
+        let (offer, ()) = self.offer(address, route, Parcel::Message(message), |counters, _| {
             AddressCounters::bump(&counters.sent);
         })?;
         let delivered = match offer {
@@ -415,16 +430,25 @@ impl Bus {
         address: &Address<M>,
         message: M,
     ) -> Result<(), SendError<M>> {
-        let (offer, ()) =
-            self.offer(
-                address,
-                Parcel::Message(message),
-                |counters, offer| match offer {
-                    Offer::Taken => AddressCounters::bump(&counters.sent),
-                    Offer::Full(..) => AddressCounters::bump(&counters.refused),
-                    Offer::Closed(_) => {}
-                },
-            )?;
+        self.try_send_via(address, None, message)
+    }
+
+    fn try_send_via<M: Message>(
+        &self,
+        address: &Address<M>,
+        route: Option<&mut Option<Route<M>>>,
+        message: M,
+    ) -> Result<(), SendError<M>> {
+        let (offer, ()) = self.offer(
+            address,
+            route,
+            Parcel::Message(message),
+            |counters, offer| match offer {
+                Offer::Taken => AddressCounters::bump(&counters.sent),
+                Offer::Full(..) => AddressCounters::bump(&counters.refused),
+                Offer::Closed(_) => {}
+            },
+        )?;
         match offer {
             Offer::Taken => Ok(()),
             Offer::Full(_, d) => Err(SendError::Full(d.into_message())),
@@ -551,7 +575,7 @@ impl Bus {
         address: &Address<M>,
         message: M,
     ) -> Result<M::Reply, RequestError<M>> {
-        self.request_with(address, message, self.inner.default_timeout, false)
+        self.request_with(address, None, message, self.inner.default_timeout, false)
             .await
     }
 
@@ -566,7 +590,8 @@ impl Bus {
         message: M,
         timeout: Duration,
     ) -> Result<M::Reply, RequestError<M>> {
-        self.request_with(address, message, timeout, false).await
+        self.request_with(address, None, message, timeout, false)
+            .await
     }
 
     /// [`request`](Bus::request) that fails at once with [`RequestError::Full`] (handing
@@ -580,13 +605,14 @@ impl Bus {
         address: &Address<M>,
         message: M,
     ) -> Result<M::Reply, RequestError<M>> {
-        self.request_with(address, message, self.inner.default_timeout, true)
+        self.request_with(address, None, message, self.inner.default_timeout, true)
             .await
     }
 
     async fn request_with<M: Message>(
         &self,
         address: &Address<M>,
+        route: Option<&mut Option<Route<M>>>,
         message: M,
         timeout: Duration,
         at_once: bool,
@@ -601,7 +627,7 @@ impl Bus {
         let (call, mut answer) = call::call(message, deadline, correlation);
         let delivery = Parcel::Request(call);
         let (offer, counters) = self
-            .offer(address, delivery, |counters, offer| {
+            .offer(address, route, delivery, |counters, offer| {
                 if at_once && matches!(offer, Offer::Full(..)) {
                     AddressCounters::bump(&counters.refused);
                 }

@@ -54,7 +54,8 @@
 //!   `request` give exactly one consumer the message, round-robin. Delivery is local and
 //!   in memory: a message accepted into a mailbox is handled, unless its component stops
 //!   or fails first, in which case every queued request fails with
-//!   [`RequestError::RecipientFailure`] at once.
+//!   [`RequestError::RecipientFailure`] at once. A [`Producer`] (`bus.sender(&address)`)
+//!   sends and requests the same way, keeping the address's route between calls.
 //! - **Backpressure.** Every mailbox is bounded. The awaiting forms (`send`, `publish`,
 //!   `request`) wait for room without blocking a thread; the `try_` forms refuse at once
 //!   with a full-mailbox error that hands the message back. A refused `try_publish` copy
@@ -125,8 +126,8 @@ mod watchdog;
 mod worker;
 
 pub use bus::{
-    Address, AddressStats, Bus, ConsumeError, CorrelationId, Message, PublishError, PublishReport,
-    RequestError, SendError,
+    Address, AddressStats, Bus, ConsumeError, CorrelationId, Message, Producer, PublishError,
+    PublishReport, RequestError, SendError,
 };
 pub use component::{
     BoxError, ChildSpec, Component, ComponentState, DEFAULT_SHUTDOWN_TIMEOUT, Handler, SpawnError,

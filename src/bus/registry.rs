@@ -343,6 +343,22 @@ struct Cached {
     slot: Box<dyn Any>,
 }
 
+/// A route a sender keeps for itself: the slot of one address as of an epoch of its
+/// registry (see [`Registry::with_route`]).
+pub(crate) struct Route<M: Message> {
+    epoch: u64,
+    slot: TypedSlot<M>,
+}
+
+impl<M: Message> Clone for Route<M> {
+    fn clone(&self) -> Self {
+        Self {
+            epoch: self.epoch,
+            slot: self.slot.clone(),
+        }
+    }
+}
+
 /// Remembered routes per thread, direct-mapped by the name's address.
 const CACHE_WAYS: usize = 64;
 
@@ -422,6 +438,41 @@ impl Registry {
                         }
                     });
                 }
+                Lookup::Found(f(typed, value))
+            }
+            None => Lookup::WrongType(value, slot.message_type()),
+        }
+    }
+
+    /// As [`with`](Self::with), through a route the caller keeps (a
+    /// [`Producer`](crate::Producer)'s): while no consumer anywhere has registered or left
+    /// since the route was taken (the table's epoch), the send takes no lock, hashes
+    /// nothing and reads no thread-local; else the route is taken again under the lock.
+    pub(crate) fn with_route<M: Message, T, R>(
+        &self,
+        route: &mut Option<Route<M>>,
+        name: &str,
+        value: T,
+        f: impl FnOnce(&TypedSlot<M>, T) -> R,
+    ) -> Lookup<T, R> {
+        let epoch = self.epoch.load(Ordering::Acquire);
+        if let Some(route) = route.as_ref().filter(|route| route.epoch == epoch) {
+            return Lookup::Found(f(&route.slot, value));
+        }
+        // A stale route holds the old consumer list: let it go before looking again.
+        *route = None;
+        let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(slot) = slots.get(name) else {
+            return Lookup::Missing(value);
+        };
+        match slot.as_any().downcast_ref::<Held<M>>() {
+            Some(Held { slot: typed, .. }) => {
+                // Read under the lock: every change bumps it under the write lock.
+                let epoch = self.epoch.load(Ordering::Acquire);
+                *route = Some(Route {
+                    epoch,
+                    slot: typed.clone(),
+                });
                 Lookup::Found(f(typed, value))
             }
             None => Lookup::WrongType(value, slot.message_type()),

@@ -102,9 +102,7 @@ fn rss() -> u64 {
 /// read between round trips (two reads of the clock per round trip cost about 50 ns
 /// here, over 10% of a fast round trip, and would be measured as the peer's); the
 /// p50 / p99 come from the second half, each round trip timed on its own.
-async fn round_trips<F: std::future::Future<Output = ()>>(
-    mut one: impl FnMut(u64) -> F,
-) -> Measured {
+async fn round_trips(mut one: impl AsyncFnMut(u64)) -> Measured {
     let half = ASK / 2;
     let start = Instant::now();
     for i in 0..half {

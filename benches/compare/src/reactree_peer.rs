@@ -77,11 +77,9 @@ impl Handler<Go> for Driver {
             "spawn" => spawn(ctx.runtime()).await,
             "spawn-instances" => spawn_instances(ctx.runtime()).await,
             "ask" => {
-                crate::round_trips(|i| {
-                    let bus = bus.clone();
-                    async move {
-                        let _ = bus.request(&ECHO, Ping(i)).await;
-                    }
+                let mut echo = bus.sender(&ECHO);
+                crate::round_trips(async |i| {
+                    let _ = echo.request(Ping(i)).await;
                 })
                 .await
             }
@@ -96,9 +94,10 @@ impl Handler<Go> for Driver {
                 Measured::since(start, FANOUT * CONSUMERS as u64)
             }
             _ => {
+                let mut sink = bus.sender(&SINK);
                 let start = Instant::now();
                 for i in 0..TELL {
-                    let _ = bus.send(&SINK, Tick(i)).await;
+                    let _ = sink.send(Tick(i)).await;
                 }
                 let _ = bus.request(&FLUSH, Ping(0)).await;
                 Measured::since(start, TELL)
