@@ -458,56 +458,59 @@ impl Bus {
 
     /// Offers `message` to every consumer of `address` under the registry's read lock,
     /// without waiting. Full mailboxes are handed to `full` with that consumer's copy.
+    /// The address is looked up through `route` when the caller keeps one (a
+    /// [`Producer`]), else through the registry.
     fn fan_out<M: Message + Clone>(
         &self,
         address: &Address<M>,
+        route: Option<&mut Option<Route<M>>>,
         message: M,
         mut full: impl FnMut(&AddressCounters, &Arc<dyn Consumer<M>>, Copies<M>),
     ) -> Result<PublishReport, PublishError<M>> {
-        let found = self.inner.registry.with(
-            address.name(),
-            address.is_static(),
-            message,
-            |slot: &TypedSlot<M>, message| {
-                let consumers = slot.consumers();
-                if consumers.is_empty() {
-                    return Err(message);
-                }
-                AddressCounters::bump(&slot.counters.published);
-                let mut report = PublishReport::default();
-                let mut copies = CopyMaker::new(message, consumers.len());
-                let mut deliver = |entry: &registry::Entry<M>| {
-                    let taken = match copies.next() {
-                        Some(Copies::Own(copy)) => entry
-                            .consumer
-                            .try_deliver(Parcel::Message(copy))
-                            .map_err(|refused| refused.map(|p| Copies::Own(p.into_message()))),
-                        Some(Copies::Shared(shared)) => entry
-                            .consumer
-                            .try_deliver_published(shared)
-                            .map_err(|refused| refused.map(Copies::Shared)),
-                        None => return,
-                    };
-                    match taken {
-                        Ok(()) => report.delivered += 1,
-                        Err(Refused::Full(copy)) => {
-                            report.refused += 1;
-                            full(&slot.counters, &entry.consumer, copy);
-                        }
-                        Err(Refused::Closed(_)) => {}
-                    }
+        let publish = |slot: &TypedSlot<M>, message| {
+            let consumers = slot.consumers();
+            if consumers.is_empty() {
+                return Err(message);
+            }
+            AddressCounters::bump(&slot.counters.published);
+            let mut report = PublishReport::default();
+            let mut copies = CopyMaker::new(message, consumers.len());
+            let mut deliver = |entry: &registry::Entry<M>| {
+                let taken = match copies.next() {
+                    Some(Copies::Own(copy)) => entry
+                        .consumer
+                        .try_deliver(Parcel::Message(copy))
+                        .map_err(|refused| refused.map(|p| Copies::Own(p.into_message()))),
+                    Some(Copies::Shared(shared)) => entry
+                        .consumer
+                        .try_deliver_published(shared)
+                        .map_err(|refused| refused.map(Copies::Shared)),
+                    None => return,
                 };
-                // A plain loop over each leaf (at most 32 consumers); most addresses have
-                // one leaf.
-                match consumers.as_slice() {
-                    Some(all) => all.iter().for_each(deliver),
-                    None => consumers
-                        .leaves()
-                        .for_each(|leaf| leaf.iter().for_each(&mut deliver)),
+                match taken {
+                    Ok(()) => report.delivered += 1,
+                    Err(Refused::Full(copy)) => {
+                        report.refused += 1;
+                        full(&slot.counters, &entry.consumer, copy);
+                    }
+                    Err(Refused::Closed(_)) => {}
                 }
-                Ok(report)
-            },
-        );
+            };
+            // A plain loop over each leaf (at most 32 consumers); most addresses have
+            // one leaf.
+            match consumers.as_slice() {
+                Some(all) => all.iter().for_each(deliver),
+                None => consumers
+                    .leaves()
+                    .for_each(|leaf| leaf.iter().for_each(&mut deliver)),
+            }
+            Ok(report)
+        };
+        let registry = &self.inner.registry;
+        let found = match route {
+            Some(route) => registry.with_route(route, address.name(), message, publish),
+            None => registry.with(address.name(), address.is_static(), message, publish),
+        };
         match found {
             Lookup::Found(Ok(report)) => Ok(report),
             Lookup::Found(Err(message)) | Lookup::Missing(message) => {
@@ -531,8 +534,17 @@ impl Bus {
         address: &Address<M>,
         message: M,
     ) -> Result<usize, PublishError<M>> {
+        self.publish_via(address, None, message).await
+    }
+
+    async fn publish_via<M: Message + Clone>(
+        &self,
+        address: &Address<M>,
+        route: Option<&mut Option<Route<M>>>,
+        message: M,
+    ) -> Result<usize, PublishError<M>> {
         let mut waiting = Vec::new();
-        let report = self.fan_out(address, message, |_, consumer, published| {
+        let report = self.fan_out(address, route, message, |_, consumer, published| {
             waiting.push((consumer.clone(), published));
         })?;
         let mut delivered = report.delivered;
@@ -557,7 +569,16 @@ impl Bus {
         address: &Address<M>,
         message: M,
     ) -> Result<PublishReport, PublishError<M>> {
-        self.fan_out(address, message, |counters, _, _| {
+        self.try_publish_via(address, None, message)
+    }
+
+    fn try_publish_via<M: Message + Clone>(
+        &self,
+        address: &Address<M>,
+        route: Option<&mut Option<Route<M>>>,
+        message: M,
+    ) -> Result<PublishReport, PublishError<M>> {
+        self.fan_out(address, route, message, |counters, _, _| {
             AddressCounters::bump(&counters.refused);
         })
     }

@@ -1,4 +1,4 @@
-//! A `Producer` (`Bus::sender`) sends and requests as the bus does, with the same
+//! A `Producer` (`Bus::sender`) sends, publishes and requests as the bus does, with the same
 //! errors and counters, and follows its address's consumers as they come and go:
 //! the route it keeps is taken again whenever any consumer registered or left.
 
@@ -175,5 +175,73 @@ fn a_name_of_another_type_is_a_type_mismatch() {
         Err(other) => panic!("expected TypeMismatch, got {other:?}"),
         Ok(()) => panic!("expected TypeMismatch"),
     }
+    runtime.shutdown();
+}
+
+/// A published note, cloned to every listener.
+#[derive(Clone, Debug, PartialEq)]
+struct Note(u64);
+impl Message for Note {
+    type Reply = ();
+}
+
+const NOTES: Address<Note> = Address::new("producer.notes");
+
+/// Logs every note it gets.
+struct Listener {
+    name: &'static str,
+    log: Log,
+}
+
+impl Component for Listener {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&NOTES)?;
+        Ok(())
+    }
+}
+
+impl Handler<Note> for Listener {
+    async fn handle(&mut self, Note(n): Note, _: &mut Context<Self>) {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("{} got {n}", self.name));
+    }
+}
+
+fn listener(name: &'static str, log: &Log, reactor: usize) -> ChildSpec {
+    let log = log.clone();
+    ChildSpec::new(name, move || Listener {
+        name,
+        log: log.clone(),
+    })
+    .reactor(reactor)
+}
+
+#[test]
+fn a_publish_reaches_every_consumer_and_follows_them() {
+    let runtime = runtime(2);
+    let log = log();
+    let mut producer = runtime.bus().sender(&NOTES);
+    runtime.block_on(async {
+        assert!(matches!(
+            producer.publish(Note(0)).await,
+            Err(reactree::PublishError::NoHandlers(Note(0)))
+        ));
+        runtime.deploy(listener("a", &log, 0)).await.unwrap();
+        assert_eq!(producer.publish(Note(1)).await.unwrap(), 1);
+        runtime.deploy(listener("b", &log, 1)).await.unwrap();
+        assert_eq!(producer.publish(Note(2)).await.unwrap(), 2);
+        let report = producer.try_publish(Note(3)).unwrap();
+        assert_eq!((report.delivered, report.refused), (2, 0));
+    });
+    assert!(eventually(GENEROUS, || entries(&log).len() == 5));
+    let mut seen = entries(&log);
+    seen.sort();
+    assert_eq!(
+        seen,
+        ["a got 1", "a got 2", "a got 3", "b got 2", "b got 3"]
+    );
+    assert_eq!(runtime.bus().stats(&NOTES).unwrap().published, 3);
     runtime.shutdown();
 }

@@ -4,10 +4,10 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::bus::registry::Route;
-use crate::bus::{Address, Bus, Message, RequestError, SendError};
+use crate::bus::{Address, Bus, Message, PublishError, PublishReport, RequestError, SendError};
 
 /// A sender bound to one address: Vert.x's `MessageProducer`, made by
-/// [`Bus::sender`]. It sends and requests as the [`Bus`] does, with the same semantics,
+/// [`Bus::sender`]. It sends, publishes and requests as the [`Bus`] does, with the same semantics,
 /// errors and counters, and keeps the address's route between calls: while no consumer
 /// anywhere on the bus has registered or left since its last call, a send takes one
 /// atomic load to find its consumers, where [`Bus::send`] looks the address up (in a
@@ -97,6 +97,33 @@ impl<M: Message> Producer<M> {
     pub fn try_send(&mut self, message: M) -> Result<(), SendError<M>> {
         self.bus
             .try_send_via(&self.address, Some(&mut self.route), message)
+    }
+
+    /// As [`Bus::publish`]: every consumer of the address gets a clone.
+    ///
+    /// # Errors
+    ///
+    /// As [`Bus::publish`].
+    pub async fn publish(&mut self, message: M) -> Result<usize, PublishError<M>>
+    where
+        M: Clone,
+    {
+        self.bus
+            .publish_via(&self.address, Some(&mut self.route), message)
+            .await
+    }
+
+    /// As [`Bus::try_publish`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Bus::try_publish`].
+    pub fn try_publish(&mut self, message: M) -> Result<PublishReport, PublishError<M>>
+    where
+        M: Clone,
+    {
+        self.bus
+            .try_publish_via(&self.address, Some(&mut self.route), message)
     }
 
     /// As [`Bus::request`], within the bus's default timeout.

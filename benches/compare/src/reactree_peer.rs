@@ -84,9 +84,10 @@ impl Handler<Go> for Driver {
                 .await
             }
             "fanout8" => {
+                let mut fan = bus.sender(&FAN);
                 let start = Instant::now();
                 for _ in 0..FANOUT {
-                    let _ = bus.publish(&FAN, Fan).await;
+                    let _ = fan.publish(Fan).await;
                 }
                 for _ in 0..CONSUMERS {
                     let _ = bus.request(&FLUSH, Ping(0)).await;
