@@ -139,11 +139,13 @@ impl<M: Message> Call<M> {
 
 impl<M: Message> Drop for Call<M> {
     fn drop(&mut self) {
+        // SAFETY: taken once, here; the call is being dropped. Taken first, so that the
+        // request still closes if the message's own drop panics.
+        let replier = unsafe { ManuallyDrop::take(&mut self.replier) };
         // SAFETY: the message is still in the slot (`into_parts` does not drop the call),
         // and the call owns it.
-        unsafe { (*self.replier.slot().message.get()).assume_init_drop() };
-        // SAFETY: dropped once, here.
-        unsafe { ManuallyDrop::drop(&mut self.replier) };
+        unsafe { (*replier.slot().message.get()).assume_init_drop() };
+        drop(replier);
     }
 }
 
@@ -405,6 +407,27 @@ mod tests {
         drop(call);
         assert_eq!(drops.load(Ordering::SeqCst), 1, "the message");
         assert!(matches!(block_on(answer), Err(Closed)));
+    }
+
+    #[test]
+    fn a_message_whose_drop_panics_still_closes_the_request() {
+        struct Bomb;
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                panic!("the message's drop panicked");
+            }
+        }
+        impl Message for Bomb {
+            type Reply = ();
+        }
+        let (call, mut answer) = call(
+            Bomb,
+            Instant::now() + Duration::from_secs(5),
+            CorrelationId::next(),
+        );
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(call)));
+        assert!(dropped.is_err());
+        assert!(matches!(answer.try_take(), Some(Err(Closed))));
     }
 
     #[test]
