@@ -4,7 +4,8 @@
 //! Every component instance is a task on exactly one reactor. The reactor's own task
 //! reads commands (start an instance, stop one, shut down); everything else it runs is
 //! component code. Invariant: nothing on a reactor blocks its thread, so one slow
-//! instance delays the others on its reactor only by the length of one handler poll.
+//! instance delays the others on its reactor only by the length of one handler poll, and
+//! the wake-ups of other reactors that a poll asks for (sent as it ends) by as much.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -18,7 +19,7 @@ mod executor;
 mod idle;
 pub(crate) mod trim;
 
-pub(crate) use executor::Executor;
+pub(crate) use executor::{Deferred, Executor};
 
 pub use idle::IdlePolicy;
 
@@ -213,6 +214,9 @@ fn run(
     let _span = tracing::debug_span!("reactor.run", reactor = index).entered();
     tracing::debug!("reactor.started");
     let executor = Rc::new(Executor::new());
+    if let Some(probe) = &probe {
+        probe.watch_deferred(executor.deferred());
+    }
     executor.spawn_detached(rt::install_deadlines().drive());
     let trims = Rc::new(trim::Trims::default());
     executor.spawn_detached(trims.clone().sweep());

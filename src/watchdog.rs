@@ -13,12 +13,13 @@
 //! Invariant: the watchdog only reads probes and counters and writes warnings; it never
 //! blocks a reactor, and it takes the deployments lock only to name a blocked component.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::failure::Hook;
+use crate::reactor::Deferred;
 use crate::worker::PoolHandle;
 
 /// The default time one poll of user code may hold a reactor before it is reported.
@@ -37,6 +38,9 @@ pub(crate) struct Probe {
     blocked_events: AtomicU64,
     longest_block_micros: AtomicU64,
     busy_micros: AtomicU64,
+    /// The wake-ups of other reactors the running task left for the end of its poll:
+    /// sent from here when the poll holds the thread.
+    deferred: OnceLock<Arc<Deferred>>,
 }
 
 /// Marks its probe idle when dropped, also when the poll unwinds.
@@ -49,6 +53,11 @@ impl Drop for Busy<'_> {
 }
 
 impl Probe {
+    /// Watches the deferred wake-ups of the reactor this probe is for.
+    pub(crate) fn watch_deferred(&self, deferred: Arc<Deferred>) {
+        let _ = self.deferred.set(deferred);
+    }
+
     /// Marks the reactor busy with `hook` of instance `key` until the guard drops.
     pub(crate) fn enter(&self, key: u64, hook: Hook) -> Busy<'_> {
         self.mark(key, hook_code(hook));
@@ -195,7 +204,14 @@ fn look(index: usize, probe: &Probe, seen: &mut Option<Sighting>, watched: &Watc
         return;
     };
     let sighting = match seen {
-        Some(s) if s.sequence == sequence => s,
+        Some(s) if s.sequence == sequence => {
+            // The same poll since the last look at least: the wake-ups it left for its
+            // end go now.
+            if let Some(deferred) = probe.deferred.get() {
+                deferred.flush();
+            }
+            s
+        }
         _ => {
             *seen = Some(Sighting {
                 sequence,

@@ -255,3 +255,79 @@ fn a_start_blocking_inside_a_deploying_handler_is_reported_as_the_start() {
         "{handler:?}"
     );
 }
+
+/// Sent to the echo on reactor 1: it answers on a plain channel.
+struct Signal(std::sync::mpsc::Sender<()>);
+impl Message for Signal {
+    type Reply = ();
+}
+
+/// Asks the blocker on reactor 0 to signal the echo, then block waiting for its answer.
+struct SignalAndWait;
+impl Message for SignalAndWait {
+    type Reply = bool;
+}
+
+const SIGNALS: Address<Signal> = Address::new("watchdog.signal");
+const BLOCKERS: Address<SignalAndWait> = Address::new("watchdog.signal_and_wait");
+
+struct Echo;
+impl Component for Echo {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&SIGNALS)?;
+        Ok(())
+    }
+}
+impl Handler<Signal> for Echo {
+    async fn handle(&mut self, Signal(answer): Signal, _: &mut Context<Self>) {
+        let _ = answer.send(());
+    }
+}
+
+struct Blocker;
+impl Component for Blocker {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&BLOCKERS)?;
+        Ok(())
+    }
+}
+impl Handler<SignalAndWait> for Blocker {
+    async fn handle(&mut self, _: SignalAndWait, ctx: &mut Context<Self>) -> bool {
+        let (answer, answered) = std::sync::mpsc::channel();
+        ctx.bus().try_send(&SIGNALS, Signal(answer)).unwrap();
+        // Blocks its reactor waiting on another one (what nobody should do): the wake-up
+        // of reactor 1 waits for this poll to end, so the watchdog sends it.
+        answered.recv_timeout(Duration::from_secs(30)).is_ok()
+    }
+}
+
+#[test]
+fn a_handler_blocking_on_another_reactor_is_not_left_waiting_for_ever() {
+    warnings();
+    let runtime = Runtime::builder()
+        .reactors(2)
+        .worker_pool(PoolConfig::new().threads(1))
+        .blocked_threshold(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        runtime
+            .deploy(ChildSpec::new("signal-echo", || Echo).reactor(1))
+            .await
+            .unwrap();
+        runtime
+            .deploy(ChildSpec::new("signal-blocker", || Blocker).reactor(0))
+            .await
+            .unwrap();
+        // Reactor 1 has gone idle: its echo waits for a message.
+        std::thread::sleep(Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        let answered = runtime.bus().request(&BLOCKERS, SignalAndWait).await;
+        assert_eq!(answered.ok(), Some(true), "the echo never answered");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+    });
+}

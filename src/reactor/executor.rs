@@ -8,7 +8,9 @@
 //! Invariants:
 //! - a task runs only on the reactor's thread (`async_task::spawn_local` checks it);
 //! - a task woken on the reactor's thread is queued locally, without a lock; one woken
-//!   elsewhere is queued remotely and the reactor's waker is called;
+//!   elsewhere is queued remotely and the reactor's waker is called: at once, or, when the
+//!   wake comes from a task running on another reactor, once that task's poll ends
+//!   ([`Deferred`], which the watchdog also sends if the poll holds its thread);
 //! - after `DRAIN` tasks in a row the executor yields to `block_on`, so timers and I/O are
 //!   driven even under load;
 //! - dropping the executor drops every task still there, on the reactor's thread: queued
@@ -39,18 +41,13 @@ struct Remote {
 }
 
 impl Remote {
-    /// Queues `runnable`; only the first push after a `take` wakes the reactor, later
-    /// ones find it already woken (`pending` is true exactly while the queue is not
-    /// empty, both changed under the lock).
-    fn push(&self, runnable: Runnable) {
-        let woken = {
-            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-            queue.push(runnable);
-            self.pending.swap(true, Ordering::AcqRel)
-        };
-        if !woken {
-            self.wake();
-        }
+    /// Queues `runnable`; whether the reactor must be woken: only the first push after a
+    /// `take` must, later ones find it already woken (`pending` is true exactly while
+    /// the queue is not empty, both changed under the lock).
+    fn push(&self, runnable: Runnable) -> bool {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        queue.push(runnable);
+        !self.pending.swap(true, Ordering::AcqRel)
     }
 
     fn wake(&self) {
@@ -86,6 +83,83 @@ struct Queue {
     runnables: RefCell<VecDeque<Runnable>>,
     /// True while `run` is draining: a task woken then is picked up without a wake-up.
     draining: Cell<bool>,
+    /// Other reactors to wake once the task running now returns from its poll.
+    deferred: Arc<Deferred>,
+}
+
+impl Queue {
+    /// Wakes the reactors the task that just ran left to wake.
+    #[inline]
+    fn flush(&self) {
+        self.deferred.flush();
+    }
+}
+
+/// Wake-ups of other reactors that the task running now leaves for when its poll ends
+/// (see [`wake_remote`]). Shared with the watchdog, which sends them itself when a poll
+/// holds the thread (a blocking task would otherwise keep them from their reactors, and
+/// a task that blocks waiting on another reactor would wait for ever).
+#[derive(Default)]
+pub(crate) struct Deferred {
+    /// Whether `remotes` may hold any: one load per task run when it does not.
+    any: AtomicBool,
+    remotes: Mutex<Vec<Arc<Remote>>>,
+}
+
+impl std::fmt::Debug for Deferred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deferred")
+            .field("any", &self.any.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deferred {
+    fn push(&self, remote: Arc<Remote>) {
+        let mut remotes = self.remotes.lock().unwrap_or_else(PoisonError::into_inner);
+        remotes.push(remote);
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// Sends the wake-ups left, if any.
+    #[inline]
+    pub(crate) fn flush(&self) {
+        if self.any.load(Ordering::Acquire) {
+            self.send();
+        }
+    }
+
+    #[cold]
+    fn send(&self) {
+        let remotes = {
+            let mut remotes = self.remotes.lock().unwrap_or_else(PoisonError::into_inner);
+            self.any.store(false, Ordering::Release);
+            std::mem::take(&mut *remotes)
+        };
+        for remote in remotes {
+            remote.wake();
+        }
+    }
+}
+
+/// Wakes the reactor of `remote`. From a task running on a reactor (this thread's
+/// executor is draining), the wake-up waits until that task returns from its poll: a
+/// task that sends many messages to a reactor that had gone idle wakes it once, after
+/// queueing them, instead of with its first message, and so the woken reactor finds a
+/// batch, not one message after another with a sleep between each. A poll is short (the
+/// watchdog reports one that is not), so the wait is too; a wake-up from anywhere else
+/// goes at once.
+fn wake_remote(remote: &Arc<Remote>) {
+    let deferred = LOCAL.with(|local| match &*local.borrow() {
+        Some((_, queue)) if queue.draining.get() => {
+            queue.deferred.push(remote.clone());
+            true
+        }
+        _ => false,
+    });
+    if !deferred {
+        remote.wake();
+    }
 }
 
 /// The local queue, if this thread runs the executor whose remote half is `remote`.
@@ -179,6 +253,12 @@ impl Executor {
         executor
     }
 
+    /// The wake-ups its running task leaves for later, for the watchdog to send if the
+    /// task's poll holds the thread.
+    pub(crate) fn deferred(&self) -> Arc<Deferred> {
+        self.local.deferred.clone()
+    }
+
     /// Spawns `future`; the returned task cancels it when dropped.
     pub(crate) fn spawn<T: 'static>(&self, future: impl Future<Output = T> + 'static) -> Task<T> {
         let (runnable, task) = self.spawn_unscheduled(future);
@@ -201,7 +281,11 @@ impl Executor {
                     remote.wake();
                 }
             }
-            None => remote.push(runnable),
+            None => {
+                if remote.push(runnable) {
+                    wake_remote(&remote);
+                }
+            }
         };
         async_task::spawn_local(future, schedule)
     }
@@ -302,7 +386,9 @@ impl Executor {
             for _ in 0..DRAIN {
                 if main_wake.woken.swap(false, Ordering::AcqRel) {
                     let mut main_cx = Context::from_waker(&main_waker);
-                    if main.as_mut().poll(&mut main_cx).is_ready() {
+                    let polled = main.as_mut().poll(&mut main_cx);
+                    self.local.flush();
+                    if polled.is_ready() {
                         return Poll::Ready(());
                     }
                     // On to a task before `main` again: a `main` that wakes itself
@@ -324,6 +410,7 @@ impl Executor {
                     }
                 };
                 runnable.run();
+                self.local.flush();
             }
             // Busy: let `block_on` drive timers and I/O, then come back at once.
             cx.waker().wake_by_ref();
@@ -353,17 +440,19 @@ impl Wake for MainWake {
         // it parks; anywhere else, the executor must be woken.
         let seen = own_queue(&self.remote).is_some_and(|queue| queue.draining.get());
         if !seen {
-            self.remote.wake();
+            wake_remote(&self.remote);
         }
     }
 }
 
-/// Clears `draining` when `run` stops draining, even by a panic.
+/// Clears `draining` when `run` stops draining, even by a panic, and sends the wake-ups
+/// left.
 struct Draining<'a>(&'a Queue);
 
 impl Drop for Draining<'_> {
     fn drop(&mut self) {
         self.0.draining.set(false);
+        self.0.flush();
     }
 }
 
@@ -578,5 +667,56 @@ mod tests {
             let _ = done_rx.recv_async().await;
         }));
         assert_eq!(steps.get(), 2);
+    }
+
+    /// A task that wakes a task of another executor, on another thread, sends the
+    /// wake-up when its poll ends, not at once; the watchdog's `flush` sends it early.
+    #[test]
+    fn a_wake_up_of_another_reactor_waits_for_the_end_of_the_poll() {
+        use std::sync::atomic::AtomicUsize;
+        use std::time::{Duration, Instant};
+        let (signal_tx, signal_rx) = flume::bounded::<()>(1);
+        let (stop_tx, stop_rx) = flume::bounded::<()>(1);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let seen = ran.clone();
+        // The other reactor: one task waiting for the signal; its thread parks.
+        let other = std::thread::spawn(move || {
+            let executor = Executor::new();
+            executor.spawn_detached(async move {
+                let _ = signal_rx.recv_async().await;
+                seen.fetch_add(1, Ordering::SeqCst);
+            });
+            crate::rt::block_on(executor.run(async move {
+                let _ = stop_rx.recv_async().await;
+            }));
+        });
+        let executor = Executor::new();
+        let deferred = executor.deferred();
+        let during = Rc::new(Cell::new(usize::MAX));
+        let early = Rc::new(Cell::new(usize::MAX));
+        let (during_seen, early_seen, ran_here) = (during.clone(), early.clone(), ran.clone());
+        let (done_tx, done_rx) = flume::bounded::<()>(1);
+        executor.spawn_detached(async move {
+            // Let the other thread reach its wait first.
+            std::thread::sleep(Duration::from_millis(50));
+            signal_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            during_seen.set(ran_here.load(Ordering::SeqCst));
+            // What the watchdog does when a poll holds the thread.
+            deferred.flush();
+            let end = Instant::now() + Duration::from_secs(10);
+            while ran_here.load(Ordering::SeqCst) == 0 && Instant::now() < end {
+                std::thread::yield_now();
+            }
+            early_seen.set(ran_here.load(Ordering::SeqCst));
+            let _ = done_tx.send(());
+        });
+        crate::rt::block_on(executor.run(async move {
+            let _ = done_rx.recv_async().await;
+        }));
+        assert_eq!(during.get(), 0, "woken before the poll ended");
+        assert_eq!(early.get(), 1, "the flush did not wake it");
+        stop_tx.send(()).unwrap();
+        other.join().unwrap();
     }
 }
