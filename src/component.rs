@@ -6,7 +6,7 @@ mod envelope;
 mod erased;
 pub(crate) mod instance;
 pub(crate) mod mailbox;
-mod pooled;
+pub(crate) mod pooled;
 pub(crate) mod spec;
 pub(crate) mod tasks;
 pub(crate) mod timers;

@@ -5,7 +5,9 @@
 //! channel for the reply, and took some seven atomic operations on the way (the lock
 //! and unlock at each end, the channel's reference counts). Here one [`Slot`] holds all
 //! of it, and a round trip takes two: the replier publishes its reply with one
-//! compare-and-swap, and the requester lets go of the slot with one `fetch_or`.
+//! compare-and-swap, and the requester lets go of the slot with one `fetch_or`. The slot
+//! is a block from the thread's pool when it fits one (see [`pooled`]), as a handler's
+//! future is: requests one after another reuse the same few blocks.
 //!
 //! Three handles share a slot. The requester keeps the [`Answer`], a future of the
 //! reply. The consumer gets the [`Call`], which holds the message; taking the message
@@ -32,6 +34,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use crate::bus::{CorrelationId, Message};
+use crate::component::pooled;
 pub(crate) use crate::oneshot::Closed;
 
 /// The replier is done: it replied (with [`VALUE`]) or closed. Never cleared.
@@ -65,14 +68,18 @@ pub(crate) fn call<M: Message>(
     deadline: Instant,
     correlation: CorrelationId,
 ) -> (Call<M>, Answer<M>) {
-    let slot = NonNull::from(Box::leak(Box::new(Slot {
-        state: AtomicUsize::new(0),
-        deadline,
-        correlation,
-        message: UnsafeCell::new(MaybeUninit::new(message)),
-        reply: UnsafeCell::new(MaybeUninit::uninit()),
-        waker: UnsafeCell::new(None),
-    })));
+    let slot = pooled::alloc::<Slot<M>>();
+    // SAFETY: fresh room for a `Slot<M>`, owned by the handles made below.
+    unsafe {
+        slot.write(Slot {
+            state: AtomicUsize::new(0),
+            deadline,
+            correlation,
+            message: UnsafeCell::new(MaybeUninit::new(message)),
+            reply: UnsafeCell::new(MaybeUninit::uninit()),
+            waker: UnsafeCell::new(None),
+        });
+    }
     (
         Call {
             replier: ManuallyDrop::new(Replier {
@@ -95,8 +102,11 @@ pub(crate) fn call<M: Message>(
 /// Both sides have let go ([`ANSWER_GONE`] and [`CALL_GONE`] are set, the caller set the
 /// second), and no cell holds a value still to drop but the waker's.
 unsafe fn free<M: Message>(slot: NonNull<Slot<M>>) {
-    // SAFETY: made by `Box::leak` in `call`; the caller is the last user.
-    drop(unsafe { Box::from_raw(slot.as_ptr()) });
+    // SAFETY: written in `call`; the caller is the last user. Dropping it drops only the
+    // waker left, if any (the other cells are `MaybeUninit`).
+    unsafe { slot.drop_in_place() };
+    // SAFETY: from `pooled::alloc::<Slot<M>>` in `call`, given back once, emptied above.
+    unsafe { pooled::free(slot) };
 }
 
 /// The consumer's side of a request, holding its message.

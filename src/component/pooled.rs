@@ -88,6 +88,33 @@ fn give_back(block: Box<Block>) {
     });
 }
 
+/// Room for a `T`, uninitialised: a block from this thread's pool when a `T` fits one,
+/// else an allocation of its own. For values made and freed as often as messages (a
+/// request's [`Call`](crate::bus::Call) slot). Give it back with [`free`].
+pub(crate) fn alloc<T>() -> NonNull<T> {
+    if fits(Layout::new::<T>()) {
+        NonNull::from(Box::leak(take_block())).cast::<T>()
+    } else {
+        NonNull::from(Box::leak(Box::<T>::new_uninit())).cast::<T>()
+    }
+}
+
+/// Gives back room from [`alloc`]; what is in it must have been dropped or moved out.
+///
+/// # Safety
+///
+/// `room` came from `alloc::<T>()` (same `T`), and is given back once.
+pub(crate) unsafe fn free<T>(room: NonNull<T>) {
+    if fits(Layout::new::<T>()) {
+        // SAFETY: `alloc` leaked a `Box<Block>` for this `T` (the same rule); a block's
+        // contents need no drop.
+        give_back(unsafe { Box::from_raw(room.cast::<Block>().as_ptr()) });
+    } else {
+        // SAFETY: `alloc` leaked a `Box<MaybeUninit<T>>` for this `T`.
+        drop(unsafe { Box::from_raw(room.cast::<MaybeUninit<T>>().as_ptr()) });
+    }
+}
+
 /// A type-erased handler future, pinned where it was made: in a pooled block, or in a
 /// box of its own when it does not fit one.
 pub(crate) struct HandlerFuture<'a> {
@@ -313,5 +340,23 @@ mod tests {
             assert!(poll(&mut future).is_ready());
         }
         assert_eq!(count, 1);
+    }
+
+    #[test]
+    fn room_from_the_pool_or_the_allocator_is_given_back() {
+        let small = alloc::<[u64; 4]>();
+        let large = alloc::<[u64; 64]>();
+        // SAFETY: fresh room for each type, written before it is read, given back once.
+        unsafe {
+            small.write([7; 4]);
+            large.write([9; 64]);
+            assert_eq!(small.read(), [7; 4]);
+            assert_eq!(large.read()[63], 9);
+            free(small);
+            free(large);
+        }
+        let again = alloc::<[u64; 4]>();
+        // SAFETY: as above.
+        unsafe { free(again) };
     }
 }
