@@ -93,6 +93,8 @@ print(next((p['version'] for p in meta['packages'] if p['name'] == '$1'), '?'))"
     echo
     echo "- **reactree**: 2 reactors, mailboxes bounded at 1024 (a tell awaits room), watchdog and"
     echo "  counters on. \`-1\`: producer and consumer on reactor 0; \`-2\`: on reactors 0 and 1."
+    echo "  The tell, ask and fan-out go through a \`Producer\` (\`Bus::sender\`, Vert.x's"
+    echo "  \`MessageProducer\`), as the peers send through their actor references."
     echo "  \`spawn\`: deploy then undeploy, one after another, from a component on reactor 0"
     echo "  (the root supervisor's reactor), pinned there. \`spawn-instances\` (reactree only: the"
     echo "  peers have no group of instances): the same 10,000 as one deployment"

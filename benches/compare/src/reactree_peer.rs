@@ -1,6 +1,8 @@
 //! reactree: components on reactors, the bus, mailboxes of 1024; the watchdog and the
 //! inspector's counters on, as users get them. `-1`: two reactors, everything on
-//! reactor 0; `-2`: producer or asker on reactor 0, consumer on reactor 1.
+//! reactor 0; `-2`: producer or asker on reactor 0, consumer on reactor 1. The tell, ask
+//! and fan-out go through a `Producer` (`Bus::sender`), as the peers send through their
+//! actor references.
 
 use std::time::{Duration, Instant};
 
