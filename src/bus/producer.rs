@@ -133,15 +133,7 @@ impl<M: Message> Producer<M> {
     /// As [`Bus::request`].
     pub async fn request(&mut self, message: M) -> Result<M::Reply, RequestError<M>> {
         let timeout = self.bus.default_timeout();
-        self.bus
-            .request_with(
-                &self.address,
-                Some(&mut self.route),
-                message,
-                timeout,
-                false,
-            )
-            .await
+        self.request_timeout(message, timeout).await
     }
 
     /// As [`Bus::request_timeout`].
