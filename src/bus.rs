@@ -21,6 +21,7 @@ pub(crate) use registry::{FastMap, FastSet};
 
 use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::num::NonZeroU64;
@@ -305,6 +306,27 @@ enum Offer<M: Message> {
     Closed(Parcel<M>),
 }
 
+/// Offers `parcel` to the consumer of `slot` whose turn it is; `count` sees the
+/// outcome.
+#[inline]
+fn deliver<M: Message, K>(
+    slot: &TypedSlot<M>,
+    parcel: Parcel<M>,
+    count: impl FnOnce(&Arc<AddressCounters>, &Offer<M>) -> K,
+) -> (Offer<M>, K) {
+    // A slot in the table has a consumer (the registry's invariant).
+    let offer = match slot.next() {
+        None => Offer::Closed(parcel),
+        Some(consumer) => match consumer.try_deliver(parcel) {
+            Ok(()) => Offer::Taken,
+            Err(Refused::Full(d)) => Offer::Full(consumer.clone(), d),
+            Err(Refused::Closed(d)) => Offer::Closed(d),
+        },
+    };
+    let counted = count(&slot.counters, &offer);
+    (offer, counted)
+}
+
 impl Bus {
     pub(crate) fn new(default_timeout: Duration) -> Self {
         Self {
@@ -341,6 +363,7 @@ impl Bus {
     ///
     /// The address is looked up through `route` when the caller keeps one (a
     /// [`Producer`]), else through the registry (and its per-thread cache).
+    #[inline(always)]
     fn offer<M: Message, K>(
         &self,
         address: &Address<M>,
@@ -348,23 +371,17 @@ impl Bus {
         parcel: Parcel<M>,
         count: impl FnOnce(&Arc<AddressCounters>, &Offer<M>) -> K,
     ) -> Result<(Offer<M>, K), SendError<M>> {
-        let deliver = |slot: &TypedSlot<M>, parcel| {
-            // A slot in the table has a consumer (the registry's invariant).
-            let offer = match slot.next() {
-                None => Offer::Closed(parcel),
-                Some(consumer) => match consumer.try_deliver(parcel) {
-                    Ok(()) => Offer::Taken,
-                    Err(Refused::Full(d)) => Offer::Full(consumer.clone(), d),
-                    Err(Refused::Closed(d)) => Offer::Closed(d),
-                },
-            };
-            let counted = count(&slot.counters, &offer);
-            (offer, counted)
-        };
         let registry = &self.inner.registry;
         let found = match route {
-            Some(route) => registry.with_route(route, address.name(), parcel, deliver),
-            None => registry.with(address.name(), address.is_static(), parcel, deliver),
+            Some(route) => registry.with_route(route, address.name(), parcel, |slot, parcel| {
+                deliver(slot, parcel, count)
+            }),
+            None => registry.with(
+                address.name(),
+                address.is_static(),
+                parcel,
+                |slot, parcel| deliver(slot, parcel, count),
+            ),
         };
         match found {
             Lookup::Found(found) => Ok(found),
@@ -392,12 +409,14 @@ impl Bus {
     /// let result = runtime.block_on(runtime.bus().send(&Address::<Tick>::new("t"), Tick));
     /// assert!(matches!(result, Err(reactree::SendError::NoHandlers(_))));
     /// ```
-    pub async fn send<M: Message>(
+    pub fn send<M: Message>(
         &self,
         address: &Address<M>,
         message: M,
-    ) -> Result<(), SendError<M>> {
-        self.send_via(address, None, message).await
+    ) -> impl Future<Output = Result<(), SendError<M>>> {
+        // The inner future itself, not an `async` block around it: one future less to
+        // make, poll and drop per send.
+        self.send_via(address, None, message)
     }
 
     async fn send_via<M: Message>(
@@ -529,12 +548,12 @@ impl Bus {
     /// # Errors
     ///
     /// [`PublishError::NoHandlers`] or [`PublishError::TypeMismatch`], with the message.
-    pub async fn publish<M: Message + Clone>(
+    pub fn publish<M: Message + Clone>(
         &self,
         address: &Address<M>,
         message: M,
-    ) -> Result<usize, PublishError<M>> {
-        self.publish_via(address, None, message).await
+    ) -> impl Future<Output = Result<usize, PublishError<M>>> {
+        self.publish_via(address, None, message)
     }
 
     async fn publish_via<M: Message + Clone>(
@@ -591,13 +610,12 @@ impl Bus {
     /// [`RequestError::NoHandlers`] or [`RequestError::TypeMismatch`] at once, with the
     /// message; [`RequestError::Timeout`]; [`RequestError::RecipientFailure`] when the
     /// handler panicked or its component stopped before replying.
-    pub async fn request<M: Message>(
+    pub fn request<M: Message>(
         &self,
         address: &Address<M>,
         message: M,
-    ) -> Result<M::Reply, RequestError<M>> {
+    ) -> impl Future<Output = Result<M::Reply, RequestError<M>>> {
         self.request_with(address, None, message, self.inner.default_timeout, false)
-            .await
     }
 
     /// [`request`](Bus::request) with its own timeout.
@@ -605,14 +623,13 @@ impl Bus {
     /// # Errors
     ///
     /// As [`request`](Bus::request).
-    pub async fn request_timeout<M: Message>(
+    pub fn request_timeout<M: Message>(
         &self,
         address: &Address<M>,
         message: M,
         timeout: Duration,
-    ) -> Result<M::Reply, RequestError<M>> {
+    ) -> impl Future<Output = Result<M::Reply, RequestError<M>>> {
         self.request_with(address, None, message, timeout, false)
-            .await
     }
 
     /// [`request`](Bus::request) that fails at once with [`RequestError::Full`] (handing
@@ -621,13 +638,12 @@ impl Bus {
     /// # Errors
     ///
     /// As [`request`](Bus::request), plus [`RequestError::Full`].
-    pub async fn try_request<M: Message>(
+    pub fn try_request<M: Message>(
         &self,
         address: &Address<M>,
         message: M,
-    ) -> Result<M::Reply, RequestError<M>> {
+    ) -> impl Future<Output = Result<M::Reply, RequestError<M>>> {
         self.request_with(address, None, message, self.inner.default_timeout, true)
-            .await
     }
 
     async fn request_with<M: Message>(

@@ -62,6 +62,7 @@ fn fits(layout: Layout) -> bool {
 }
 
 /// A block from this thread's pool, or a new one.
+#[inline]
 fn take_block() -> Box<Block> {
     if let Ok(Some(block)) = LAST.try_with(Cell::take) {
         return block;
@@ -75,6 +76,7 @@ fn take_block() -> Box<Block> {
 
 /// Gives `block` back to this thread's pool, or to the allocator if the pool is full
 /// (or the thread is ending).
+#[inline]
 fn give_back(block: Box<Block>) {
     let Ok(block) = LAST.try_with(|last| last.replace(Some(block))) else {
         return;
@@ -126,6 +128,7 @@ pub(crate) struct HandlerFuture<'a> {
 
 impl<'a> HandlerFuture<'a> {
     /// Stores `future` in a block from this thread's pool if it fits one, else boxes it.
+    #[inline]
     pub(crate) fn new<F: Future<Output = ()> + 'a>(future: F) -> Self {
         if !fits(Layout::new::<F>()) {
             let boxed: Box<dyn Future<Output = ()> + 'a> = Box::new(future);
