@@ -27,7 +27,7 @@ use std::marker::PhantomData;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub(crate) use call::{Call, Closed, Replier};
 pub(crate) use delivery::{Consumer, DeliverFuture, Parcel, Published, Refused};
@@ -701,8 +701,11 @@ impl Bus {
                 AddressCounters::bump(&counters.replied);
                 Ok(reply)
             }
-            Some(Err(Closed)) => Err(RequestError::RecipientFailure),
-            None => {
+            // Closed past the deadline: shed unhandled as expired (the consumer's check
+            // can come before this side's timer), or failed after it. Either way no reply
+            // came within the timeout, and that is the error asked about.
+            Some(Err(Closed)) if Instant::now() < deadline => Err(RequestError::RecipientFailure),
+            Some(Err(Closed)) | None => {
                 AddressCounters::bump(&counters.timed_out);
                 Err(RequestError::Timeout(timeout))
             }

@@ -185,3 +185,106 @@ fn an_awaiting_request_times_out_while_waiting_for_room() {
     assert!(error.is_timeout());
     gate.open();
 }
+
+/// Asks the asker on reactor 0 to request `BUSY` with a short timeout; it says when the
+/// request is queued, and replies whether it ended in a timeout.
+struct AskBusy(std::sync::mpsc::Sender<()>);
+impl Message for AskBusy {
+    type Reply = Result<Reply, RequestError<Cmd>>;
+}
+
+/// Holds its reactor's thread for the given time (what no component should do).
+struct Hog(Duration);
+impl Message for Hog {
+    type Reply = ();
+}
+
+const ASKERS: Address<AskBusy> = Address::new("bp.asker");
+const HOGS: Address<Hog> = Address::new("bp.hog");
+
+struct Asker;
+impl Component for Asker {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&ASKERS)?;
+        Ok(())
+    }
+}
+impl Handler<AskBusy> for Asker {
+    async fn handle(
+        &mut self,
+        AskBusy(queued): AskBusy,
+        ctx: &mut Context<Self>,
+    ) -> Result<Reply, RequestError<Cmd>> {
+        let (bus, busy) = (ctx.bus().clone(), BUSY);
+        let mut request =
+            std::pin::pin!(bus.request_timeout(&busy, Cmd::Record(1), Duration::from_millis(50)));
+        // The first poll queues the request in the busy mailbox.
+        if let Some(done) = futures_lite::future::poll_once(request.as_mut()).await {
+            return done;
+        }
+        let _ = queued.send(());
+        request.await
+    }
+}
+
+struct Hogger;
+impl Component for Hogger {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&HOGS)?;
+        Ok(())
+    }
+}
+impl Handler<Hog> for Hogger {
+    async fn handle(&mut self, Hog(time): Hog, _: &mut Context<Self>) {
+        std::thread::sleep(time);
+    }
+}
+
+/// The consumer sheds the expired request (closing it) while the requester's reactor is
+/// held, so the requester finds the closing before its own timer: still a timeout, as
+/// no reply came within it, not a recipient failure.
+#[test]
+fn a_request_shed_past_its_deadline_is_a_timeout_for_its_requester() {
+    let log = log();
+    let runtime = runtime(2);
+    runtime
+        .block_on(runtime.deploy(Probe::spec("busy", "bp.busy", &log).reactor(1)))
+        .unwrap();
+    runtime
+        .block_on(runtime.deploy(ChildSpec::new("asker", || Asker).reactor(0)))
+        .unwrap();
+    runtime
+        .block_on(runtime.deploy(ChildSpec::new("hogger", || Hogger).reactor(0)))
+        .unwrap();
+    let (gate, held) = gate();
+    runtime.bus().try_send(&BUSY, Cmd::Hold(held)).unwrap();
+    gate.wait_entered();
+    let (queued_tx, queued_rx) = std::sync::mpsc::channel();
+    let bus = runtime.bus().clone();
+    let asked = std::thread::spawn(move || {
+        async_io::block_on(bus.request_timeout(&ASKERS, AskBusy(queued_tx), GENEROUS))
+    });
+    queued_rx
+        .recv_timeout(GENEROUS)
+        .expect("the request was queued");
+    // Reactor 0 is held past the deadline; meanwhile the busy consumer is let go, and
+    // sheds the expired request. (Timing only arranges the race: should the hog start
+    // late, the requester's own timer fires first, and the outcome is a timeout too.)
+    runtime
+        .bus()
+        .try_send(&HOGS, Hog(Duration::from_millis(400)))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    gate.open();
+    let outcome = asked.join().unwrap().expect("the asker replied");
+    assert!(
+        matches!(outcome, Err(ref e) if e.is_timeout()),
+        "{outcome:?}"
+    );
+    assert_eq!(runtime.bus().stats(&BUSY).unwrap().timed_out, 1);
+    assert_eq!(
+        entries(&log),
+        ["busy started"],
+        "the expired request was not handled"
+    );
+}

@@ -76,10 +76,13 @@ pub enum RequestError<M> {
         /// The type the address's consumers accept.
         registered: &'static str,
     },
-    /// No reply within the timeout. A reply that comes later is discarded.
+    /// No reply within the timeout, whatever ended the request at or after its deadline
+    /// (the timer, its shedding as expired, a failure of its handler). A reply that comes
+    /// later is discarded.
     #[error("no reply within {0:?}")]
     Timeout(Duration),
-    /// The handler panicked, or the component stopped before replying.
+    /// The handler panicked, or the component stopped before replying, before the
+    /// deadline.
     #[error("recipient failed before replying")]
     RecipientFailure,
 }
