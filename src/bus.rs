@@ -371,18 +371,13 @@ impl Bus {
         parcel: Parcel<M>,
         count: impl FnOnce(&Arc<AddressCounters>, &Offer<M>) -> K,
     ) -> Result<(Offer<M>, K), SendError<M>> {
-        let registry = &self.inner.registry;
-        let found = match route {
-            Some(route) => registry.with_route(route, address.name(), parcel, |slot, parcel| {
-                deliver(slot, parcel, count)
-            }),
-            None => registry.with(
-                address.name(),
-                address.is_static(),
-                parcel,
-                |slot, parcel| deliver(slot, parcel, count),
-            ),
-        };
+        let found = self.inner.registry.find(
+            route,
+            address.name(),
+            address.is_static(),
+            parcel,
+            |slot, parcel| deliver(slot, parcel, count),
+        );
         match found {
             Lookup::Found(found) => Ok(found),
             Lookup::Missing(d) => Err(SendError::NoHandlers(d.into_message())),
@@ -525,11 +520,10 @@ impl Bus {
             }
             Ok(report)
         };
-        let registry = &self.inner.registry;
-        let found = match route {
-            Some(route) => registry.with_route(route, address.name(), message, publish),
-            None => registry.with(address.name(), address.is_static(), message, publish),
-        };
+        let found =
+            self.inner
+                .registry
+                .find(route, address.name(), address.is_static(), message, publish);
         match found {
             Lookup::Found(Ok(report)) => Ok(report),
             Lookup::Found(Err(message)) | Lookup::Missing(message) => {

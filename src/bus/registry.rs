@@ -479,6 +479,23 @@ impl Registry {
         }
     }
 
+    /// [`with_route`](Self::with_route) when the caller keeps a route, else
+    /// [`with`](Self::with).
+    #[inline]
+    pub(crate) fn find<M: Message, T, R>(
+        &self,
+        route: Option<&mut Option<Route<M>>>,
+        name: &str,
+        stable: bool,
+        value: T,
+        f: impl FnOnce(&TypedSlot<M>, T) -> R,
+    ) -> Lookup<T, R> {
+        match route {
+            Some(route) => self.with_route(route, name, value, f),
+            None => self.with(name, stable, value, f),
+        }
+    }
+
     /// Adds a consumer of `M` at `name`.
     ///
     /// # Errors
