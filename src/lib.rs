@@ -91,18 +91,19 @@
 //!
 //! A reactor is an OS thread running its own single-threaded executor (built on
 //! `async-task`: a task woken on its reactor is queued without a lock, one woken from
-//! another thread through a mutex-guarded queue that wakes the reactor) under
-//! `async_io::block_on`, fed by a bounded `flume` command channel (a command the
-//! reactor's own tasks send it runs at once). A component instance is one task on it;
-//! its mailbox is a bounded queue of envelopes: a sent message of up to two words sits
-//! in its envelope, in the queue itself (no allocation; a larger one is boxed), a
-//! request is one allocation carrying the message, its lock-free reply slot, its deadline
-//! and its correlation id, and a published message is cloned into each consumer's envelope
-//! when it fits two words, else one allocation shared by all its consumers. A handler's
-//! future runs in a block its reactor reuses. The
-//! bus resolves an address through a registry of typed, copy-on-write consumer lists, so
-//! a sender never holds a lock while it waits for room; each thread remembers the routes
-//! of `'static` addresses until the registry changes. A reactor keeps the deadlines of
+//! another thread through a mutex-guarded queue that wakes the reactor, once the waking
+//! task's poll ends if that task runs on another reactor) under `async_io::block_on`, fed
+//! by a bounded `flume` command channel (a command the reactor's own tasks send it runs
+//! at once). A component instance is one task on it; its mailbox is a bounded queue of
+//! envelopes: a sent message of up to two words sits in its envelope, in the queue
+//! itself (no allocation; a larger one is boxed), a request is one allocation carrying
+//! the message, its lock-free reply slot, its deadline and its correlation id, and a
+//! published message is cloned into each consumer's envelope when it fits two words,
+//! else one allocation shared by all its consumers. A handler's future runs in a block
+//! its reactor reuses. The bus resolves an address through a registry of typed,
+//! copy-on-write consumer lists, so a sender never holds a lock while it waits for room;
+//! each thread remembers the routes of `'static` addresses until the registry changes,
+//! and a [`Producer`] keeps its own. A reactor keeps the deadlines of
 //! its pending requests in one table behind one timer. A component's timers live in a
 //! deadline-ordered map inside its task, which waits on the earliest one alongside its
 //! mailbox. A supervisor is one task on the first reactor of its set; it alone starts,

@@ -187,7 +187,7 @@ fn an_awaiting_request_times_out_while_waiting_for_room() {
 }
 
 /// Asks the asker on reactor 0 to request `BUSY` with a short timeout; it says when the
-/// request is queued, and replies whether it ended in a timeout.
+/// request is queued, and replies with the request's outcome.
 struct AskBusy(std::sync::mpsc::Sender<()>);
 impl Message for AskBusy {
     type Reply = Result<Reply, RequestError<Cmd>>;

@@ -41,7 +41,7 @@ impl<C: Component> Envelope<C> {
     }
 
     /// A sent or requested message's envelope: a sent message kept in place when it
-    /// fits, or a request's box.
+    /// fits (else boxed), or a request's [`Call`], a pointer to its one allocation.
     fn sent<M: Message>(parcel: Parcel<M>) -> Self
     where
         C: Handler<M>,
@@ -130,8 +130,8 @@ impl<C: Handler<M>, M: Message> DispatchShared<C> for Published<M> {
     }
 }
 
-/// The type-erased future that runs `component`'s handler on `message` in a `bus.handle` span
-/// and sends the answer to `reply`, if any.
+/// The type-erased future that runs `component`'s handler on `message` in a
+/// `bus.handle` span and sends the answer to `reply`, if any.
 fn handler_future<'a, C: Handler<M>, M: Message>(
     component: &'a mut C,
     ctx: &'a mut Context<C>,
