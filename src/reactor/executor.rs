@@ -87,14 +87,6 @@ struct Queue {
     deferred: Arc<Deferred>,
 }
 
-impl Queue {
-    /// Wakes the reactors the task that just ran left to wake.
-    #[inline]
-    fn flush(&self) {
-        self.deferred.flush();
-    }
-}
-
 /// Wake-ups of other reactors that the task running now leaves for when its poll ends
 /// (see [`wake_remote`]). Shared with the watchdog, which sends them itself when a poll
 /// holds the thread (a blocking task would otherwise keep them from their reactors, and
@@ -387,7 +379,7 @@ impl Executor {
                 if main_wake.woken.swap(false, Ordering::AcqRel) {
                     let mut main_cx = Context::from_waker(&main_waker);
                     let polled = main.as_mut().poll(&mut main_cx);
-                    self.local.flush();
+                    self.local.deferred.flush();
                     if polled.is_ready() {
                         return Poll::Ready(());
                     }
@@ -410,7 +402,7 @@ impl Executor {
                     }
                 };
                 runnable.run();
-                self.local.flush();
+                self.local.deferred.flush();
             }
             // Busy: let `block_on` drive timers and I/O, then come back at once.
             cx.waker().wake_by_ref();
@@ -452,7 +444,7 @@ struct Draining<'a>(&'a Queue);
 impl Drop for Draining<'_> {
     fn drop(&mut self) {
         self.0.draining.set(false);
-        self.0.flush();
+        self.0.deferred.flush();
     }
 }
 
