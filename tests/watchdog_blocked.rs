@@ -256,6 +256,58 @@ fn a_start_blocking_inside_a_deploying_handler_is_reported_as_the_start() {
     );
 }
 
+struct Ask;
+impl Message for Ask {
+    type Reply = ();
+}
+
+/// Asks the blocking `Worker` at `watchdog.handed-sleepy`, on its own reactor.
+struct Asker;
+impl Component for Asker {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&Address::<Ask>::new("watchdog.asker"))?;
+        Ok(())
+    }
+}
+impl Handler<Ask> for Asker {
+    async fn handle(&mut self, _: Ask, ctx: &mut Context<Self>) {
+        let work = Work {
+            block: Duration::from_millis(300),
+            wait: Duration::ZERO,
+        };
+        let address = Address::<Work>::new("watchdog.handed-sleepy");
+        ctx.bus().request(&address, work).await.unwrap();
+    }
+}
+
+/// A request to a component waiting on the requester's reactor is handled inside the
+/// requester's poll; the watchdog names the handler that blocks, not the requester.
+#[test]
+fn a_handler_blocking_inside_its_requesters_poll_is_reported_not_the_requester() {
+    warnings();
+    let runtime = runtime_with_watchdog();
+    runtime.block_on(async {
+        runtime
+            .deploy(ChildSpec::new("handed-sleepy", || Worker))
+            .await
+            .unwrap();
+        runtime
+            .deploy(ChildSpec::new("asker", || Asker))
+            .await
+            .unwrap();
+    });
+    runtime
+        .block_on(runtime.bus().request(&Address::new("watchdog.asker"), Ask))
+        .unwrap();
+    let sleepy = about("handed-sleepy");
+    assert!(!sleepy.is_empty(), "the blocking handler was not reported");
+    assert!(
+        sleepy.iter().all(|w| w.contains("running=handler")),
+        "{sleepy:?}"
+    );
+    assert!(about("asker").is_empty(), "{:?}", about("asker"));
+}
+
 /// Sent to the echo on reactor 1: it answers on a plain channel.
 struct Signal(std::sync::mpsc::Sender<()>);
 impl Message for Signal {

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Waker;
 
 use crate::bus::Message;
 use crate::bus::call::Call;
@@ -109,6 +110,11 @@ pub(crate) type DeliverFuture<'a, D> =
 pub(crate) trait Consumer<M: Message>: Send + Sync {
     /// Enqueues at once or refuses.
     fn try_deliver(&self, parcel: Parcel<M>) -> Result<(), Refused<Parcel<M>>>;
+
+    /// Enqueues a request at once or refuses. Hands back the waker of a receiver that
+    /// was waiting for work, for the caller to wake: the caller may then run it at once
+    /// (see [`reactor::hand_over`](crate::reactor::hand_over)).
+    fn try_deliver_request(&self, call: Call<M>) -> Result<Option<Waker>, Refused<Parcel<M>>>;
 
     /// Waits for room, then enqueues; refuses only with [`Refused::Closed`].
     fn deliver(&self, parcel: Parcel<M>) -> DeliverFuture<'_, Parcel<M>>;

@@ -593,6 +593,12 @@ mod tests {
         fn try_deliver(&self, d: Parcel<Wide>) -> Result<(), Refused<Parcel<Wide>>> {
             Err(Refused::Closed(d))
         }
+        fn try_deliver_request(
+            &self,
+            call: crate::bus::Call<Wide>,
+        ) -> Result<Option<std::task::Waker>, Refused<Parcel<Wide>>> {
+            Err(Refused::Closed(Parcel::Request(call)))
+        }
         fn deliver(&self, d: Parcel<Wide>) -> DeliverFuture<'_, Parcel<Wide>> {
             Box::pin(async move { Err(Refused::Closed(d)) })
         }

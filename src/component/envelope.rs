@@ -9,6 +9,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
+use std::task::Waker;
 use std::time::Instant;
 
 use tracing::Instrument;
@@ -209,6 +210,20 @@ impl<C: Component> MailboxConsumer<C> {
         }
     }
 
+    /// As [`try_put`](Self::try_put), handing back the waiting receiver's waker instead
+    /// of waking it.
+    fn try_put_unwoken<D>(
+        &self,
+        envelope: Envelope<C>,
+        recover: fn(Envelope<C>) -> D,
+    ) -> Result<Option<Waker>, Refused<D>> {
+        match self.mailbox.try_send_unwoken(envelope) {
+            Ok(woken) => Ok(woken),
+            Err(mailbox::SendError::Full(env)) => Err(Refused::Full(recover(env))),
+            Err(mailbox::SendError::Closed(env)) => Err(Refused::Closed(recover(env))),
+        }
+    }
+
     /// Waits for room and enqueues `envelope`; refused only once the mailbox is closed.
     fn put<D: Send + 'static>(
         &self,
@@ -229,6 +244,10 @@ impl<C: Component> MailboxConsumer<C> {
 impl<C: Handler<M>, M: Message> Consumer<M> for MailboxConsumer<C> {
     fn try_deliver(&self, parcel: Parcel<M>) -> Result<(), Refused<Parcel<M>>> {
         self.try_put(Envelope::sent(parcel), recover)
+    }
+
+    fn try_deliver_request(&self, call: Call<M>) -> Result<Option<Waker>, Refused<Parcel<M>>> {
+        self.try_put_unwoken(Envelope::sent(Parcel::Request(call)), recover)
     }
 
     fn deliver(&self, parcel: Parcel<M>) -> DeliverFuture<'_, Parcel<M>> {

@@ -32,6 +32,11 @@ use crate::rt::Task;
 /// Tasks run before the executor yields to `block_on`.
 const DRAIN: usize = 256;
 
+/// Tasks one run of a task (with the runs inside it) may run at once, inside its poll
+/// (see [`Executor::take_handed_over`]): bounds how long a task that keeps handing work
+/// over holds the thread before the tasks queued behind it, and how deep runs nest.
+const HANDOVERS: u32 = 32;
+
 /// What other threads reach: the remote queue and the reactor's waker.
 #[derive(Default)]
 struct Remote {
@@ -85,6 +90,8 @@ struct Queue {
     draining: Cell<bool>,
     /// Other reactors to wake once the task running now returns from its poll.
     deferred: Arc<Deferred>,
+    /// Hand-overs left to the task running now (see [`HANDOVERS`]).
+    handovers: Cell<u32>,
 }
 
 /// Wake-ups of other reactors that the task running now leaves for when its poll ends
@@ -330,6 +337,31 @@ impl Executor {
         runnable.map(Runnable::run).is_some()
     }
 
+    /// The task `waker` wakes, taken out of the queue to be run at once by the caller,
+    /// inside the poll of the task running now, if a wake-up has just queued it here (it
+    /// is the last one queued) and that task has hand-overs left ([`HANDOVERS`] per run
+    /// from the queue, shared with the runs nested inside it). A request to a component
+    /// waiting for work on this reactor is then handled before its requester looks for
+    /// the reply: no task switch either way.
+    ///
+    /// As with [`run_woken`](Self::run_woken), the task runs inside whatever the caller
+    /// is polling, and must not wait on the caller synchronously.
+    pub(crate) fn take_handed_over(&self, waker: &Waker) -> Option<Runnable> {
+        let left = self.local.handovers.get();
+        if left == 0 {
+            return None;
+        }
+        let runnable = {
+            let mut queue = self.local.runnables.borrow_mut();
+            match queue.back() {
+                Some(last) if last.waker().will_wake(waker) => queue.pop_back(),
+                _ => None,
+            }
+        }?;
+        self.local.handovers.set(left - 1);
+        Some(runnable)
+    }
+
     /// Keeps a detached task, so that dropping the executor cancels it.
     fn keep(&self, task: Task<()>) {
         self.detached.borrow_mut().keep(task);
@@ -378,6 +410,7 @@ impl Executor {
             for _ in 0..DRAIN {
                 if main_wake.woken.swap(false, Ordering::AcqRel) {
                     let mut main_cx = Context::from_waker(&main_waker);
+                    self.local.handovers.set(HANDOVERS);
                     let polled = main.as_mut().poll(&mut main_cx);
                     self.local.deferred.flush();
                     if polled.is_ready() {
@@ -401,6 +434,7 @@ impl Executor {
                         continue;
                     }
                 };
+                self.local.handovers.set(HANDOVERS);
                 runnable.run();
                 self.local.deferred.flush();
             }
