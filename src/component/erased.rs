@@ -40,7 +40,9 @@ pub(crate) struct Table<Op: 'static, T> {
 struct Header<Op: 'static> {
     /// The operation, for [`Erased::op`].
     op: Op,
-    type_id: fn() -> TypeId,
+    /// The value's type, stored rather than a function returning it: checked on every
+    /// message, where the indirect call showed in profiles (2% of a tell).
+    type_id: TypeId,
     /// Drops the value in the slot (in place, or its box).
     drop: unsafe fn(*mut Slot),
     /// Whether the value is in place (else its box is).
@@ -54,7 +56,7 @@ impl<Op: 'static, T: Send + 'static> Table<Op, T> {
         Self {
             header: Header {
                 op,
-                type_id: TypeId::of::<T>,
+                type_id: TypeId::of::<T>(),
                 drop: if in_place {
                     drop_in_place::<T>
                 } else {
@@ -125,7 +127,7 @@ impl<Op: 'static> Erased<Op> {
 
     /// The value, if it is a `T`; else itself back.
     pub(crate) fn take<T: 'static>(self) -> Result<T, Self> {
-        if (self.table.type_id)() != TypeId::of::<T>() {
+        if self.table.type_id != TypeId::of::<T>() {
             return Err(self);
         }
         // Not dropped: the value is read out below, once.
