@@ -34,6 +34,7 @@ pub(crate) fn remember_waker(slot: &mut Option<Waker>, waker: &Waker) {
 /// The instant `duration` after `from`, saturating: a duration too long for the clock
 /// (a timeout of `Duration::MAX`, meaning "never") gives an instant a century away
 /// instead of the panic `Instant + Duration` raises on overflow.
+#[inline]
 pub(crate) fn after(from: Instant, duration: Duration) -> Instant {
     const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
     from.checked_add(duration)
@@ -42,6 +43,7 @@ pub(crate) fn after(from: Instant, duration: Duration) -> Instant {
 }
 
 /// The instant `duration` from now, saturating (see [`after`]).
+#[inline]
 pub(crate) fn from_now(duration: Duration) -> Instant {
     after(Instant::now(), duration)
 }

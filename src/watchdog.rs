@@ -47,6 +47,7 @@ pub(crate) struct Probe {
 pub(crate) struct Busy<'a>(&'a Probe);
 
 impl Drop for Busy<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.0.busy.store(false, Ordering::Release);
     }
@@ -59,12 +60,14 @@ impl Probe {
     }
 
     /// Marks the reactor busy with `hook` of instance `key` until the guard drops.
+    #[inline]
     pub(crate) fn enter(&self, key: u64, hook: Hook) -> Busy<'_> {
         self.mark(key, hook_code(hook));
         Busy(self)
     }
 
     /// Marks the reactor busy with hook code `hook` of instance `key`, as a new poll.
+    #[inline]
     fn mark(&self, key: u64, hook: u8) {
         // Single writer: a plain load and store, no read-modify-write.
         let next = self.sequence.load(Ordering::Relaxed).wrapping_add(1);
@@ -124,6 +127,7 @@ impl Probe {
     }
 }
 
+#[inline]
 fn hook_code(hook: Hook) -> u8 {
     match hook {
         Hook::Factory => 0,

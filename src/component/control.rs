@@ -278,6 +278,7 @@ impl Control {
     }
 
     /// The stop asked of the instance, if any.
+    #[inline]
     pub(crate) fn stop_mode(&self) -> Option<StopMode> {
         match self.stop.load(Ordering::Relaxed) {
             RUN => None,
@@ -287,6 +288,7 @@ impl Control {
     }
 
     /// Leaves the task's waker, once per task.
+    #[inline]
     fn arm(&self, cx: &std::task::Context<'_>) {
         if !self.armed.load(Ordering::Relaxed) {
             self.lock().waker = Some(cx.waker().clone());
@@ -295,6 +297,7 @@ impl Control {
     }
 
     /// Whether a stop was asked; if not, wakes `cx` when one is.
+    #[inline]
     pub(crate) fn poll_stop(&self, cx: &mut std::task::Context<'_>) -> bool {
         if self.stop_mode().is_some() {
             return true;

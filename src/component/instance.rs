@@ -125,6 +125,7 @@ impl InstanceStats {
     /// (a restart runs in the same task, and a child whose task is gone is not
     /// restarted), so a load and a store do: no read-modify-write on every message.
     /// Readers load it relaxed, as before.
+    #[inline]
     fn count_handled(&self) {
         let handled = self.handled.load(Ordering::Relaxed);
         self.handled.store(handled + 1, Ordering::Relaxed);

@@ -148,6 +148,7 @@ impl<'a> HandlerFuture<'a> {
 impl Future for HandlerFuture<'_> {
     type Output = ();
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // SAFETY: the future is valid until `drop` (see the field), and never moved: it
         // stays where `new` put it until `drop` drops it in place, so it may be pinned.
@@ -158,6 +159,7 @@ impl Future for HandlerFuture<'_> {
 }
 
 impl Drop for HandlerFuture<'_> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: the future is valid until dropped here, and only here.
         let layout = Layout::for_value(unsafe { self.future.as_ref() });

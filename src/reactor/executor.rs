@@ -162,6 +162,7 @@ fn wake_remote(remote: &Arc<Remote>) {
 }
 
 /// The local queue, if this thread runs the executor whose remote half is `remote`.
+#[inline]
 fn own_queue(remote: &Arc<Remote>) -> Option<Rc<Queue>> {
     LOCAL.with(|local| match &*local.borrow() {
         Some((owner, queue)) if Arc::ptr_eq(owner, remote) => Some(queue.clone()),
