@@ -163,21 +163,27 @@ pub(crate) fn wake_and_run(waker: &std::task::Waker) {
 }
 
 /// Wakes `waker`'s task and, if that queued it on this thread's reactor, runs it at
-/// once, inside the caller's poll, within the running task's budget of hand-overs (see
-/// `Executor::take_handed_over`): a request to a component waiting for work on the
-/// requester's reactor is handled, and its reply set, before the requester looks for it.
-/// Past the budget, or for a task elsewhere, it is only woken. The watchdog does not
-/// count the time as the caller's: the task run tells it of its own polls.
+/// once, inside the caller's poll, within the running task's budget of hand-overs and
+/// the bound on their nesting (see `Executor::take_handed_over`): a request to a
+/// component waiting for work on the requester's reactor is handled, and its reply set,
+/// before the requester looks for it. Past either bound, or for a task elsewhere, it
+/// is only woken. The watchdog does not count the time as the caller's: the task run
+/// tells it of its own polls.
 pub(crate) fn hand_over(waker: &std::task::Waker) {
     waker.wake_by_ref();
     let Some(here) = here() else {
         return;
     };
     if let Some(runnable) = here.executor.take_handed_over(waker) {
-        match &here.probe {
-            Some(probe) => probe.outside(|| runnable.run()),
-            None => runnable.run(),
-        };
+        here.executor
+            .run_handed_over(runnable, |runnable| match &here.probe {
+                Some(probe) => {
+                    probe.outside(|| runnable.run());
+                }
+                None => {
+                    runnable.run();
+                }
+            });
     }
 }
 

@@ -220,6 +220,41 @@ fn chains_of_requests_within_and_across_reactors_are_answered() {
     runtime.shutdown();
 }
 
+#[test]
+fn a_chain_deeper_than_the_hand_over_bound_is_answered() {
+    let log = Log::default();
+    let runtime = Runtime::builder().reactors(1).build().unwrap();
+    // 100 components on one reactor, each asking the next: requests are handed over,
+    // one run inside the other, up to the bound on nesting (8); past it, and past 32
+    // hand-overs in one task run, they are queued as usual. Unbounded, a chain of 2,000
+    // overflowed the reactor's stack.
+    const DEPTH: usize = 100;
+    let names: Vec<&'static str> = (0..DEPTH)
+        .map(|i| &*Box::leak(format!("deep.{i}").into_boxed_str()))
+        .collect();
+    let specs = (0..DEPTH)
+        .map(|i| {
+            adder(
+                &format!("deep-{i}"),
+                names[i],
+                names.get(i + 1).copied(),
+                &log,
+            )
+        })
+        .collect();
+    deploy_all(&runtime, &log, specs);
+    for n in 0..10 {
+        let answer = runtime.block_on(
+            runtime
+                .bus()
+                .request(&Address::<Add>::new("deep.0"), Add(n)),
+        );
+        assert_eq!(answer.ok(), Some(n + DEPTH as u64));
+    }
+    assert_eq!(log.lock().unwrap().len(), 10 * DEPTH);
+    runtime.shutdown();
+}
+
 /// Asked of a [`Ping`], which asks the other, which asks back: a cycle.
 struct Cycle;
 impl Message for Cycle {

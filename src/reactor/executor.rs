@@ -34,8 +34,13 @@ const DRAIN: usize = 256;
 
 /// Tasks one run of a task (with the runs inside it) may run at once, inside its poll
 /// (see [`Executor::take_handed_over`]): bounds how long a task that keeps handing work
-/// over holds the thread before the tasks queued behind it, and how deep runs nest.
+/// over holds the thread before the tasks queued behind it.
 const HANDOVERS: u32 = 32;
+
+/// How deep handed-over runs nest (a chain of requests, each handed over inside the
+/// last): each level is a few polls' frames on the reactor's stack (some 10-16 KiB in
+/// a debug build, where 2 MiB overflowed at 120-200 levels).
+const NESTING: u32 = 8;
 
 /// What other threads reach: the remote queue and the reactor's waker.
 #[derive(Default)]
@@ -92,6 +97,8 @@ struct Queue {
     deferred: Arc<Deferred>,
     /// Hand-overs left to the task running now (see [`HANDOVERS`]).
     handovers: Cell<u32>,
+    /// Handed-over runs in progress, one inside the other (see [`NESTING`]).
+    nested: Cell<u32>,
 }
 
 /// Wake-ups of other reactors that the task running now leaves for when its poll ends
@@ -341,7 +348,9 @@ impl Executor {
     /// The task `waker` wakes, taken out of the queue to be run at once by the caller,
     /// inside the poll of the task running now, if a wake-up has just queued it here (it
     /// is the last one queued) and that task has hand-overs left ([`HANDOVERS`] per run
-    /// from the queue, shared with the runs nested inside it). A request to a component
+    /// from the queue, shared with the runs nested inside it), and runs nest less than
+    /// [`NESTING`] deep. Run it with [`run_handed_over`](Self::run_handed_over). A
+    /// request to a component
     /// waiting for work on this reactor is then handled before its requester looks for
     /// the reply: no task switch either way.
     ///
@@ -349,7 +358,7 @@ impl Executor {
     /// is polling, and must not wait on the caller synchronously.
     pub(crate) fn take_handed_over(&self, waker: &Waker) -> Option<Runnable> {
         let left = self.local.handovers.get();
-        if left == 0 {
+        if left == 0 || self.local.nested.get() >= NESTING {
             return None;
         }
         let runnable = {
@@ -361,6 +370,20 @@ impl Executor {
         }?;
         self.local.handovers.set(left - 1);
         Some(runnable)
+    }
+
+    /// Runs `runnable`, taken by [`take_handed_over`](Self::take_handed_over), through
+    /// `run`, counted as one level deeper (also if it unwinds).
+    pub(crate) fn run_handed_over(&self, runnable: Runnable, run: impl FnOnce(Runnable)) {
+        struct Level<'a>(&'a Cell<u32>);
+        impl Drop for Level<'_> {
+            fn drop(&mut self) {
+                self.0.set(self.0.get() - 1);
+            }
+        }
+        self.local.nested.set(self.local.nested.get() + 1);
+        let _level = Level(&self.local.nested);
+        run(runnable);
     }
 
     /// Keeps a detached task, so that dropping the executor cancels it.
