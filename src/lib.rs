@@ -103,8 +103,11 @@
 //! its reactor reuses. The bus resolves an address through a registry of typed,
 //! copy-on-write consumer lists, so a sender never holds a lock while it waits for room;
 //! each thread remembers the routes of `'static` addresses until the registry changes,
-//! and a [`Producer`] keeps its own. A reactor keeps the deadlines of
-//! its pending requests in one table behind one timer. A component's timers live in a
+//! and a [`Producer`] keeps its own. A request to a component waiting on the
+//! requester's own reactor is handed over: that component's task runs at once, inside
+//! the requester's poll (at most 32 times per task run, 8 deep), and the reply is there
+//! when the requester looks. A reactor keeps the deadlines of its pending requests in
+//! one table behind one timer. A component's timers live in a
 //! deadline-ordered map inside its task, which waits on the earliest one alongside its
 //! mailbox. A supervisor is one task on the first reactor of its set; it alone starts,
 //! stops and restarts its children, driving the pure policy of `reactree-supervisors`.
