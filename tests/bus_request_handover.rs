@@ -23,10 +23,12 @@ impl Message for Add {
     type Reply = u64;
 }
 
-/// Consumes `address`; with a `next`, asks it first and adds to its answer.
+/// Consumes `address`; with a `next`, asks it first (waiting up to `wait`) and adds to
+/// its answer (to 0 if none came).
 struct Adder {
     address: &'static str,
     next: Option<&'static str>,
+    wait: Duration,
     log: Log,
 }
 
@@ -42,7 +44,8 @@ impl Handler<Add> for Adder {
         note(&self.log, format!("{} handles", self.address));
         match self.next {
             Some(next) => {
-                let answer = ctx.bus().request(&Address::<Add>::new(next), Add(n)).await;
+                let next = Address::<Add>::new(next);
+                let answer = ctx.bus().request_timeout(&next, Add(n), self.wait).await;
                 answer.map_or(0, |m| m + 1)
             }
             None => n + 1,
@@ -51,10 +54,21 @@ impl Handler<Add> for Adder {
 }
 
 fn adder(name: &str, address: &'static str, next: Option<&'static str>, log: &Log) -> ChildSpec {
+    waiting_adder(name, address, next, Duration::from_secs(5), log)
+}
+
+fn waiting_adder(
+    name: &str,
+    address: &'static str,
+    next: Option<&'static str>,
+    wait: Duration,
+    log: &Log,
+) -> ChildSpec {
     let log = log.clone();
     ChildSpec::new(name, move || Adder {
         address,
         next,
+        wait,
         log: log.clone(),
     })
 }
@@ -255,74 +269,30 @@ fn a_chain_deeper_than_the_hand_over_bound_is_answered() {
     runtime.shutdown();
 }
 
-/// Asked of a [`Ping`], which asks the other, which asks back: a cycle.
-struct Cycle;
-impl Message for Cycle {
-    type Reply = ();
-}
-
-struct Ping {
-    me: &'static str,
-    other: &'static str,
-    wait: Duration,
-}
-
-impl Component for Ping {
-    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
-        ctx.consume(&Address::<Cycle>::new(self.me))?;
-        Ok(())
-    }
-}
-
-impl Handler<Cycle> for Ping {
-    async fn handle(&mut self, _: Cycle, ctx: &mut Context<Self>) {
-        let _ = ctx
-            .bus()
-            .request_timeout(&Address::<Cycle>::new(self.other), Cycle, self.wait)
-            .await;
-    }
-}
-
 #[test]
 fn a_cycle_of_requests_on_one_reactor_times_out_as_before_and_the_reactor_goes_on() {
+    let log = Log::default();
     let runtime = Runtime::builder().reactors(1).build().unwrap();
-    runtime.block_on(async {
-        runtime
-            .deploy(ChildSpec::new("ping", || Ping {
-                me: "cycle.ping",
-                other: "cycle.pong",
-                wait: Duration::from_secs(5),
-            }))
-            .await
-            .unwrap();
-        runtime
-            .deploy(ChildSpec::new("pong", || Ping {
-                me: "cycle.pong",
-                other: "cycle.ping",
-                wait: Duration::from_millis(100),
-            }))
-            .await
-            .unwrap();
-    });
+    let wait = Duration::from_millis(100);
+    let pong = waiting_adder("pong", "cycle.pong", Some("cycle.ping"), wait, &log);
+    deploy_all(
+        &runtime,
+        &log,
+        vec![adder("ping", "cycle.ping", Some("cycle.pong"), &log), pong],
+    );
     // ping asks pong (handed over: pong runs inside ping's poll), pong asks ping, which
     // is running and so is only queued: each waits for the other until pong's request
-    // times out (after 100 ms; ping's would after 5 s). Then pong replies, ping replies
-    // to the test, and sheds pong's request, expired.
-    let outcome = runtime.block_on(runtime.bus().request_timeout(
-        &Address::<Cycle>::new("cycle.ping"),
-        Cycle,
-        Duration::from_secs(10),
-    ));
-    assert!(outcome.is_ok(), "{outcome:?}");
+    // times out (after 100 ms; ping's would after 5 s). Then pong answers 0 (no answer
+    // came), ping answers 1 to the test, and sheds pong's request, expired.
+    let ping = Address::<Add>::new("cycle.ping");
+    let outcome = runtime.block_on(runtime.bus().request(&ping, Add(0)));
+    assert_eq!(outcome.ok(), Some(1));
     let pong = runtime
         .bus()
-        .stats(&Address::<Cycle>::new("cycle.pong"))
+        .stats(&Address::<Add>::new("cycle.pong"))
         .unwrap();
     assert_eq!((pong.requested, pong.replied), (1, 1));
-    let ping = runtime
-        .bus()
-        .stats(&Address::<Cycle>::new("cycle.ping"))
-        .unwrap();
+    let ping = runtime.bus().stats(&ping).unwrap();
     // The request from outside, replied to, and pong's, which timed out.
     assert_eq!((ping.requested, ping.replied, ping.timed_out), (2, 1, 1));
     runtime.shutdown();
