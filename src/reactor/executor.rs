@@ -350,9 +350,8 @@ impl Executor {
     /// is the last one queued) and that task has hand-overs left ([`HANDOVERS`] per run
     /// from the queue, shared with the runs nested inside it), and runs nest less than
     /// [`NESTING`] deep. Run it with [`run_handed_over`](Self::run_handed_over). A
-    /// request to a component
-    /// waiting for work on this reactor is then handled before its requester looks for
-    /// the reply: no task switch either way.
+    /// request to a component waiting for work on this reactor is then handled before
+    /// its requester looks for the reply: no task switch either way.
     ///
     /// As with [`run_woken`](Self::run_woken), the task runs inside whatever the caller
     /// is polling, and must not wait on the caller synchronously.
@@ -539,6 +538,62 @@ impl Drop for Executor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each of 20 tasks, once woken, hands over to the next: runs nest at most
+    /// `NESTING` deep below the task the queue ran, the rest run from the queue, and
+    /// every task runs once.
+    #[test]
+    fn hand_overs_nest_at_most_nesting_deep_and_every_task_runs() {
+        const TASKS: usize = 20;
+        let executor = Rc::new(Executor::new());
+        let wakers: Rc<RefCell<Vec<Option<Waker>>>> = Rc::new(RefCell::new(vec![None; TASKS]));
+        let depth = Rc::new(Cell::new(0_u32));
+        let deepest = Rc::new(Cell::new(0_u32));
+        let ran = Rc::new(Cell::new(0_usize));
+        for i in 0..TASKS {
+            let (executor, wakers) = (Rc::downgrade(&executor), wakers.clone());
+            let (depth, deepest, ran) = (depth.clone(), deepest.clone(), ran.clone());
+            let mut woken = false;
+            executor
+                .upgrade()
+                .unwrap()
+                .spawn_detached(poll_fn(move |cx| {
+                    if !woken {
+                        woken = true;
+                        wakers.borrow_mut()[i] = Some(cx.waker().clone());
+                        return Poll::Pending;
+                    }
+                    depth.set(depth.get() + 1);
+                    deepest.set(deepest.get().max(depth.get()));
+                    let next = wakers.borrow().get(i + 1).cloned().flatten();
+                    if let (Some(next), Some(executor)) = (next, executor.upgrade()) {
+                        next.wake_by_ref();
+                        if let Some(runnable) = executor.take_handed_over(&next) {
+                            executor.run_handed_over(runnable, |runnable| {
+                                runnable.run();
+                            });
+                        }
+                    }
+                    depth.set(depth.get() - 1);
+                    ran.set(ran.get() + 1);
+                    Poll::Ready(())
+                }));
+        }
+        crate::rt::block_on(executor.run(async {
+            while wakers.borrow().iter().any(Option::is_none) {
+                futures_lite::future::yield_now().await;
+            }
+            let first = wakers.borrow()[0].clone().unwrap();
+            first.wake();
+            while ran.get() < TASKS {
+                futures_lite::future::yield_now().await;
+            }
+        }));
+        assert_eq!(ran.get(), TASKS);
+        // The task run from the queue, and NESTING runs inside it.
+        assert_eq!(deepest.get(), NESTING + 1);
+        assert_eq!(executor.local.nested.get(), 0);
+    }
 
     /// A `main` future that wakes itself (it yields, waiting for a task) does not starve
     /// the tasks: they run between its polls.
