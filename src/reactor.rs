@@ -59,6 +59,15 @@ impl Here {
         true
     }
 
+    /// Runs `f` (runtime work inside a poll of user code, or another task's run) with
+    /// the watchdog not counting its time as the poll's (see [`Probe::outside`]).
+    fn unwatched<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.probe {
+            Some(probe) => probe.outside(f),
+            None => f(),
+        }
+    }
+
     /// An instance's task starts here.
     pub(crate) fn instance_started(&self) {
         self.instances.set(self.instances.get() + 1);
@@ -142,10 +151,7 @@ pub(crate) fn probe() -> Option<Arc<Probe>> {
 /// that time as the calling instance's (when the caller runs inside an instance's poll).
 pub(crate) fn run_woken(waker: &std::task::Waker) {
     if let Some(here) = here() {
-        match &here.probe {
-            Some(probe) => probe.outside(|| here.executor.run_woken(waker)),
-            None => here.executor.run_woken(waker),
-        };
+        here.unwatched(|| here.executor.run_woken(waker));
     }
 }
 
@@ -175,15 +181,7 @@ pub(crate) fn hand_over(waker: &std::task::Waker) {
         return;
     };
     if let Some(runnable) = here.executor.take_handed_over(waker) {
-        here.executor
-            .run_handed_over(runnable, |runnable| match &here.probe {
-                Some(probe) => {
-                    probe.outside(|| runnable.run());
-                }
-                None => {
-                    runnable.run();
-                }
-            });
+        here.executor.nested(|| here.unwatched(|| runnable.run()));
     }
 }
 

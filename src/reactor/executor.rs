@@ -335,21 +335,23 @@ impl Executor {
     /// As with [`spawn_detached_now`](Self::spawn_detached_now), the task runs inside
     /// whatever the caller is polling, and must not wait on the caller synchronously.
     pub(crate) fn run_woken(&self, waker: &Waker) -> bool {
-        let runnable = {
-            let mut queue = self.local.runnables.borrow_mut();
-            match queue.back() {
-                Some(last) if last.waker().will_wake(waker) => queue.pop_back(),
-                _ => None,
-            }
-        };
-        runnable.map(Runnable::run).is_some()
+        self.take_last_woken(waker).map(Runnable::run).is_some()
+    }
+
+    /// The task `waker` wakes, taken out of the queue, if it is the last one queued.
+    fn take_last_woken(&self, waker: &Waker) -> Option<Runnable> {
+        let mut queue = self.local.runnables.borrow_mut();
+        match queue.back() {
+            Some(last) if last.waker().will_wake(waker) => queue.pop_back(),
+            _ => None,
+        }
     }
 
     /// The task `waker` wakes, taken out of the queue to be run at once by the caller,
     /// inside the poll of the task running now, if a wake-up has just queued it here (it
     /// is the last one queued) and that task has hand-overs left ([`HANDOVERS`] per run
     /// from the queue, shared with the runs nested inside it), and runs nest less than
-    /// [`NESTING`] deep. Run it with [`run_handed_over`](Self::run_handed_over). A
+    /// [`NESTING`] deep. Run it inside [`nested`](Self::nested). A
     /// request to a component waiting for work on this reactor is then handled before
     /// its requester looks for the reply: no task switch either way.
     ///
@@ -360,20 +362,15 @@ impl Executor {
         if left == 0 || self.local.nested.get() >= NESTING {
             return None;
         }
-        let runnable = {
-            let mut queue = self.local.runnables.borrow_mut();
-            match queue.back() {
-                Some(last) if last.waker().will_wake(waker) => queue.pop_back(),
-                _ => None,
-            }
-        }?;
+        let runnable = self.take_last_woken(waker)?;
         self.local.handovers.set(left - 1);
         Some(runnable)
     }
 
-    /// Runs `runnable`, taken by [`take_handed_over`](Self::take_handed_over), through
-    /// `run`, counted as one level deeper (also if it unwinds).
-    pub(crate) fn run_handed_over(&self, runnable: Runnable, run: impl FnOnce(Runnable)) {
+    /// Runs `f` (the run of a task taken by
+    /// [`take_handed_over`](Self::take_handed_over)) one level of nesting deeper, also if
+    /// it unwinds.
+    pub(crate) fn nested<R>(&self, f: impl FnOnce() -> R) -> R {
         struct Level<'a>(&'a Cell<u32>);
         impl Drop for Level<'_> {
             fn drop(&mut self) {
@@ -382,7 +379,7 @@ impl Executor {
         }
         self.local.nested.set(self.local.nested.get() + 1);
         let _level = Level(&self.local.nested);
-        run(runnable);
+        f()
     }
 
     /// Keeps a detached task, so that dropping the executor cancels it.
@@ -569,9 +566,7 @@ mod tests {
                     if let (Some(next), Some(executor)) = (next, executor.upgrade()) {
                         next.wake_by_ref();
                         if let Some(runnable) = executor.take_handed_over(&next) {
-                            executor.run_handed_over(runnable, |runnable| {
-                                runnable.run();
-                            });
+                            executor.nested(|| runnable.run());
                         }
                     }
                     depth.set(depth.get() - 1);
