@@ -203,11 +203,10 @@ impl<C: Component> MailboxConsumer<C> {
         envelope: Envelope<C>,
         recover: fn(Envelope<C>) -> D,
     ) -> Result<(), Refused<D>> {
-        match self.mailbox.try_send(envelope) {
-            Ok(()) => Ok(()),
-            Err(mailbox::SendError::Full(env)) => Err(Refused::Full(recover(env))),
-            Err(mailbox::SendError::Closed(env)) => Err(Refused::Closed(recover(env))),
+        if let Some(receiver) = self.try_put_unwoken(envelope, recover)? {
+            receiver.wake();
         }
+        Ok(())
     }
 
     /// As [`try_put`](Self::try_put), handing back the waiting receiver's waker instead
