@@ -468,6 +468,20 @@ impl Bus {
         }
     }
 
+    /// [`offer`](Self::offer) of a one-way message, `count` seeing the outcome.
+    #[inline(always)]
+    fn offer_message<M: Message>(
+        &self,
+        address: &Address<M>,
+        route: Option<&mut Option<Route<M>>>,
+        message: M,
+        count: impl FnOnce(&Arc<AddressCounters>, &Offer<M>),
+    ) -> Result<Offer<M>, SendError<M>> {
+        let (offer, ()) =
+            self.offer::<M, TakeMessage, ()>(address, route, Parcel::Message(message), count)?;
+        Ok(offer)
+    }
+
     /// Sends `message` to one consumer of `address` (round-robin), waiting for room in
     /// its mailbox without blocking the thread.
     ///
@@ -500,14 +514,9 @@ impl Bus {
         route: Option<&mut Option<Route<M>>>,
         message: M,
     ) -> Result<(), SendError<M>> {
-        let (offer, ()) = self.offer::<M, TakeMessage, ()>(
-            address,
-            route,
-            Parcel::Message(message),
-            |counters, _| {
-                AddressCounters::bump(&counters.sent);
-            },
-        )?;
+        let offer = self.offer_message(address, route, message, |counters, _| {
+            AddressCounters::bump(&counters.sent);
+        })?;
         let delivered = match offer {
             Offer::Taken(()) => return Ok(()),
             Offer::Full(consumer, d) => consumer.deliver(d).await,
@@ -538,16 +547,11 @@ impl Bus {
         route: Option<&mut Option<Route<M>>>,
         message: M,
     ) -> Result<(), SendError<M>> {
-        let (offer, ()) = self.offer::<M, TakeMessage, ()>(
-            address,
-            route,
-            Parcel::Message(message),
-            |counters, offer| match offer {
-                Offer::Taken(_) => AddressCounters::bump(&counters.sent),
-                Offer::Full(..) => AddressCounters::bump(&counters.refused),
-                Offer::Closed(_) => {}
-            },
-        )?;
+        let offer = self.offer_message(address, route, message, |counters, offer| match offer {
+            Offer::Taken(()) => AddressCounters::bump(&counters.sent),
+            Offer::Full(..) => AddressCounters::bump(&counters.refused),
+            Offer::Closed(_) => {}
+        })?;
         match offer {
             Offer::Taken(()) => Ok(()),
             Offer::Full(_, d) => Err(SendError::Full(d.into_message())),
@@ -739,11 +743,8 @@ impl Bus {
         match offer {
             // A consumer waiting for work on this reactor handles the request now, inside
             // this poll: its reply is then there at the first look below.
-            Offer::Taken(woken) => {
-                if let Some(woken) = woken {
-                    crate::reactor::hand_over(&woken);
-                }
-            }
+            Offer::Taken(Some(woken)) => crate::reactor::hand_over(&woken),
+            Offer::Taken(None) => {}
             Offer::Full(_, d) if at_once => return Err(RequestError::Full(d.into_message())),
             Offer::Full(consumer, d) => {
                 match crate::rt::deadline(deadline, consumer.deliver(d)).await {
@@ -760,18 +761,17 @@ impl Bus {
             Offer::Closed(d) => return Err(RequestError::NoHandlers(d.into_message())),
         }
         AddressCounters::bump(&counters.requested);
-        let outcome = match answer.try_take() {
+        let mut outcome = answer.try_take();
+        if outcome.is_none() {
+            // A consumer on this reactor not handed the request at once usually replies
+            // within one turn of the executor: yield once and look, before paying for a
+            // deadline entry and a waker.
+            futures_lite::future::yield_now().await;
+            outcome = answer.try_take();
+        }
+        let outcome = match outcome {
             Some(outcome) => Some(outcome),
-            None => {
-                // A consumer on this reactor not handed the request at once usually
-                // replies within one turn of the executor: yield once and look, before
-                // paying for a deadline entry and a waker.
-                futures_lite::future::yield_now().await;
-                match answer.try_take() {
-                    Some(outcome) => Some(outcome),
-                    None => crate::rt::deadline(deadline, answer).await,
-                }
-            }
+            None => crate::rt::deadline(deadline, answer).await,
         };
         match outcome {
             Some(Ok(reply)) => {

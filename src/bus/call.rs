@@ -63,6 +63,7 @@ struct Slot<M: Message> {
 }
 
 /// A new request of `message`: the consumer's [`Call`] and the requester's [`Answer`].
+#[inline]
 pub(crate) fn call<M: Message>(
     message: M,
     deadline: Instant,
