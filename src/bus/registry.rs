@@ -417,27 +417,42 @@ impl Registry {
         let (Some(value), Some(f)) = (value, f) else {
             unreachable!("taken only on a cache hit, which returned");
         };
+        self.locked(name, value, f, |epoch, typed| {
+            if !stable {
+                return;
+            }
+            let remembered = Cached {
+                registry: self.id,
+                epoch,
+                name: (name.as_ptr() as usize, name.len()),
+                slot: Box::new(typed.clone()),
+            };
+            ROUTES.with(|routes| {
+                if let Ok(mut routes) = routes.try_borrow_mut() {
+                    routes[way(name)] = Some(remembered);
+                }
+            });
+        })
+    }
+
+    /// Runs `f` on the slot of `name` for messages of type `M` under the read lock,
+    /// after `remember` has seen the slot and the table's epoch, read under the lock
+    /// (every change bumps it under the write lock): the slow path of [`with`](Self::with)
+    /// and [`with_route`](Self::with_route).
+    fn locked<M: Message, T, R>(
+        &self,
+        name: &str,
+        value: T,
+        f: impl FnOnce(&TypedSlot<M>, T) -> R,
+        remember: impl FnOnce(u64, &TypedSlot<M>),
+    ) -> Lookup<T, R> {
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
         let Some(slot) = slots.get(name) else {
             return Lookup::Missing(value);
         };
         match slot.as_any().downcast_ref::<Held<M>>() {
             Some(Held { slot: typed, .. }) => {
-                if stable {
-                    // Read under the lock: every change bumps it under the write lock.
-                    let epoch = self.epoch.load(Ordering::Acquire);
-                    let remembered = Cached {
-                        registry: self.id,
-                        epoch,
-                        name: (name.as_ptr() as usize, name.len()),
-                        slot: Box::new(typed.clone()),
-                    };
-                    ROUTES.with(|routes| {
-                        if let Ok(mut routes) = routes.try_borrow_mut() {
-                            routes[way(name)] = Some(remembered);
-                        }
-                    });
-                }
+                remember(self.epoch.load(Ordering::Acquire), typed);
                 Lookup::Found(f(typed, value))
             }
             None => Lookup::WrongType(value, slot.message_type()),
@@ -461,22 +476,12 @@ impl Registry {
         }
         // A stale route holds the old consumer list: let it go before looking again.
         *route = None;
-        let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(slot) = slots.get(name) else {
-            return Lookup::Missing(value);
-        };
-        match slot.as_any().downcast_ref::<Held<M>>() {
-            Some(Held { slot: typed, .. }) => {
-                // Read under the lock: every change bumps it under the write lock.
-                let epoch = self.epoch.load(Ordering::Acquire);
-                *route = Some(Route {
-                    epoch,
-                    slot: typed.clone(),
-                });
-                Lookup::Found(f(typed, value))
-            }
-            None => Lookup::WrongType(value, slot.message_type()),
-        }
+        self.locked(name, value, f, |epoch, typed| {
+            *route = Some(Route {
+                epoch,
+                slot: typed.clone(),
+            });
+        })
     }
 
     /// [`with_route`](Self::with_route) when the caller keeps a route, else
