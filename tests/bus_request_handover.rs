@@ -135,13 +135,16 @@ impl Handler<Scenario> for Driver {
     }
 }
 
-fn deploy_all(runtime: &Runtime, log: &Log, specs: Vec<ChildSpec>) {
+/// A runtime of `reactors` with `specs` deployed, and `log` cleared of their starts.
+fn running(reactors: usize, log: &Log, specs: Vec<ChildSpec>) -> Runtime {
+    let runtime = Runtime::builder().reactors(reactors).build().unwrap();
     runtime.block_on(async {
         for spec in specs {
             runtime.deploy(spec).await.unwrap();
         }
     });
     log.lock().unwrap().clear();
+    runtime
 }
 
 fn driver(log: &Log) -> ChildSpec {
@@ -152,9 +155,8 @@ fn driver(log: &Log) -> ChildSpec {
 #[test]
 fn a_request_to_a_waiting_consumer_on_the_same_reactor_runs_before_tasks_queued_earlier() {
     let log = Log::default();
-    let runtime = Runtime::builder().reactors(1).build().unwrap();
-    deploy_all(
-        &runtime,
+    let runtime = running(
+        1,
         &log,
         vec![
             driver(&log),
@@ -180,9 +182,8 @@ fn a_request_to_a_waiting_consumer_on_the_same_reactor_runs_before_tasks_queued_
 #[test]
 fn a_requester_that_keeps_asking_on_its_own_reactor_still_lets_its_other_tasks_run() {
     let log = Log::default();
-    let runtime = Runtime::builder().reactors(1).build().unwrap();
-    deploy_all(
-        &runtime,
+    let runtime = running(
+        1,
         &log,
         vec![
             driver(&log),
@@ -210,10 +211,9 @@ fn a_requester_that_keeps_asking_on_its_own_reactor_still_lets_its_other_tasks_r
 #[test]
 fn chains_of_requests_within_and_across_reactors_are_answered() {
     let log = Log::default();
-    let runtime = Runtime::builder().reactors(2).build().unwrap();
     // a (reactor 0) asks b (reactor 0) asks c (reactor 1) asks d (reactor 1).
-    deploy_all(
-        &runtime,
+    let runtime = running(
+        2,
         &log,
         vec![
             adder("a", "chain.a", Some("chain.b"), &log).reactor(0),
@@ -237,7 +237,6 @@ fn chains_of_requests_within_and_across_reactors_are_answered() {
 #[test]
 fn a_chain_deeper_than_the_hand_over_bound_is_answered() {
     let log = Log::default();
-    let runtime = Runtime::builder().reactors(1).build().unwrap();
     // 100 components on one reactor, each asking the next: requests are handed over,
     // one run inside the other, up to the bound on nesting (8); past it, and past 32
     // hand-overs in one task run, they are queued as usual. Unbounded, a chain of 2,000
@@ -256,7 +255,7 @@ fn a_chain_deeper_than_the_hand_over_bound_is_answered() {
             )
         })
         .collect();
-    deploy_all(&runtime, &log, specs);
+    let runtime = running(1, &log, specs);
     for n in 0..10 {
         let answer = runtime.block_on(
             runtime
@@ -272,11 +271,10 @@ fn a_chain_deeper_than_the_hand_over_bound_is_answered() {
 #[test]
 fn a_cycle_of_requests_on_one_reactor_times_out_as_before_and_the_reactor_goes_on() {
     let log = Log::default();
-    let runtime = Runtime::builder().reactors(1).build().unwrap();
     let wait = Duration::from_millis(100);
     let pong = waiting_adder("pong", "cycle.pong", Some("cycle.ping"), wait, &log);
-    deploy_all(
-        &runtime,
+    let runtime = running(
+        1,
         &log,
         vec![adder("ping", "cycle.ping", Some("cycle.pong"), &log), pong],
     );
