@@ -100,7 +100,8 @@
 //! the message, its lock-free reply slot, its deadline and its correlation id, and a
 //! published message is cloned into each consumer's envelope when it fits two words,
 //! else one allocation shared by all its consumers. A handler's future runs in a block
-//! its reactor reuses. The bus resolves an address through a registry of typed,
+//! its reactor reuses, and is first polled in the poll that took its message, through
+//! its own type: one that finishes there (most do) is dropped at once. The bus resolves an address through a registry of typed,
 //! copy-on-write consumer lists, so a sender never holds a lock while it waits for room;
 //! each thread remembers the routes of `'static` addresses until the registry changes,
 //! and a [`Producer`] keeps its own. A request to a component waiting on the
@@ -109,7 +110,7 @@
 //! when the requester looks. A reactor keeps the deadlines of its pending requests in
 //! one table behind one timer. A component's timers live in a
 //! deadline-ordered map inside its task, which waits on the earliest one alongside its
-//! mailbox. A supervisor is one task on the first reactor of its set; it alone starts,
+//! mailbox (one OS timer registration, moved only when the earliest deadline changes). A supervisor is one task on the first reactor of its set; it alone starts,
 //! stops and restarts its children, driving the pure policy of `reactree-supervisors`.
 //! See `docs/semantics.md` for the full statement of the semantics.
 

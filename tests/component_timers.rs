@@ -142,3 +142,77 @@ fn a_stopped_component_loses_its_timers() {
     std::thread::sleep(Duration::from_millis(40));
     assert_eq!(*beats.lock().unwrap(), after);
 }
+
+/// Sets its timers from handlers: the instance, already waiting for a far deadline,
+/// must wake for an earlier one set later, and keep serving once its timers are gone.
+struct Alarm {
+    fired: Arc<Mutex<Vec<&'static str>>>,
+    far: Option<TimerId>,
+}
+
+struct Set(Duration, &'static str);
+impl Message for Set {
+    type Reply = ();
+}
+
+struct Cancel;
+impl Message for Cancel {
+    type Reply = bool;
+}
+
+const ALARM: Address<Set> = Address::new("timers.alarm");
+const CANCEL: Address<Cancel> = Address::new("timers.alarm.cancel");
+
+impl Component for Alarm {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&ALARM)?;
+        ctx.consume(&CANCEL)?;
+        let fired = self.fired.clone();
+        self.far = Some(ctx.run_later(Duration::from_secs(3600), move |_, _| {
+            fired.lock().unwrap().push("far");
+        }));
+        Ok(())
+    }
+}
+impl Handler<Set> for Alarm {
+    async fn handle(&mut self, Set(after, name): Set, ctx: &mut Context<Self>) {
+        let fired = self.fired.clone();
+        ctx.run_later(after, move |_, _| fired.lock().unwrap().push(name));
+    }
+}
+impl Handler<Cancel> for Alarm {
+    async fn handle(&mut self, _: Cancel, ctx: &mut Context<Self>) -> bool {
+        self.far.take().is_some_and(|far| ctx.cancel_timer(far))
+    }
+}
+
+#[test]
+fn a_waiting_instance_wakes_for_an_earlier_timer_set_after_a_later_one() {
+    let fired = Arc::new(Mutex::new(Vec::new()));
+    let runtime = runtime(1);
+    let f = fired.clone();
+    runtime
+        .block_on(runtime.deploy(ChildSpec::new("alarm", move || Alarm {
+            fired: f.clone(),
+            far: None,
+        })))
+        .unwrap();
+    let bus = runtime.bus();
+    // The instance now waits with its wake-up at the far deadline, an hour away.
+    runtime
+        .block_on(bus.request(&ALARM, Set(Duration::from_millis(20), "near")))
+        .unwrap();
+    assert!(
+        eventually(GENEROUS, || *fired.lock().unwrap() == ["near"]),
+        "the earlier deadline woke the waiting instance: {:?}",
+        fired.lock().unwrap()
+    );
+    // With no timer left at all, it still serves, and wakes for a new one.
+    assert!(runtime.block_on(bus.request(&CANCEL, Cancel)).unwrap());
+    runtime
+        .block_on(bus.request(&ALARM, Set(Duration::from_millis(5), "again")))
+        .unwrap();
+    assert!(eventually(GENEROUS, || {
+        *fired.lock().unwrap() == ["near", "again"]
+    }));
+}

@@ -9,7 +9,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
-use std::task::Waker;
+use std::task::{self, Waker};
 use std::time::Instant;
 
 use tracing::Instrument;
@@ -28,16 +28,30 @@ pub(crate) enum Envelope<C: Component> {
     Shared(Arc<dyn DispatchShared<C> + Send + Sync>),
 }
 
+/// What came of a message's dispatch.
+pub(crate) enum Dispatched<'a> {
+    /// Its handler finished in its first poll (most do).
+    Done,
+    /// Its handler is still running: poll this on until it is done.
+    Running(HandlerFuture<'a>),
+    /// Nobody waits for the result any more (see [`Sent`]): shed, its handler not run.
+    Expired,
+}
+
 impl<C: Component> Envelope<C> {
-    /// The handler's future, or `None` when the message expired (see [`Sent`]).
+    /// Runs the message's handler as far as its first poll, with `cx`'s waker: the
+    /// poll goes through the future's own type, and a handler that finishes in it
+    /// leaves nothing to poll or drop through the erased one.
+    #[inline]
     pub(crate) fn dispatch<'a>(
         self,
         component: &'a mut C,
         ctx: &'a mut Context<C>,
-    ) -> Option<HandlerFuture<'a>> {
+        cx: &mut task::Context<'_>,
+    ) -> Dispatched<'a> {
         match self {
-            Self::Owned(owned) => (owned.op().dispatch)(owned, component, ctx),
-            Self::Shared(shared) => Some(shared.dispatch(component, ctx)),
+            Self::Owned(owned) => (owned.op().dispatch)(owned, component, ctx, cx),
+            Self::Shared(shared) => shared.dispatch(component, ctx, cx),
         }
     }
 
@@ -71,47 +85,60 @@ impl<C: Component> Envelope<C> {
 /// The handling of a sent or requested message by a component of type `C`: the
 /// operation of its envelope's table.
 pub(crate) struct Sent<C: Component> {
-    /// The handler's future, or `None` when nobody waits for the result any more (the
-    /// request's deadline passed or its requester gave up): expired work is shed.
-    dispatch: for<'a> fn(Erased<Self>, &'a mut C, &'a mut Context<C>) -> Option<HandlerFuture<'a>>,
+    /// Runs the handler as far as its first poll; [`Dispatched::Expired`] when nobody
+    /// waits for the result any more (the request's deadline passed or its requester
+    /// gave up): expired work is shed.
+    dispatch: Dispatch<C>,
 }
+
+/// See [`Sent::dispatch`].
+type Dispatch<C> = for<'a, 'b, 'c> fn(
+    Erased<Sent<C>>,
+    &'a mut C,
+    &'a mut Context<C>,
+    &'b mut task::Context<'c>,
+) -> Dispatched<'a>;
 
 fn dispatch_message<'a, C: Handler<M>, M: Message>(
     owned: Erased<Sent<C>>,
     component: &'a mut C,
     ctx: &'a mut Context<C>,
-) -> Option<HandlerFuture<'a>> {
+    cx: &mut task::Context<'_>,
+) -> Dispatched<'a> {
     let Ok(message) = owned.take::<M>() else {
         unreachable!("an envelope's operation is its message type's")
     };
-    Some(handler_future(component, ctx, message, None))
+    run_handler(component, ctx, message, None, cx)
 }
 
 fn dispatch_request<'a, C: Handler<M>, M: Message>(
     owned: Erased<Sent<C>>,
     component: &'a mut C,
     ctx: &'a mut Context<C>,
-) -> Option<HandlerFuture<'a>> {
+    cx: &mut task::Context<'_>,
+) -> Dispatched<'a> {
     let Ok(call) = owned.take::<Call<M>>() else {
         unreachable!("an envelope's operation is its message type's")
     };
     // Nobody waits for the reply any more: the requester gave up, or the deadline
     // passed. Dropping the call closes it.
     if call.is_abandoned() || Instant::now() >= call.deadline() {
-        return None;
+        return Dispatched::Expired;
     }
     let (message, replier) = call.into_parts();
-    Some(handler_future(component, ctx, message, Some(replier)))
+    run_handler(component, ctx, message, Some(replier), cx)
 }
 
 /// Type-erased handling of a published message by a component of type `C`.
 pub(crate) trait DispatchShared<C: Component> {
-    /// The handler's future, on this consumer's copy of the message.
+    /// Runs the handler on this consumer's copy of the message, as far as its first
+    /// poll (see [`Envelope::dispatch`]).
     fn dispatch<'a>(
         self: Arc<Self>,
         component: &'a mut C,
         ctx: &'a mut Context<C>,
-    ) -> HandlerFuture<'a>;
+        cx: &mut task::Context<'_>,
+    ) -> Dispatched<'a>;
 
     /// The message as `Any`, to hand a refused one back to its publisher.
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
@@ -122,8 +149,9 @@ impl<C: Handler<M>, M: Message> DispatchShared<C> for Published<M> {
         self: Arc<Self>,
         component: &'a mut C,
         ctx: &'a mut Context<C>,
-    ) -> HandlerFuture<'a> {
-        handler_future(component, ctx, self.take(), None)
+        cx: &mut task::Context<'_>,
+    ) -> Dispatched<'a> {
+        run_handler(component, ctx, self.take(), None, cx)
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
@@ -131,14 +159,15 @@ impl<C: Handler<M>, M: Message> DispatchShared<C> for Published<M> {
     }
 }
 
-/// The type-erased future that runs `component`'s handler on `message` in a
-/// `bus.handle` span and sends the answer to `reply`, if any.
-fn handler_future<'a, C: Handler<M>, M: Message>(
+/// Runs `component`'s handler on `message` in a `bus.handle` span, as far as its first
+/// poll, and sends the answer to `reply`, if any, once there is one.
+fn run_handler<'a, C: Handler<M>, M: Message>(
     component: &'a mut C,
     ctx: &'a mut Context<C>,
     message: M,
     reply: Option<Replier<M>>,
-) -> HandlerFuture<'a> {
+    cx: &mut task::Context<'_>,
+) -> Dispatched<'a> {
     let correlation = reply.as_ref().map(Replier::correlation);
     ctx.set_correlation(correlation);
     let span = tracing::trace_span!(
@@ -155,11 +184,12 @@ fn handler_future<'a, C: Handler<M>, M: Message>(
         }
     };
     // Without a subscriber for the span, its enter and exit on every poll are skipped.
-    if span.is_disabled() {
-        HandlerFuture::new(handling)
+    let running = if span.is_disabled() {
+        HandlerFuture::start(handling, cx)
     } else {
-        HandlerFuture::new(handling.instrument(span))
-    }
+        HandlerFuture::start(handling.instrument(span), cx)
+    };
+    running.map_or(Dispatched::Done, Dispatched::Running)
 }
 
 /// Recovers the parcel from an envelope that the mailbox refused.

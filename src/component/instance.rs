@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use futures_lite::FutureExt;
 
 use crate::component::control::{Control, Directive, StartReport, StopMode};
+use crate::component::envelope::Dispatched;
 use crate::component::pooled::HandlerFuture;
 use crate::component::spec::{Factory, Shared};
 use crate::component::{Envelope, mailbox};
@@ -548,10 +549,16 @@ async fn stop<C: Component>(
     }
 }
 
-/// What woke an idle instance.
-enum Wake<C: Component> {
-    Message(Envelope<C>),
-    Other,
+/// What came of waiting for the next message.
+enum Step {
+    /// A message was taken and handled: its handler finished or was abandoned at a
+    /// stop, or the message had expired and was shed.
+    Handled,
+    /// A message's handler panicked (boxed, as it is rare).
+    Failed(Box<Failure>),
+    /// No message: a stop request, a task's panic or a timer's deadline woke the
+    /// instance.
+    Woken,
 }
 
 /// Handles messages and timers until the instance is asked to stop or fails.
@@ -566,8 +573,6 @@ fn serve<'a, C: Component>(
 ) -> impl Future<Output = Exit> + 'a {
     async move {
         let mut budget = BATCH;
-        // Boxed, and only once the component has a timer: most never do.
-        let mut timer: Option<Box<Timer>> = None;
         loop {
             if core.control().stop_mode().is_some() {
                 return Exit::Stopped;
@@ -584,19 +589,10 @@ fn serve<'a, C: Component>(
             if let Some(exit) = exit_requested(ctx, Hook::Timer) {
                 return exit;
             }
-            // `if let`, not `match`: its scrutinee is dropped before the `else` (edition
-            // 2024), so no empty `Option<Envelope>` is kept across the idle wait.
-            let envelope = if let Some(envelope) = ctx.inbox.try_recv() {
-                envelope
-            } else {
-                let deadline = ctx.timers.next_deadline();
-                match idle(core, ctx, deadline, &mut timer).await {
-                    Wake::Message(envelope) => envelope,
-                    Wake::Other => continue,
-                }
-            };
-            if let Some(failure) = handle(component, ctx, envelope, core).await {
-                return Exit::Failed(failure);
+            match Next::new(component, ctx, core).await {
+                Step::Handled => {}
+                Step::Failed(failure) => return Exit::Failed(*failure),
+                Step::Woken => continue,
             }
             budget -= 1;
             if budget == 0 {
@@ -618,46 +614,135 @@ fn exit_requested<C: Component>(ctx: &mut Context<C>, hook: Hook) -> Option<Exit
     }
 }
 
-/// Waits for a message, a stop request or the next timer deadline.
-fn idle<'a, C: Component>(
+/// Waits for the next message and handles it; or ends early, woken by a stop request,
+/// a task's panic or a timer's deadline.
+///
+/// One future for the wait and the handling: the message's handler is run as far as its
+/// first poll in the poll that took the message, through its own type, so a handler that
+/// finishes at once (most do) costs no future of its own to make, poll through a table
+/// and drop. It keeps no message, so it is hardly larger than the wait alone was: this
+/// state sits in every idle instance's task.
+struct Next<'a, C: Component> {
     core: &'a Core<C>,
-    ctx: &'a Context<C>,
-    deadline: Option<Instant>,
-    timer: &'a mut Option<Box<Timer>>,
-) -> impl Future<Output = Wake<C>> + 'a {
-    match deadline {
-        Some(at) => match timer {
-            Some(timer) => timer.set_at(at),
-            None => *timer = Some(Box::new(Timer::at(at))),
-        },
-        None => {
-            if let Some(timer) = timer {
-                **timer = Timer::never();
-            }
+    state: Phase<'a, C>,
+}
+
+enum Phase<'a, C: Component> {
+    /// Waiting for a message, with what its handler will borrow.
+    Waiting(&'a mut C, &'a mut Context<C>),
+    /// Its handler is still running after its first poll; once a stop is asked, it
+    /// gets the grace period to finish (the deadline, boxed: it is rarely needed).
+    Running(HandlerFuture<'a>, Option<Box<Timer>>),
+    Done,
+}
+
+impl<'a, C: Component> Next<'a, C> {
+    fn new(component: &'a mut C, ctx: &'a mut Context<C>, core: &'a Core<C>) -> Self {
+        Self {
+            core,
+            state: Phase::Waiting(component, ctx),
         }
     }
-    // A flag, not the deadline itself: this future sits in every idle instance's task.
-    let timed = deadline.is_some();
-    poll_fn(move |cx| {
-        if core.control().poll_stop(cx)
+
+    /// Waits for a message and runs its handler's first poll.
+    fn poll_wait(
+        &mut self,
+        component: &'a mut C,
+        ctx: &'a mut Context<C>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Step> {
+        let core = self.core;
+        // A stop request or a task's panic comes before the next message. The stop is
+        // only looked at here; its waker is left below, when the instance is to wait.
+        if core.control().stop_mode().is_some()
             || ctx
                 .tasks
                 .panics()
                 .is_some_and(|panics| panics.poll(cx).is_ready())
         {
-            return Poll::Ready(Wake::Other);
+            return Poll::Ready(Step::Woken);
         }
-        if let Poll::Ready(envelope) = ctx.inbox.poll_recv(cx) {
-            return Poll::Ready(Wake::Message(envelope));
+        let envelope = match ctx.inbox.poll_recv(cx) {
+            Poll::Ready(envelope) => envelope,
+            Poll::Pending => {
+                // A stop asked since the look above is seen here, its waker left.
+                if core.control().poll_stop(cx) || ctx.timers.poll_deadline(cx) {
+                    return Poll::Ready(Step::Woken);
+                }
+                self.state = Phase::Waiting(component, ctx);
+                return Poll::Pending;
+            }
+        };
+        // Building the handler's future runs no user code for an `async fn` handler; its
+        // first poll does. One probe update covers both.
+        let dispatched = {
+            let _busy = core.enter(Hook::Handler);
+            catch_unwind(AssertUnwindSafe(|| envelope.dispatch(component, ctx, cx)))
+        };
+        match dispatched {
+            Ok(Dispatched::Done) => {}
+            Ok(Dispatched::Running(future)) => {
+                self.state = Phase::Running(future, None);
+                return Poll::Pending;
+            }
+            Ok(Dispatched::Expired) => {
+                core.stats.expired.fetch_add(1, Ordering::Relaxed);
+                return Poll::Ready(Step::Handled);
+            }
+            Err(payload) => {
+                // Panicked as its future was built or in its first poll.
+                core.stats.count_handled();
+                let failure = Failure::panicked(Hook::Handler, &*payload);
+                return Poll::Ready(Step::Failed(Box::new(failure)));
+            }
         }
-        if timed
-            && let Some(timer) = timer.as_mut()
-            && Pin::new(&mut **timer).poll(cx).is_ready()
-        {
-            return Poll::Ready(Wake::Other);
+        core.stats.count_handled();
+        Poll::Ready(Step::Handled)
+    }
+}
+
+impl<C: Component> Future for Next<'_, C> {
+    type Output = Step;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Step> {
+        let this = &mut *self;
+        let core = this.core;
+        match std::mem::replace(&mut this.state, Phase::Done) {
+            Phase::Waiting(component, ctx) => this.poll_wait(component, ctx, cx),
+            Phase::Running(mut future, mut deadline) => {
+                let polled = {
+                    let _busy = core.enter(Hook::Handler);
+                    catch_unwind(AssertUnwindSafe(|| Pin::new(&mut future).poll(cx)))
+                };
+                let step = match polled {
+                    Ok(Poll::Ready(())) => Step::Handled,
+                    Err(payload) => {
+                        Step::Failed(Box::new(Failure::panicked(Hook::Handler, &*payload)))
+                    }
+                    Ok(Poll::Pending) => {
+                        if core.control().poll_stop(cx) {
+                            let grace = core.grace();
+                            let timer =
+                                deadline.get_or_insert_with(|| Box::new(Timer::after(grace)));
+                            if Pin::new(&mut **timer).poll(cx).is_ready() {
+                                tracing::warn!(?grace, "component.handler_abandoned");
+                                drop(future);
+                                core.stats.count_handled();
+                                return Poll::Ready(Step::Handled);
+                            }
+                        }
+                        this.state = Phase::Running(future, deadline);
+                        return Poll::Pending;
+                    }
+                };
+                drop(future);
+                // Completed or panicked: handled, in every case.
+                core.stats.count_handled();
+                Poll::Ready(step)
+            }
+            Phase::Done => Poll::Ready(Step::Woken),
         }
-        Poll::Pending
-    })
+    }
 }
 
 /// Runs every due timer callback; the first panic ends the instance.
@@ -681,70 +766,4 @@ fn fire_timers<C: Component>(
         }
     }
     None
-}
-
-/// Runs one message's handler to completion, shedding it if it expired; once a stop is
-/// asked, the handler gets the grace period to finish.
-///
-/// The handler's future is built before the returned future, which so keeps only that
-/// future: the component, context and envelope it was built from would otherwise sit in
-/// its state, in every idle instance's task. One `poll_fn`, not an `async` block around
-/// it, for the same reason: an `async` block keeps what it captured beside what it
-/// awaits.
-fn handle<'a, C: Component>(
-    component: &'a mut C,
-    ctx: &'a mut Context<C>,
-    envelope: Envelope<C>,
-    core: &'a Core<C>,
-) -> impl Future<Output = Option<Failure>> + 'a {
-    // Building the handler's future runs no user code for an `async fn` handler, so the
-    // watchdog is told about its polls only (one probe update per message).
-    let dispatched = catch_unwind(AssertUnwindSafe(|| envelope.dispatch(component, ctx)));
-    let mut handling = match dispatched {
-        // The handler's future is pinned where it was made, so it needs no pinning here.
-        Ok(Some(future)) => Handling::Running(AssertUnwindSafe(future).catch_unwind()),
-        Ok(None) => {
-            core.stats.expired.fetch_add(1, Ordering::Relaxed);
-            Handling::Done(None)
-        }
-        Err(payload) => Handling::Done(Some(Box::new(Failure::panicked(Hook::Handler, &*payload)))),
-    };
-    // Boxed: needed only when a stop comes while a handler runs.
-    let mut deadline: Option<Box<Timer>> = None;
-    poll_fn(move |cx| {
-        let future = match &mut handling {
-            Handling::Running(future) => future,
-            Handling::Done(failure) => return Poll::Ready(failure.take().map(|f| *f)),
-        };
-        let polled = {
-            let _busy = core.enter(Hook::Handler);
-            Pin::new(future).poll(cx)
-        };
-        let failure = match polled {
-            Poll::Ready(Ok(())) => None,
-            Poll::Ready(Err(payload)) => Some(Failure::panicked(Hook::Handler, &*payload)),
-            Poll::Pending => {
-                if !core.control().poll_stop(cx) {
-                    return Poll::Pending;
-                }
-                let grace = core.grace();
-                let timer = deadline.get_or_insert_with(|| Box::new(Timer::after(grace)));
-                if Pin::new(&mut **timer).poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-                tracing::warn!(?grace, "component.handler_abandoned");
-                None
-            }
-        };
-        // Completed, panicked or abandoned: handled, in every case.
-        core.stats.count_handled();
-        Poll::Ready(failure)
-    })
-}
-
-/// A message's handler: running, or done before it ran (expired, or its future
-/// panicked as it was built; the failure boxed, as it is rare).
-enum Handling<'a> {
-    Running(futures_lite::future::CatchUnwind<AssertUnwindSafe<HandlerFuture<'a>>>),
-    Done(Option<Box<Failure>>),
 }

@@ -412,6 +412,7 @@ impl<T> fmt::Debug for Receiver<T> {
 impl<T: 'static> Receiver<T> {
     /// The next message, if one is in the mailbox. A message sent from another thread
     /// at this very moment may be missed: a caller that then waits polls under the lock.
+    #[cfg(test)]
     pub(crate) fn try_recv(&self) -> Option<T> {
         if let Some(value) = self.take_from_batch() {
             return Some(value);

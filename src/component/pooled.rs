@@ -143,6 +143,46 @@ impl<'a> HandlerFuture<'a> {
         let future: NonNull<dyn Future<Output = ()> + 'a> = block;
         Self { future }
     }
+
+    /// Stores `future` as [`new`](Self::new) does and polls it once there, through its
+    /// own type: a future that finishes in that poll (most handlers do) is dropped and
+    /// its room given back at once, with no call through the erased table and no
+    /// `HandlerFuture` left to drop; one still pending comes back to be polled on.
+    ///
+    /// A panic of the poll drops the future as `HandlerFuture`'s drop does.
+    #[inline]
+    pub(crate) fn start<F: Future<Output = ()> + 'a>(
+        future: F,
+        cx: &mut Context<'_>,
+    ) -> Option<Self> {
+        let this = Self::new(future);
+        let typed = this.future.cast::<F>();
+        // SAFETY: `new` just wrote an `F` at `typed`, in a block or a box of its own that
+        // `this` owns; it stays there, pinned, until it is dropped in place (here or by
+        // `this`), and no other reference to it exists.
+        let polled = unsafe { Pin::new_unchecked(&mut *typed.as_ptr()) }.poll(cx);
+        if polled.is_pending() {
+            return Some(this);
+        }
+        // Finished: dropped here, through its type; `this` must not drop it again.
+        std::mem::forget(this);
+        if fits(Layout::new::<F>()) {
+            let block = typed.cast::<Block>();
+            let on_unwind = FreeBlock(block);
+            // SAFETY: the `F` is valid and pinned, and dropped in place once, here;
+            // `this`, which would have dropped it, was forgotten.
+            unsafe { typed.as_ptr().drop_in_place() };
+            std::mem::forget(on_unwind);
+            // SAFETY: the block's one release (`this` and the guard were forgotten); the
+            // future in it is dropped, and a block's contents need no drop.
+            give_back(unsafe { Box::from_raw(block.as_ptr()) });
+        } else {
+            // SAFETY: `new` boxed such a future as a `Box<dyn Future>` of this `F`,
+            // leaked; `this`, its only owner, was forgotten, so this is its one release.
+            drop(unsafe { Box::from_raw(typed.as_ptr()) });
+        }
+        None
+    }
 }
 
 impl Future for HandlerFuture<'_> {
@@ -345,6 +385,67 @@ mod tests {
             assert!(poll(&mut future).is_ready());
         }
         assert_eq!(count, 1);
+    }
+
+    fn start<'a>(future: impl Future<Output = ()> + 'a) -> Option<HandlerFuture<'a>> {
+        HandlerFuture::start(future, &mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn a_future_done_in_its_first_poll_is_dropped_once_and_its_block_kept() {
+        let drops = Rc::new(Cell::new(0));
+        // A block given back to the pool first, so the count below is exact.
+        drop(HandlerFuture::new(probe(&drops, false)));
+        let kept = spare();
+        assert!(start(probe(&drops, false)).is_none());
+        assert_eq!(drops.get(), 2, "dropped at once, once");
+        assert_eq!(spare(), kept, "its block is back in the pool");
+    }
+
+    #[test]
+    fn a_future_pending_after_its_first_poll_comes_back_to_be_polled_on() {
+        let drops = Rc::new(Cell::new(0));
+        let mut running = start(probe(&drops, true)).expect("pending in its first poll");
+        assert_eq!(drops.get(), 0);
+        assert!(poll(&mut running).is_ready());
+        drop(running);
+        assert_eq!(drops.get(), 1);
+    }
+
+    #[test]
+    fn a_future_that_panics_in_its_first_poll_is_dropped_once() {
+        let drops = Rc::new(Cell::new(0));
+        drop(HandlerFuture::new(probe(&drops, false)));
+        let kept = spare();
+        let inner = probe(&drops, false);
+        let future = async move {
+            let _inner = inner;
+            panic!("first poll");
+        };
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| start(future)));
+        assert!(caught.is_err());
+        assert_eq!(drops.get(), 2, "what it held is dropped, once");
+        assert_eq!(spare(), kept, "its block is back in the pool");
+    }
+
+    #[test]
+    fn a_large_future_done_in_its_first_poll_is_dropped_once_without_a_block() {
+        let drops = Rc::new(Cell::new(0));
+        let inner = probe(&drops, false);
+        let big = [0u8; BLOCK + 1];
+        let future = async move {
+            let _keep = &big;
+            inner.await;
+        };
+        assert!(!fits(Layout::for_value(&future)));
+        let before = spare();
+        assert!(start(future).is_none());
+        assert_eq!(drops.get(), 1);
+        assert_eq!(
+            spare(),
+            before,
+            "a boxed future takes no block and gives none"
+        );
     }
 
     #[test]

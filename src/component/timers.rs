@@ -8,7 +8,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::pin::Pin;
+use std::task::Context as TaskContext;
 use std::time::{Duration, Instant};
+
+use crate::rt::Timer;
 
 use crate::{Component, Context};
 
@@ -53,6 +57,9 @@ struct Queue<C: Component> {
     queue: BTreeMap<(Instant, TimerId), Entry<C>>,
     /// The timer whose callback is running, and whether it was cancelled meanwhile.
     firing: Option<(TimerId, bool)>,
+    /// Wakes the waiting instance at the earliest deadline, and the deadline it is set
+    /// at: moved only when that changes (each move is an OS timer registration).
+    wake: Option<(Instant, Timer)>,
 }
 
 impl<C: Component> fmt::Debug for Timers<C> {
@@ -81,6 +88,7 @@ impl<C: Component> Timers<C> {
                     next_id: 0,
                     queue: BTreeMap::new(),
                     firing: None,
+                    wake: None,
                 })
             })
             .schedule(deadline, period, callback)
@@ -91,9 +99,33 @@ impl<C: Component> Timers<C> {
         self.queue.as_mut().is_some_and(|queue| queue.cancel(id))
     }
 
-    /// The earliest deadline.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.queue.as_ref()?.next_deadline()
+    /// For the waiting instance: whether the earliest deadline has come; if not, `cx` is
+    /// woken at it. Without timers, nothing is registered.
+    pub(crate) fn poll_deadline(&mut self, cx: &mut TaskContext<'_>) -> bool {
+        let Some(queue) = self.queue.as_mut() else {
+            return false;
+        };
+        let Some(at) = queue.next_deadline() else {
+            // No timer left: the registration goes.
+            queue.wake = None;
+            return false;
+        };
+        let timer = match &mut queue.wake {
+            Some((set, timer)) => {
+                if *set != at {
+                    timer.set_at(at);
+                    *set = at;
+                }
+                timer
+            }
+            wake @ None => &mut wake.insert((at, Timer::at(at))).1,
+        };
+        if Pin::new(timer).poll(cx).is_pending() {
+            return false;
+        }
+        // Spent: the next wait sets a new one, whatever its deadline.
+        queue.wake = None;
+        true
     }
 
     /// Takes the earliest timer if it is due at `now`.
