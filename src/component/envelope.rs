@@ -161,6 +161,7 @@ impl<C: Handler<M>, M: Message> DispatchShared<C> for Published<M> {
 
 /// Runs `component`'s handler on `message` in a `bus.handle` span, as far as its first
 /// poll, and sends the answer to `reply`, if any, once there is one.
+#[inline(always)]
 fn run_handler<'a, C: Handler<M>, M: Message>(
     component: &'a mut C,
     ctx: &'a mut Context<C>,
