@@ -12,6 +12,13 @@
 //! burst of handlers pending at once gives its blocks back to the allocator afterwards;
 //! an idle component holds none.
 //!
+//! [`HandlerFuture::start`] polls the future once right where it was written, through
+//! its own type, and drops it there if that poll finished it (most handlers finish in
+//! their first poll): only a future still pending is polled and dropped through the
+//! erased table. Done through the table, with a future of the instance's around them,
+//! that first poll and drop were a tenth of a one-reactor tell's instructions
+//! (callgrind).
+//!
 //! The `unsafe` code here writes a future into untyped storage, pins it there, and drops
 //! it in place. It earns its keep: in the comparison's `fanout8`, the allocator's two
 //! calls per delivery were a fifth of its instructions (callgrind). The module's tests
