@@ -376,3 +376,55 @@ fn a_failed_start_hands_back_the_registrations_it_took_over() {
     );
     runtime.shutdown();
 }
+
+/// Its handler finishes, or panics, only after a first poll that left it pending.
+struct Later;
+
+struct Settle(bool);
+impl Message for Settle {
+    type Reply = u32;
+}
+
+const LATER: Address<Settle> = Address::new("panic.later");
+
+impl Component for Later {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&LATER)?;
+        Ok(())
+    }
+}
+impl Handler<Settle> for Later {
+    async fn handle(&mut self, Settle(panics): Settle, _: &mut Context<Self>) -> u32 {
+        futures_lite::future::yield_now().await;
+        assert!(!panics, "handler failed after its first poll");
+        1
+    }
+}
+
+#[test]
+fn a_handler_panic_after_its_first_poll_is_caught_like_one_in_it() {
+    let runtime = runtime(1);
+    let id = runtime
+        .block_on(runtime.deploy(ChildSpec::new("later", || Later)))
+        .unwrap();
+    let bus = runtime.bus();
+    // Pending once, then done: answered and counted as handled.
+    assert_eq!(
+        runtime.block_on(bus.request(&LATER, Settle(false))).ok(),
+        Some(1)
+    );
+    assert_eq!(instance(&runtime, id).unwrap().handled, 1);
+    // Pending once, then panicking: the requester learns, the instance restarts.
+    let error = runtime
+        .block_on(bus.request(&LATER, Settle(true)))
+        .unwrap_err();
+    assert!(error.is_recipient_failure(), "{error:?}");
+    assert!(eventually(GENEROUS, || {
+        instance(&runtime, id)
+            .is_some_and(|i| (i.failures, i.restarts, i.state) == (1, 1, ComponentState::Running))
+    }));
+    assert_eq!(
+        runtime.block_on(bus.request(&LATER, Settle(false))).ok(),
+        Some(1)
+    );
+}
