@@ -411,7 +411,8 @@ impl<T> fmt::Debug for Receiver<T> {
 
 impl<T: 'static> Receiver<T> {
     /// The next message, if one is in the mailbox. A message sent from another thread
-    /// at this very moment may be missed: a caller that then waits polls under the lock.
+    /// at this very moment may be missed. The tests' way in: the instance takes its
+    /// messages with [`poll_recv`](Self::poll_recv), which leaves its waker when empty.
     #[cfg(test)]
     pub(crate) fn try_recv(&self) -> Option<T> {
         if let Some(value) = self.take_from_batch() {

@@ -13,7 +13,6 @@ use std::task::Context as TaskContext;
 use std::time::{Duration, Instant};
 
 use crate::rt::Timer;
-
 use crate::{Component, Context};
 
 /// Identifies one timer of one component; cancel it with
