@@ -327,16 +327,22 @@ mod tests {
         assert_eq!(drops.get(), 1);
     }
 
-    #[test]
-    fn a_large_future_is_boxed_and_dropped_once() {
-        let drops = Rc::new(Cell::new(0));
-        let inner = probe(&drops, false);
+    /// A future too large for a block, holding a probe that counts into `drops`.
+    fn large(drops: &Rc<Cell<u32>>) -> impl Future<Output = ()> + use<> {
+        let inner = probe(drops, false);
         let big = [0u8; BLOCK + 1];
         let future = async move {
             let _keep = &big;
             inner.await;
         };
         assert!(!fits(Layout::for_value(&future)));
+        future
+    }
+
+    #[test]
+    fn a_large_future_is_boxed_and_dropped_once() {
+        let drops = Rc::new(Cell::new(0));
+        let future = large(&drops);
         let before = spare();
         let mut future = HandlerFuture::new(future);
         assert!(poll(&mut future).is_ready());
@@ -438,13 +444,7 @@ mod tests {
     #[test]
     fn a_large_future_done_in_its_first_poll_is_dropped_once_without_a_block() {
         let drops = Rc::new(Cell::new(0));
-        let inner = probe(&drops, false);
-        let big = [0u8; BLOCK + 1];
-        let future = async move {
-            let _keep = &big;
-            inner.await;
-        };
-        assert!(!fits(Layout::for_value(&future)));
+        let future = large(&drops);
         let before = spare();
         assert!(start(future).is_none());
         assert_eq!(drops.get(), 1);
