@@ -554,7 +554,8 @@ enum Step {
     /// A message was taken and handled: its handler finished or was abandoned at a
     /// stop, or the message had expired and was shed.
     Handled,
-    /// A message's handler panicked (boxed, as it is rare).
+    /// A message's handler panicked. Boxed, as it is rare: with the failure in place,
+    /// every message's step was larger to return (tell and fan-out +1% instructions).
     Failed(Box<Failure>),
     /// No message: a stop request, a task's panic or a timer's deadline woke the
     /// instance.
@@ -679,25 +680,60 @@ impl<'a, C: Component> Next<'a, C> {
             let _busy = core.enter(Hook::Handler);
             catch_unwind(AssertUnwindSafe(|| envelope.dispatch(component, ctx, cx)))
         };
-        match dispatched {
-            Ok(Dispatched::Done) => {}
+        Poll::Ready(match dispatched {
+            Ok(Dispatched::Done) => {
+                core.stats.count_handled();
+                Step::Handled
+            }
             Ok(Dispatched::Running(future)) => {
                 self.state = Phase::Running(future, None);
                 return Poll::Pending;
             }
             Ok(Dispatched::Expired) => {
                 core.stats.expired.fetch_add(1, Ordering::Relaxed);
-                return Poll::Ready(Step::Handled);
+                Step::Handled
             }
+            // Panicked as its future was built or in its first poll: handled.
             Err(payload) => {
-                // Panicked as its future was built or in its first poll.
                 core.stats.count_handled();
-                let failure = Failure::panicked(Hook::Handler, &*payload);
-                return Poll::Ready(Step::Failed(Box::new(failure)));
+                Step::Failed(Box::new(Failure::panicked(Hook::Handler, &*payload)))
             }
-        }
+        })
+    }
+
+    /// Polls a handler still running after its first poll; once a stop is asked, it
+    /// gets the grace period to finish, and is abandoned after it.
+    fn poll_running(
+        &mut self,
+        mut future: HandlerFuture<'a>,
+        mut deadline: Option<Box<Timer>>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Step> {
+        let core = self.core;
+        let polled = {
+            let _busy = core.enter(Hook::Handler);
+            catch_unwind(AssertUnwindSafe(|| Pin::new(&mut future).poll(cx)))
+        };
+        let step = match polled {
+            Ok(Poll::Ready(())) => Step::Handled,
+            Err(payload) => Step::Failed(Box::new(Failure::panicked(Hook::Handler, &*payload))),
+            Ok(Poll::Pending) => {
+                let abandoned = core.control().poll_stop(cx) && {
+                    let timer =
+                        deadline.get_or_insert_with(|| Box::new(Timer::after(core.grace())));
+                    Pin::new(&mut **timer).poll(cx).is_ready()
+                };
+                if !abandoned {
+                    self.state = Phase::Running(future, deadline);
+                    return Poll::Pending;
+                }
+                tracing::warn!(grace = ?core.grace(), "component.handler_abandoned");
+                Step::Handled
+            }
+        };
+        // Completed, panicked or abandoned: handled, in every case.
         core.stats.count_handled();
-        Poll::Ready(Step::Handled)
+        Poll::Ready(step)
     }
 }
 
@@ -706,40 +742,9 @@ impl<C: Component> Future for Next<'_, C> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Step> {
         let this = &mut *self;
-        let core = this.core;
         match std::mem::replace(&mut this.state, Phase::Done) {
             Phase::Waiting(component, ctx) => this.poll_wait(component, ctx, cx),
-            Phase::Running(mut future, mut deadline) => {
-                let polled = {
-                    let _busy = core.enter(Hook::Handler);
-                    catch_unwind(AssertUnwindSafe(|| Pin::new(&mut future).poll(cx)))
-                };
-                let step = match polled {
-                    Ok(Poll::Ready(())) => Step::Handled,
-                    Err(payload) => {
-                        Step::Failed(Box::new(Failure::panicked(Hook::Handler, &*payload)))
-                    }
-                    Ok(Poll::Pending) => {
-                        if core.control().poll_stop(cx) {
-                            let grace = core.grace();
-                            let timer =
-                                deadline.get_or_insert_with(|| Box::new(Timer::after(grace)));
-                            if Pin::new(&mut **timer).poll(cx).is_ready() {
-                                tracing::warn!(?grace, "component.handler_abandoned");
-                                drop(future);
-                                core.stats.count_handled();
-                                return Poll::Ready(Step::Handled);
-                            }
-                        }
-                        this.state = Phase::Running(future, deadline);
-                        return Poll::Pending;
-                    }
-                };
-                drop(future);
-                // Completed or panicked: handled, in every case.
-                core.stats.count_handled();
-                Poll::Ready(step)
-            }
+            Phase::Running(future, deadline) => this.poll_running(future, deadline, cx),
             Phase::Done => Poll::Ready(Step::Woken),
         }
     }
