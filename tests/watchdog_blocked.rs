@@ -62,6 +62,17 @@ fn about(component: &str) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that `component` was reported blocked, each time while running `hook`.
+fn reported_only_as(component: &str, hook: &str) {
+    let reports = about(component);
+    assert!(
+        !reports.is_empty(),
+        "{component}'s blocking {hook} was not reported"
+    );
+    let running = format!("running={hook}");
+    assert!(reports.iter().all(|w| w.contains(&running)), "{reports:?}");
+}
+
 struct Work {
     block: Duration,
     wait: Duration,
@@ -242,18 +253,8 @@ fn a_start_blocking_inside_a_deploying_handler_is_reported_as_the_start() {
                 .request(&Address::new("watchdog.deployer"), Deploy),
         )
         .unwrap();
-    let started = about("slow-start");
-    assert!(!started.is_empty(), "the blocking start was not reported");
-    assert!(
-        started.iter().all(|w| w.contains("running=start")),
-        "{started:?}"
-    );
-    let handler = about("deployer");
-    assert!(!handler.is_empty(), "the blocking handler was not reported");
-    assert!(
-        handler.iter().all(|w| w.contains("running=handler")),
-        "{handler:?}"
-    );
+    reported_only_as("slow-start", "start");
+    reported_only_as("deployer", "handler");
 }
 
 struct Ask;
@@ -299,12 +300,7 @@ fn a_handler_blocking_inside_its_requesters_poll_is_reported_not_the_requester()
     runtime
         .block_on(runtime.bus().request(&Address::new("watchdog.asker"), Ask))
         .unwrap();
-    let sleepy = about("handed-sleepy");
-    assert!(!sleepy.is_empty(), "the blocking handler was not reported");
-    assert!(
-        sleepy.iter().all(|w| w.contains("running=handler")),
-        "{sleepy:?}"
-    );
+    reported_only_as("handed-sleepy", "handler");
     assert!(about("asker").is_empty(), "{:?}", about("asker"));
 }
 
