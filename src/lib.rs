@@ -92,27 +92,29 @@
 //! A reactor is an OS thread running its own single-threaded executor (built on
 //! `async-task`: a task woken on its reactor is queued without a lock, one woken from
 //! another thread through a mutex-guarded queue that wakes the reactor, once the waking
-//! task's poll ends if that task runs on another reactor) under `async_io::block_on`, fed
-//! by a bounded `flume` command channel (a command the reactor's own tasks send it runs
-//! at once). A component instance is one task on it; its mailbox is a bounded queue of
-//! envelopes: a sent message of up to two words sits in its envelope, in the queue
-//! itself (no allocation; a larger one is boxed), a request is one allocation carrying
-//! the message, its lock-free reply slot, its deadline and its correlation id, and a
-//! published message is cloned into each consumer's envelope when it fits two words,
-//! else one allocation shared by all its consumers. A handler's future runs in a block
-//! its reactor reuses, and is first polled in the poll that took its message, through
-//! its own type: one that finishes there (most do) is dropped at once. The bus resolves an address through a registry of typed,
-//! copy-on-write consumer lists, so a sender never holds a lock while it waits for room;
-//! each thread remembers the routes of `'static` addresses until the registry changes,
-//! and a [`Producer`] keeps its own. A request to a component waiting on the
-//! requester's own reactor is handed over: that component's task runs at once, inside
-//! the requester's poll (at most 32 times per task run, 8 deep), and the reply is there
-//! when the requester looks. A reactor keeps the deadlines of its pending requests in
-//! one table behind one timer. A component's timers live in a
-//! deadline-ordered map inside its task, which waits on the earliest one alongside its
-//! mailbox (one OS timer registration, moved only when the earliest deadline changes). A supervisor is one task on the first reactor of its set; it alone starts,
-//! stops and restarts its children, driving the pure policy of `reactree-supervisors`.
-//! See `docs/semantics.md` for the full statement of the semantics.
+//! task's poll ends if that task runs on another reactor) under `async_io::block_on`,
+//! fed by a bounded `flume` command channel (a command the reactor's own tasks send it
+//! runs at once). A component instance is one task on it; its mailbox is a bounded
+//! queue of envelopes: a sent message of up to two words sits in its envelope, in the
+//! queue itself (no allocation; a larger one is boxed), a request is one allocation
+//! carrying the message, its lock-free reply slot, its deadline and its correlation id,
+//! and a published message is cloned into each consumer's envelope when it fits two
+//! words, else one allocation shared by all its consumers. A handler's future runs in a
+//! block its reactor reuses, and is first polled in the poll that took its message,
+//! through its own type: one that finishes there (most do) is dropped at once. The bus
+//! resolves an address through a registry of typed, copy-on-write consumer lists, so a
+//! sender never holds a lock while it waits for room; each thread remembers the routes
+//! of `'static` addresses until the registry changes, and a [`Producer`] keeps its own.
+//! A request to a component waiting on the requester's own reactor is handed over: that
+//! component's task runs at once, inside the requester's poll (at most 32 times per
+//! task run, 8 deep), and the reply is there when the requester looks. A reactor keeps
+//! the deadlines of its pending requests in one table behind one timer. A component's
+//! timers live in a deadline-ordered map inside its task, which waits on the earliest
+//! one alongside its mailbox (one OS timer registration, moved only when the earliest
+//! deadline changes). A supervisor is one task on the first reactor of its set; it
+//! alone starts, stops and restarts its children, driving the pure policy of
+//! `reactree-supervisors`. See `docs/semantics.md` for the full statement of the
+//! semantics.
 
 #![doc(test(attr(deny(warnings))))]
 
