@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 
 RUNS=${RUNS:-5}
 PEERS=(reactree floor kameo ractor actix)
-WORKLOADS=(tell-1 tell-2 ask-1 ask-2 fanout8 spawn spawn-instances)
+WORKLOADS=(tell-1 tell-2 ask-1 ask-2 fanout8 spawn spawn-instances spawn-warm spawn-instances-warm)
 OUT=benches/compare/RESULTS.md
 
 cargo build --release -p reactree-compare >&2
@@ -118,4 +118,8 @@ import statistics, sys
 v = [float(l.split('ns_per_page=')[1]) for l in open('$TMP/machine') if 'ns_per_page=' in l]
 print(f'{statistics.median(v)/1000:.2f} µs' if v else 'n/a')
 ") (median of $RUNS runs of \`reactree-compare machine page-touch\`)."
+    echo
+    echo "\`-warm\`: the same round run twice in one process, the second measured: the heap and"
+    echo "every table already grown by the first, as in a service that has deployed before. The"
+    echo "memory per actor is the first round's (the second reuses its pages)."
 } | tee "$OUT"

@@ -103,28 +103,37 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
                 }
                 Measured::since(start, FANOUT * CONSUMERS as u64)
             }
-            "spawn" => {
-                let (stopped, all_stopped) = flume::unbounded();
-                let before = rss();
-                let start = Instant::now();
-                let actors: Vec<Addr<Idle>> =
-                    (0..SPAWN).map(|_| Idle(stopped.clone()).start()).collect();
-                // Started once each answers (they start on this arbiter, in order).
-                actix_rt::task::yield_now().await;
-                let started = start.elapsed();
-                let per_actor = rss().saturating_sub(before) / SPAWN as u64;
-                let start = Instant::now();
-                for addr in &actors {
-                    addr.do_send(Quit);
+            "spawn" | "spawn-warm" => {
+                let first = spawn().await;
+                match crate::warm(workload) {
+                    true => first.then(spawn().await),
+                    false => first,
                 }
-                for _ in 0..SPAWN {
-                    let _ = all_stopped.recv_async().await;
-                }
-                Measured::spawned(started, start.elapsed(), per_actor)
             }
             _ => return None,
         })
     });
     remote.stop();
     measured
+}
+
+/// Starts `SPAWN` idle actors on this arbiter, then tells each to stop and waits until
+/// every one has said it stopped.
+async fn spawn() -> Measured {
+    let (stopped, all_stopped) = flume::unbounded();
+    let before = rss();
+    let start = Instant::now();
+    let actors: Vec<Addr<Idle>> = (0..SPAWN).map(|_| Idle(stopped.clone()).start()).collect();
+    // Started once each answers (they start on this arbiter, in order).
+    actix_rt::task::yield_now().await;
+    let started = start.elapsed();
+    let per_actor = rss().saturating_sub(before) / SPAWN as u64;
+    let start = Instant::now();
+    for addr in &actors {
+        addr.do_send(Quit);
+    }
+    for _ in 0..SPAWN {
+        let _ = all_stopped.recv_async().await;
+    }
+    Measured::spawned(started, start.elapsed(), per_actor)
 }

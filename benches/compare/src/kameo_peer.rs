@@ -75,22 +75,31 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
                 }
                 Measured::since(start, FANOUT * CONSUMERS as u64)
             }
-            "spawn" => {
-                let before = rss();
-                let start = Instant::now();
-                let actors: Vec<ActorRef<Idle>> = (0..SPAWN).map(|_| Idle::spawn(Idle)).collect();
-                let started = start.elapsed();
-                let per_actor = rss().saturating_sub(before) / SPAWN as u64;
-                let start = Instant::now();
-                for actor in &actors {
-                    let _ = actor.stop_gracefully().await;
+            "spawn" | "spawn-warm" => {
+                let first = spawn().await;
+                match crate::warm(workload) {
+                    true => first.then(spawn().await),
+                    false => first,
                 }
-                for actor in &actors {
-                    actor.wait_for_shutdown().await;
-                }
-                Measured::spawned(started, start.elapsed(), per_actor)
             }
             _ => return None,
         })
     })
+}
+
+/// Spawns `SPAWN` idle actors, then stops them all and waits for each to end.
+async fn spawn() -> Measured {
+    let before = rss();
+    let start = Instant::now();
+    let actors: Vec<ActorRef<Idle>> = (0..SPAWN).map(|_| Idle::spawn(Idle)).collect();
+    let started = start.elapsed();
+    let per_actor = rss().saturating_sub(before) / SPAWN as u64;
+    let start = Instant::now();
+    for actor in &actors {
+        let _ = actor.stop_gracefully().await;
+    }
+    for actor in &actors {
+        actor.wait_for_shutdown().await;
+    }
+    Measured::spawned(started, start.elapsed(), per_actor)
 }

@@ -19,6 +19,10 @@
 //! - `spawn-instances` (reactree only): the same as one deployment of `SPAWN` instances
 //!   (`ChildSpec::instances`, Vert.x's `setInstances`), deployed and undeployed with one
 //!   request each: what a component costs without a request of its own.
+//! - `spawn-warm`, `spawn-instances-warm`: the same round run twice in one process, the
+//!   second measured: what a process that has started and stopped actors before pays,
+//!   its heap already grown (no page faults, no arena growth), as in a long-running
+//!   service. The memory per actor is the first round's: the second reuses its pages.
 //!
 //! And one probe of the machine itself: `reactree-compare machine page-touch` writes one
 //! byte to each page of a fresh 64 MiB allocation and reports the time per page: what the
@@ -83,6 +87,16 @@ impl Measured {
             halves: Some((per_actor(started), per_actor(stopped))),
         }
     }
+
+    /// `second`, a spawn round run after this one in the same process, with this one's
+    /// memory per actor: the second round reuses the pages the first grew, so its own
+    /// growth says nothing about an actor's size.
+    fn then(self, second: Measured) -> Self {
+        Self {
+            bytes_per_actor: self.bytes_per_actor,
+            ..second
+        }
+    }
 }
 
 /// The resident set of this process, in bytes.
@@ -96,6 +110,11 @@ fn rss() -> u64 {
                 .and_then(|v| v.parse::<u64>().ok())
         })
         .map_or(0, |kib| kib * 1024)
+}
+
+/// Whether a spawn workload runs its round twice and measures the second (`-warm`).
+fn warm(workload: &str) -> bool {
+    workload.ends_with("-warm")
 }
 
 /// Runs `ASK` round trips of `one`: the rate comes from the first half, with no clock
@@ -145,7 +164,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(peer), Some(workload)) = (args.first(), args.get(1)) else {
         eprintln!(
-            "usage: reactree-compare <reactree|floor|kameo|ractor|actix> <tell-1|tell-2|ask-1|ask-2|fanout8|spawn|spawn-instances>, or reactree-compare machine page-touch"
+            "usage: reactree-compare <reactree|floor|kameo|ractor|actix> <tell-1|tell-2|ask-1|ask-2|fanout8|spawn|spawn-instances>[-warm for the spawns], or reactree-compare machine page-touch"
         );
         std::process::exit(2);
     };

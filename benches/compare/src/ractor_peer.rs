@@ -93,25 +93,35 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
                 }
                 Measured::since(start, FANOUT * CONSUMERS as u64)
             }
-            "spawn" => {
-                let before = rss();
-                let start = Instant::now();
-                let mut actors = Vec::with_capacity(SPAWN);
-                for _ in 0..SPAWN {
-                    actors.push(Actor::spawn(None, Idle, ()).await.ok()?);
+            "spawn" | "spawn-warm" => {
+                let first = spawn().await?;
+                match crate::warm(workload) {
+                    true => first.then(spawn().await?),
+                    false => first,
                 }
-                let started = start.elapsed();
-                let per_actor = rss().saturating_sub(before) / SPAWN as u64;
-                let start = Instant::now();
-                for (actor, _) in &actors {
-                    actor.stop(None);
-                }
-                for (_, handle) in actors {
-                    let _ = handle.await;
-                }
-                Measured::spawned(started, start.elapsed(), per_actor)
             }
             _ => return None,
         })
     })
+}
+
+/// Spawns `SPAWN` idle actors, then stops them all and waits for each to end; `None`
+/// if one fails to spawn.
+async fn spawn() -> Option<Measured> {
+    let before = rss();
+    let start = Instant::now();
+    let mut actors = Vec::with_capacity(SPAWN);
+    for _ in 0..SPAWN {
+        actors.push(Actor::spawn(None, Idle, ()).await.ok()?);
+    }
+    let started = start.elapsed();
+    let per_actor = rss().saturating_sub(before) / SPAWN as u64;
+    let start = Instant::now();
+    for (actor, _) in &actors {
+        actor.stop(None);
+    }
+    for (_, handle) in actors {
+        let _ = handle.await;
+    }
+    Some(Measured::spawned(started, start.elapsed(), per_actor))
 }

@@ -76,8 +76,20 @@ impl Handler<Go> for Driver {
     async fn handle(&mut self, Go(workload): Go, ctx: &mut Context<Self>) -> Measured {
         let bus = ctx.bus().clone();
         match workload {
-            "spawn" => spawn(ctx.runtime()).await,
-            "spawn-instances" => spawn_instances(ctx.runtime()).await,
+            "spawn" | "spawn-warm" => {
+                let first = spawn(ctx.runtime()).await;
+                match crate::warm(workload) {
+                    true => first.then(spawn(ctx.runtime()).await),
+                    false => first,
+                }
+            }
+            "spawn-instances" | "spawn-instances-warm" => {
+                let first = spawn_instances(ctx.runtime()).await;
+                match crate::warm(workload) {
+                    true => first.then(spawn_instances(ctx.runtime()).await),
+                    false => first,
+                }
+            }
             "ask" => {
                 let mut echo = bus.sender(&ECHO);
                 crate::round_trips(async |i| {
@@ -127,7 +139,9 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
             .ok()?;
         let kind = match workload {
             "spawn" => "spawn",
+            "spawn-warm" => "spawn-warm",
             "spawn-instances" => "spawn-instances",
+            "spawn-instances-warm" => "spawn-instances-warm",
             "ask-1" | "ask-2" => "ask",
             "fanout8" => "fanout8",
             "tell-1" | "tell-2" => "tell",
