@@ -413,7 +413,11 @@ fn a_handler_panic_after_its_first_poll_is_caught_like_one_in_it() {
         runtime.block_on(bus.request(&LATER, Settle(false))).ok(),
         Some(1)
     );
-    assert_eq!(instance(&runtime, id).unwrap().handled, 1);
+    // The reply is sent from inside the handler's future, and the instance counts the
+    // message when that future is done: the requester may read the counter first.
+    assert!(eventually(GENEROUS, || {
+        instance(&runtime, id).is_some_and(|i| i.handled == 1)
+    }));
     // Pending once, then panicking: the requester learns, the instance restarts.
     let error = runtime
         .block_on(bus.request(&LATER, Settle(true)))
