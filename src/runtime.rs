@@ -666,8 +666,13 @@ impl Handle {
     /// # Errors
     ///
     /// As [`deploy_under`](Self::deploy_under).
-    pub async fn deploy(&self, spec: ChildSpec) -> Result<DeploymentId, DeployError> {
-        self.deploy_under(ROOT, spec).await
+    pub fn deploy(
+        &self,
+        spec: ChildSpec,
+    ) -> impl Future<Output = Result<DeploymentId, DeployError>> + Send + '_ {
+        // The request's own future, not one around it: each layer would be moved in
+        // whole (some 800 bytes) on every deploy.
+        self.deploy_under(ROOT, spec)
     }
 
     /// Deploys `spec` under the supervisor at `path` (`"root"`, `"root/sales"`): builds
@@ -680,15 +685,16 @@ impl Handle {
     /// factory or `start` fails or panics (the instances that did start are stopped
     /// first); [`DeployError::NoSuchSupervisor`]; [`DeployError::SupervisorDown`];
     /// [`DeployError::ShuttingDown`].
-    pub async fn deploy_under(
-        &self,
-        path: &str,
+    pub fn deploy_under<'a>(
+        &'a self,
+        path: &'a str,
         spec: ChildSpec,
-    ) -> Result<DeploymentId, DeployError> {
-        // All but the reactor, which the supervisor checks against its own.
-        spec.validate_alone()?;
-        self.ask(path, |reply| Request::Deploy { spec, reply })
-            .await
+    ) -> impl Future<Output = Result<DeploymentId, DeployError>> + Send + 'a {
+        self.ask(path, |reply| {
+            // All but the reactor, which the supervisor checks against its own.
+            spec.validate_alone()?;
+            Ok(Request::Deploy { spec, reply })
+        })
     }
 
     /// Deploys `spec` under the supervisor deployed as `supervisor` (an id returned by
@@ -725,29 +731,51 @@ impl Handle {
         path: &str,
         spec: SupervisorSpec,
     ) -> Result<DeploymentId, DeployError> {
-        self.ask(path, |reply| Request::DeploySupervisor {
-            spec: Box::new(spec),
-            reply,
+        self.ask(path, |reply| {
+            Ok(Request::DeploySupervisor {
+                spec: Box::new(spec),
+                reply,
+            })
         })
         .await
     }
 
-    async fn ask(
-        &self,
-        path: &str,
-        request: impl FnOnce(oneshot::Sender<Result<DeploymentId, DeployError>>) -> Request,
-    ) -> Result<DeploymentId, DeployError> {
-        if self.shared.shutting_down.load(Ordering::SeqCst) {
-            return Err(DeployError::ShuttingDown);
+    /// Sends the request `request` builds (or the error it returns) to the supervisor
+    /// at `path`, and waits for the reply. One future, without one per step inside:
+    /// each would be moved in whole on every deploy.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn would keep the request builder twice"
+    )]
+    fn ask<'a>(
+        &'a self,
+        path: &'a str,
+        request: impl FnOnce(
+            oneshot::Sender<Result<DeploymentId, DeployError>>,
+        ) -> Result<Request, DeployError>
+        + Send
+        + 'a,
+    ) -> impl Future<Output = Result<DeploymentId, DeployError>> + Send + 'a {
+        async move {
+            let (reply, answer) = oneshot::channel();
+            let request = request(reply)?;
+            if self.shared.shutting_down.load(Ordering::SeqCst) {
+                return Err(DeployError::ShuttingDown);
+            }
+            let supervisor = self
+                .supervisor_requests(path)
+                .ok_or_else(|| DeployError::NoSuchSupervisor(path.to_owned()))?;
+            if let Err(full) = try_submit(&supervisor, request) {
+                let sent = match full {
+                    Some(request) => supervisor.send(request).await.is_ok(),
+                    None => false,
+                };
+                if !sent {
+                    return Err(DeployError::ShuttingDown);
+                }
+            }
+            answer.await.unwrap_or(Err(DeployError::ShuttingDown))
         }
-        let supervisor = self
-            .supervisor_requests(path)
-            .ok_or_else(|| DeployError::NoSuchSupervisor(path.to_owned()))?;
-        let (reply, answer) = oneshot::channel();
-        submit(&supervisor, request(reply))
-            .await
-            .map_err(|_| DeployError::ShuttingDown)?;
-        answer.await.unwrap_or(Err(DeployError::ShuttingDown))
     }
 
     /// Undeploys a deployment (a component or a supervisor with its subtree): each
@@ -775,11 +803,14 @@ impl Handle {
             .supervisor_requests(parent.as_deref().unwrap_or(ROOT))
             .ok_or(UndeployError::UnknownDeployment(id))?;
         let (reply, answer) = oneshot::channel();
-        if submit(&supervisor, Request::Undeploy { id, first, reply })
-            .await
-            .is_err()
-        {
-            return Err(UndeployError::UnknownDeployment(id));
+        if let Err(full) = try_submit(&supervisor, Request::Undeploy { id, first, reply }) {
+            let sent = match full {
+                Some(request) => supervisor.send(request).await.is_ok(),
+                None => false,
+            };
+            if !sent {
+                return Err(UndeployError::UnknownDeployment(id));
+            }
         }
         answer
             .await
@@ -969,20 +1000,25 @@ impl Handle {
     }
 }
 
-/// Sends `request` to a supervisor, waiting for room if its mailbox is full. A
-/// supervisor waiting for work on the caller's own reactor handles it at once, inside
-/// the caller's poll (see [`reactor::wake_and_run`]): a deploy from a component on the
-/// root's reactor is then answered without either task going idle. `Err` once the
-/// supervisor is gone.
-async fn submit(supervisor: &mailbox::Sender<Request>, request: Request) -> Result<(), ()> {
+/// Gives `request` to a supervisor if its mailbox has room. A supervisor waiting for
+/// work on the caller's own reactor handles it at once, inside the caller's poll (see
+/// [`reactor::wake_and_run`]): a deploy from a component on the root's reactor is then
+/// answered without either task going idle. `Err(Some(request))` when the mailbox is
+/// full (the caller then waits for room with `send`), `Err(None)` once the supervisor
+/// is gone. Not a future: the common case needs no wait, and a future around it would
+/// be moved in whole, request and all, on every deploy and undeploy.
+fn try_submit(
+    supervisor: &mailbox::Sender<Request>,
+    request: Request,
+) -> Result<(), Option<Request>> {
     match supervisor.try_send_unwoken(request) {
         Ok(Some(waker)) => {
             reactor::wake_and_run(&waker);
             Ok(())
         }
         Ok(None) => Ok(()),
-        Err(mailbox::SendError::Full(request)) => supervisor.send(request).await.map_err(|_| ()),
-        Err(mailbox::SendError::Closed(_)) => Err(()),
+        Err(mailbox::SendError::Full(request)) => Err(Some(request)),
+        Err(mailbox::SendError::Closed(_)) => Err(None),
     }
 }
 
