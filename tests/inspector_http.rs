@@ -97,6 +97,16 @@ fn inspect_is_the_snapshot_as_json_with_the_documented_fields() {
     let pricing = Address::<Cmd>::new("http.pricing");
     let reply = runtime.block_on(runtime.bus().request(&pricing, Cmd::Echo(7)));
     assert_eq!(reply.ok(), Some(Reply::Number(7)));
+    // The instance counts the message just after its reply leaves, on the reactor's
+    // thread: wait for the count before reading it over HTTP.
+    assert!(eventually(GENEROUS, || {
+        runtime
+            .handle()
+            .inspect()
+            .components
+            .iter()
+            .any(|c| c.path == "root/pricing" && c.handled == 1)
+    }));
 
     let response = get(server.local_addr(), "/inspect");
     assert_eq!(response.status, StatusCode::OK);
