@@ -20,6 +20,9 @@
 //!   `without_watchdog()`, to show what the blocked-thread watchdog costs the hot path.
 //! - `.../two_reactors_spin`: the two-reactor cases with the opt-in idle policy
 //!   `IdlePolicy::Spin(50 µs)`: an idle reactor watches for a wake-up before parking.
+//! - `.../two_reactors_outside_poller`: the two-reactor cases with the opt-in idle policy
+//!   `IdlePolicy::ParkOutsidePoller`: an idle reactor parks on its own futex, never in
+//!   async-io's poller.
 //!
 //! Every other case runs with the watchdog on and the default idle policy (park), as
 //! users get it.
@@ -27,7 +30,11 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use reactree::IdlePolicy;
 use reactree::prelude::*;
+
+/// The spinning policy of the `_spin` cases.
+const SPIN: IdlePolicy = IdlePolicy::Spin(Duration::from_micros(50));
 
 struct Ping(u64);
 impl Message for Ping {
@@ -161,15 +168,11 @@ impl Handler<Run> for Driver {
 }
 
 /// A runtime of two reactors with the driver on 0 and the targets on `target`.
-fn setup(target: usize, watchdog: bool, spin: bool) -> Runtime {
+fn setup(target: usize, watchdog: bool, idle: IdlePolicy) -> Runtime {
     let builder = Runtime::builder()
         .reactors(2)
-        .worker_pool(reactree::PoolConfig::new().threads(1));
-    let builder = if spin {
-        builder.idle_policy(reactree::IdlePolicy::Spin(Duration::from_micros(50)))
-    } else {
-        builder
-    };
+        .worker_pool(reactree::PoolConfig::new().threads(1))
+        .idle_policy(idle);
     let builder = if watchdog {
         builder
     } else {
@@ -200,22 +203,30 @@ fn setup(target: usize, watchdog: bool, spin: bool) -> Runtime {
 fn driven(c: &mut Criterion, group: &str, mode: Mode) {
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(1));
+    let park = IdlePolicy::Park;
     let mut cases = vec![
-        ("same_reactor", 0, true, false, mode),
-        ("same_reactor_without_watchdog", 0, false, false, mode),
-        ("two_reactors", 1, true, false, mode),
-        ("two_reactors_spin", 1, true, true, mode),
+        ("same_reactor", 0, true, park, mode),
+        ("same_reactor_without_watchdog", 0, false, park, mode),
+        ("two_reactors", 1, true, park, mode),
+        ("two_reactors_spin", 1, true, SPIN, mode),
+        (
+            "two_reactors_outside_poller",
+            1,
+            true,
+            IdlePolicy::ParkOutsidePoller,
+            mode,
+        ),
     ];
     match mode {
         Mode::Tell => {
-            cases.push(("same_reactor_producer", 0, true, false, Mode::TellProducer));
-            cases.push(("same_reactor_wide", 0, true, false, Mode::TellWide));
+            cases.push(("same_reactor_producer", 0, true, park, Mode::TellProducer));
+            cases.push(("same_reactor_wide", 0, true, park, Mode::TellWide));
         }
-        Mode::Ask => cases.push(("same_reactor_producer", 0, true, false, Mode::AskProducer)),
+        Mode::Ask => cases.push(("same_reactor_producer", 0, true, park, Mode::AskProducer)),
         _ => {}
     }
-    for (name, target, watchdog, spin, mode) in cases {
-        let runtime = setup(target, watchdog, spin);
+    for (name, target, watchdog, idle, mode) in cases {
+        let runtime = setup(target, watchdog, idle);
         g.bench_function(name, |b| {
             b.iter_custom(|n| {
                 runtime
@@ -234,7 +245,7 @@ fn driven(c: &mut Criterion, group: &str, mode: Mode) {
 
 fn bus_request(c: &mut Criterion) {
     driven(c, "bus_request", Mode::Ask);
-    let runtime = setup(0, true, false);
+    let runtime = setup(0, true, IdlePolicy::Park);
     let mut g = c.benchmark_group("bus_request");
     g.throughput(Throughput::Elements(1));
     g.bench_function("outside_thread", |b| {
@@ -247,7 +258,7 @@ fn bus_request(c: &mut Criterion) {
 
 fn bus_tell(c: &mut Criterion) {
     driven(c, "bus_tell", Mode::Tell);
-    let runtime = setup(0, true, false);
+    let runtime = setup(0, true, IdlePolicy::Park);
     let mut g = c.benchmark_group("bus_tell");
     g.throughput(Throughput::Elements(1));
     g.bench_function("outside_thread", |b| {

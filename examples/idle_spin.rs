@@ -1,5 +1,6 @@
-//! What the opt-in reactor idle policy buys and costs: request-reply round trips across
-//! two reactors, parked (the default) against spinning for 50 µs before parking.
+//! What the opt-in reactor idle policies buy and cost: request-reply round trips across
+//! two reactors, parked (the default), parked outside async-io's poller, and spinning
+//! for 50 µs before parking.
 //!
 //! For each policy it prints the round trip's p50 / p99 latency and the process's CPU
 //! use (user + system time from `/proc/self/stat`, as cores busy) while traffic flows,
@@ -124,6 +125,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(200_000);
     println!("{round_trips} sequential round trips from reactor 0 to reactor 1:");
     measure(IdlePolicy::Park, round_trips)?;
+    measure(IdlePolicy::ParkOutsidePoller, round_trips)?;
     measure(IdlePolicy::Spin(Duration::from_micros(50)), round_trips)?;
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! Reactors: one OS thread each, running a local executor under `async_io::block_on`,
+//! Reactors: one OS thread each, running a local executor under `async_io::block_on`
+//! (or, with [`IdlePolicy::ParkOutsidePoller`], on a parker of its own),
 //! fed by a bounded command mailbox.
 //!
 //! Every component instance is a task on exactly one reactor. The reactor's own task
@@ -257,7 +258,15 @@ fn run(
             }
         }
     });
-    rt::block_on(idle::Idle::new(std::pin::pin!(serve), idle));
+    {
+        let serve = std::pin::pin!(serve);
+        let serve = idle::Idle::new(serve, idle);
+        if idle == IdlePolicy::ParkOutsidePoller {
+            rt::park_on(serve);
+        } else {
+            rt::block_on(serve);
+        }
+    }
     // From here on nothing spawns on this reactor or runs a command in place.
     HERE.with(|h| h.borrow_mut().take());
     let left = here.instances.get();

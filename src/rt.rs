@@ -7,7 +7,8 @@
 //! `deadlines` keeps each reactor's request deadlines behind one timer.
 
 use std::future::Future;
-use std::task::Waker;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 /// For the inspector's HTTP server thread and tests; reactors run `reactor::executor`.
@@ -21,6 +22,37 @@ pub(crate) use async_task::Task;
 /// Runs a future to completion on the current thread, driving timers and I/O meanwhile.
 pub(crate) fn block_on<T>(future: impl Future<Output = T>) -> T {
     async_io::block_on(future)
+}
+
+/// Runs a future to completion on the current thread, parking the thread on a parker
+/// of its own (a futex on Linux) between polls, never in async-io's poller: for
+/// reactors under `IdlePolicy::ParkOutsidePoller`. A wake-up from another thread is then
+/// one futex wake, where under [`block_on`] the idle thread may be the one waiting in
+/// the poller and must be woken through it. Timers and I/O still fire: async-io's own
+/// thread drives the poller whenever no thread in [`block_on`] does.
+pub(crate) fn park_on<T>(future: impl Future<Output = T>) -> T {
+    /// Wakes the parked thread.
+    struct Unpark(parking::Unparker);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let (parker, unparker) = parking::pair();
+    let waker = Waker::from(Arc::new(Unpark(unparker)));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        // A wake before this park leaves the parker's token set: the park returns
+        // at once and the future is polled again.
+        parker.park();
+    }
 }
 
 /// Keeps `waker` in `slot`, unless what is there already wakes the same task (a clone
@@ -57,6 +89,31 @@ pub(crate) use deadlines::{
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn park_on_finishes_work_woken_from_other_threads_and_by_timers() {
+        // Every value is a wake from another thread; some land before the park.
+        let (tx, rx) = flume::bounded::<u32>(1);
+        let sender = std::thread::spawn(move || {
+            for i in 0..1000 {
+                tx.send(i).unwrap();
+            }
+        });
+        let sum = park_on(async {
+            let mut sum = 0;
+            while let Ok(i) = rx.recv_async().await {
+                sum += i;
+            }
+            sum
+        });
+        assert_eq!(sum, (0..1000).sum::<u32>());
+        sender.join().unwrap();
+        // This thread never waits in the poller: async-io's own thread (or another in
+        // `block_on`) fires the timer and wakes it.
+        let start = Instant::now();
+        park_on(Timer::after(Duration::from_millis(10)));
+        assert!(start.elapsed() >= Duration::from_millis(10));
+    }
 
     #[test]
     fn an_instant_after_a_duration_too_long_saturates() {

@@ -82,3 +82,58 @@ fn a_spinning_idle_policy_serves_across_reactors_and_shuts_down() {
     // Shutdown joins the (spinning or parked) reactors as usual.
     runtime.shutdown();
 }
+
+/// Arms a timer in `start` that says when it fires.
+struct Alarm(std::sync::mpsc::Sender<()>);
+impl reactree::Component for Alarm {
+    async fn start(&mut self, ctx: &mut reactree::Context<Self>) -> Result<(), reactree::BoxError> {
+        ctx.run_later(Duration::from_millis(20), |alarm: &mut Alarm, _| {
+            let _ = alarm.0.send(());
+        });
+        Ok(())
+    }
+}
+
+#[test]
+fn reactors_parked_outside_the_poller_serve_fire_timers_and_time_requests_out() {
+    let log = log();
+    let runtime = Runtime::builder()
+        .reactors(2)
+        .worker_pool(reactree::PoolConfig::new().threads(TEST_POOL_THREADS))
+        .idle_policy(reactree::IdlePolicy::ParkOutsidePoller)
+        .build()
+        .unwrap();
+    // No thread waits in async-io's poller from here on (futures-lite's `block_on` parks
+    // on its own): the timers below fire only if async-io's thread drives them.
+    use futures_lite::future::block_on as wait;
+    let address = reactree::Address::<Cmd>::new("outside.echo");
+    wait(runtime.deploy(Probe::spec("echo", "outside.echo", &log).reactor(1))).unwrap();
+    for i in 0..1000 {
+        let reply = wait(runtime.bus().request(&address, Cmd::Echo(i))).unwrap();
+        assert_eq!(reply, Reply::Number(i));
+    }
+    // A component's timer.
+    let (fired_tx, fired) = std::sync::mpsc::channel();
+    wait(
+        runtime
+            .deploy(reactree::ChildSpec::new("alarm", move || Alarm(fired_tx.clone())).reactor(0)),
+    )
+    .unwrap();
+    fired
+        .recv_timeout(GENEROUS)
+        .expect("the alarm's timer fired");
+    // A request nobody answers in time ends as a timeout: its deadline is a timer too.
+    let (control, held) = gate();
+    let held = wait(runtime.bus().request_timeout(
+        &address,
+        Cmd::Hold(held),
+        Duration::from_millis(50),
+    ));
+    assert!(
+        matches!(held, Err(reactree::RequestError::Timeout(_))),
+        "{held:?}"
+    );
+    control.open();
+    // Shutdown joins the parked reactors as usual.
+    runtime.shutdown();
+}

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 
 RUNS=${RUNS:-5}
 PEERS=(reactree floor kameo ractor actix)
-WORKLOADS=(tell-1 tell-2 ask-1 ask-2 fanout8 spawn spawn-instances spawn-warm spawn-instances-warm)
+WORKLOADS=(tell-1 tell-2 ask-1 ask-2 ask-2-outside-poller fanout8 spawn spawn-instances spawn-warm spawn-instances-warm)
 OUT=benches/compare/RESULTS.md
 
 cargo build --release -p reactree-compare >&2
@@ -26,6 +26,7 @@ for _ in $(seq "$RUNS"); do
         printf '.' >&2
     done
     "$BIN" machine page-touch | grep '^RESULT' >>"$TMP/machine" || true
+    "$BIN" machine wake-ups | grep '^RESULT' >>"$TMP/wake-ups" || true
 done
 echo >&2
 
@@ -99,6 +100,9 @@ print(next((p['version'] for p in meta['packages'] if p['name'] == '$1'), '?'))"
     echo "  (the root supervisor's reactor), pinned there. \`spawn-instances\` (reactree only: the"
     echo "  peers have no group of instances): the same 10,000 as one deployment"
     echo "  (\`ChildSpec::instances\`), one deploy and one undeploy request."
+    echo "  \`ask-2-outside-poller\` (reactree only): \`ask-2\` with the opt-in"
+    echo "  \`IdlePolicy::ParkOutsidePoller\` (idle reactors park on their own futex, never in"
+    echo "  async-io's poller)."
     echo "- **floor**: async-executor local executors on one or two threads and bounded (1024)"
     echo "  flume channels of \`u64\`, no runtime: the floor of reactree's own stack."
     echo "- **kameo**: bounded (1024) mailboxes, a tell awaits room. \`-1\`: current-thread tokio;"
@@ -118,6 +122,13 @@ import statistics, sys
 v = [float(l.split('ns_per_page=')[1]) for l in open('$TMP/machine') if 'ns_per_page=' in l]
 print(f'{statistics.median(v)/1000:.2f} µs' if v else 'n/a')
 ") (median of $RUNS runs of \`reactree-compare machine page-touch\`)."
+    echo
+    echo "\`ask-2\`: two thread wake-ups and nothing else (two threads handing a turn back and"
+    echo "forth, each parked on its own futex) took $(python3 -c "
+import statistics
+v = [float(l.split('p50_ns=')[1].split()[0]) for l in open('$TMP/wake-ups') if 'p50_ns=' in l]
+print(f'{statistics.median(v)/1000:.2f} µs' if v else 'n/a')
+") per round trip at the median (median of $RUNS runs of \`reactree-compare machine wake-ups\`)."
     echo
     echo "\`-warm\`: the same round run twice in one process, the second measured: the heap and"
     echo "every table already grown by the first, as in a service that has deployed before. The"

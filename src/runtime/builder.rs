@@ -166,7 +166,10 @@ impl RuntimeBuilder {
     /// more than CPU: an idle reactor then watches for a wake-up for that long before it
     /// parks its thread, so a reply arriving meanwhile costs no OS wake-up (here, about
     /// 12 µs per round trip across two reactors without, a few µs with). While messages
-    /// flow, each reactor keeps a core busy.
+    /// flow, each reactor keeps a core busy. [`IdlePolicy::ParkOutsidePoller`] costs no
+    /// CPU and cuts the OS wake-up itself to a futex wake (here, a round trip across two
+    /// reactors p50 15.6 µs instead of 18.5 µs), at one more hop for the reactors' timers
+    /// and I/O.
     ///
     /// # Examples
     ///

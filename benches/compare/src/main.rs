@@ -11,7 +11,9 @@
 //!   consumer has handled the last. `-1`: both on one thread (one reactor, one arbiter,
 //!   one current-thread runtime); `-2`: on two threads.
 //! - `ask-1`, `ask-2`: `ASK` sequential request-reply round trips; round trips/s and the
-//!   p50 / p99 of each round trip's latency.
+//!   p50 / p99 of each round trip's latency. `ask-2-outside-poller` (reactree only):
+//!   `ask-2` with the opt-in `IdlePolicy::ParkOutsidePoller` (any workload takes the
+//!   suffix).
 //! - `fanout8`: one producer gives each of `FANOUT` messages to 8 consumers spread over two
 //!   threads; deliveries/s.
 //! - `spawn`: start `SPAWN` idle actors, then stop them all; actors/s over both, the time
@@ -24,7 +26,10 @@
 //!   its heap already grown (no page faults, no arena growth), as in a long-running
 //!   service. The memory per actor is the first round's: the second reuses its pages.
 //!
-//! And one probe of the machine itself: `reactree-compare machine page-touch` writes one
+//! And two probes of the machine itself. `reactree-compare machine wake-ups` bounces a
+//! turn between two threads that each park on their own futex (`std::thread::park`),
+//! `ASK / 10` times, and reports the round trip's p50 / p99: two thread wake-ups, bare,
+//! with no poller and no channel. `reactree-compare machine page-touch` writes one
 //! byte to each page of a fresh 64 MiB allocation and reports the time per page: what the
 //! kernel charges for each page a workload touches first (a fault, a zeroed page).
 
@@ -164,10 +169,21 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(peer), Some(workload)) = (args.first(), args.get(1)) else {
         eprintln!(
-            "usage: reactree-compare <reactree|floor|kameo|ractor|actix> <tell-1|tell-2|ask-1|ask-2|fanout8|spawn|spawn-instances>[-warm for the spawns], or reactree-compare machine page-touch"
+            "usage: reactree-compare <reactree|floor|kameo|ractor|actix> <tell-1|tell-2|ask-1|ask-2|fanout8|spawn|spawn-instances>[-warm for the spawns], or reactree-compare machine <page-touch|wake-ups>"
         );
         std::process::exit(2);
     };
+    if peer == "machine" && workload == "wake-ups" {
+        let mut latencies = wake_ups();
+        latencies.sort();
+        let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_nanos();
+        println!(
+            "RESULT peer=machine workload=wake-ups p50_ns={} p99_ns={}",
+            at(0.5),
+            at(0.99)
+        );
+        return;
+    }
     if peer == "machine" && workload == "page-touch" {
         println!(
             "RESULT peer=machine workload=page-touch ns_per_page={}",
@@ -209,6 +225,41 @@ fn main() {
         );
     }
     println!("{line}");
+}
+
+/// Round trips of a turn between this thread and another, each side parking on its own
+/// futex until the turn is its: each round trip is two thread wake-ups and nothing else.
+fn wake_ups() -> Vec<Duration> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let rounds = ASK / 10;
+    // Odd: the other thread's turn; even: this one's.
+    let turn = Arc::new(AtomicU64::new(0));
+    let this = std::thread::current();
+    let other = {
+        let turn = turn.clone();
+        std::thread::spawn(move || {
+            for i in 0..rounds {
+                while turn.load(Ordering::Acquire) != 2 * i + 1 {
+                    std::thread::park();
+                }
+                turn.store(2 * i + 2, Ordering::Release);
+                this.unpark();
+            }
+        })
+    };
+    let mut latencies = Vec::with_capacity(rounds as usize);
+    for i in 0..rounds {
+        let start = Instant::now();
+        turn.store(2 * i + 1, Ordering::Release);
+        other.thread().unpark();
+        while turn.load(Ordering::Acquire) != 2 * i + 2 {
+            std::thread::park();
+        }
+        latencies.push(start.elapsed());
+    }
+    let _ = other.join();
+    latencies
 }
 
 /// Nanoseconds per page to write one byte to each page of a fresh 64 MiB allocation: a

@@ -125,10 +125,16 @@ struct Idle;
 impl Component for Idle {}
 
 pub(crate) fn run(workload: &str) -> Option<Measured> {
+    // `ask-2-outside-poller`: `ask-2` under the opt-in `IdlePolicy::ParkOutsidePoller`.
+    let (workload, idle) = match workload.strip_suffix("-outside-poller") {
+        Some(workload) => (workload, reactree::IdlePolicy::ParkOutsidePoller),
+        None => (workload, reactree::IdlePolicy::Park),
+    };
     let runtime = Runtime::builder()
         .reactors(2)
         .mailbox_capacity(BOUND)
         .request_timeout(Duration::from_secs(600))
+        .idle_policy(idle)
         .build()
         .ok()?;
     let measured = runtime.block_on(async {
