@@ -30,9 +30,15 @@ pub(crate) fn block_on<T>(future: impl Future<Output = T>) -> T {
 /// one futex wake, where under [`block_on`] the idle thread may be the one waiting in
 /// the poller and must be woken through it. Timers and I/O still fire: async-io's own
 /// thread drives the poller whenever no thread in [`block_on`] does.
+///
+/// The thread parks with `std::thread::park`. Its token is the thread's own, so code
+/// that parks the thread inside a poll (a handler blocking on a channel, against the
+/// rules) may use up a wake-up's token; that is harmless: a wake-up is only a hint, the
+/// work it announces is queued before it, and the future is always polled again after
+/// such code returns, before the thread parks here.
 pub(crate) fn park_on<T>(future: impl Future<Output = T>) -> T {
     /// Wakes the parked thread.
-    struct Unpark(parking::Unparker);
+    struct Unpark(std::thread::Thread);
     impl std::task::Wake for Unpark {
         fn wake(self: Arc<Self>) {
             self.0.unpark();
@@ -41,17 +47,16 @@ pub(crate) fn park_on<T>(future: impl Future<Output = T>) -> T {
             self.0.unpark();
         }
     }
-    let (parker, unparker) = parking::pair();
-    let waker = Waker::from(Arc::new(Unpark(unparker)));
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
     let mut cx = Context::from_waker(&waker);
     let mut future = std::pin::pin!(future);
     loop {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return output;
         }
-        // A wake before this park leaves the parker's token set: the park returns
-        // at once and the future is polled again.
-        parker.park();
+        // A wake-up since the poll left the thread's token set: the park returns at
+        // once and the future is polled again.
+        std::thread::park();
     }
 }
 

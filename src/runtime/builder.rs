@@ -168,7 +168,7 @@ impl RuntimeBuilder {
     /// 12 µs per round trip across two reactors without, a few µs with). While messages
     /// flow, each reactor keeps a core busy. [`IdlePolicy::ParkOutsidePoller`] costs no
     /// CPU and cuts the OS wake-up itself to a futex wake (here, a round trip across two
-    /// reactors p50 15.6 µs instead of 18.5 µs), at one more hop for the reactors' timers
+    /// reactors p50 16.4 µs instead of 18.6 µs), at one more hop for the reactors' timers
     /// and I/O.
     ///
     /// # Examples
