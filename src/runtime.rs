@@ -766,13 +766,14 @@ impl Handle {
                 .supervisor_requests(path)
                 .ok_or_else(|| DeployError::NoSuchSupervisor(path.to_owned()))?;
             if let Err(full) = try_submit(&supervisor, request) {
-                let sent = match full {
-                    Some(request) => supervisor.send(request).await.is_ok(),
-                    None => false,
-                };
-                if !sent {
+                // Full: wait for room. Gone: the runtime is going down.
+                let Some(request) = full else {
                     return Err(DeployError::ShuttingDown);
-                }
+                };
+                supervisor
+                    .send(request)
+                    .await
+                    .map_err(|_| DeployError::ShuttingDown)?;
             }
             answer.await.unwrap_or(Err(DeployError::ShuttingDown))
         }
@@ -804,13 +805,13 @@ impl Handle {
             .ok_or(UndeployError::UnknownDeployment(id))?;
         let (reply, answer) = oneshot::channel();
         if let Err(full) = try_submit(&supervisor, Request::Undeploy { id, first, reply }) {
-            let sent = match full {
-                Some(request) => supervisor.send(request).await.is_ok(),
-                None => false,
-            };
-            if !sent {
+            let Some(request) = full else {
                 return Err(UndeployError::UnknownDeployment(id));
-            }
+            };
+            supervisor
+                .send(request)
+                .await
+                .map_err(|_| UndeployError::UnknownDeployment(id))?;
         }
         answer
             .await
