@@ -105,9 +105,10 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
             }
             "spawn" | "spawn-warm" => {
                 let first = spawn().await;
-                match crate::warm(workload) {
-                    true => first.then(spawn().await),
-                    false => first,
+                if crate::warm(workload) {
+                    first.then(spawn().await)
+                } else {
+                    first
                 }
             }
             _ => return None,

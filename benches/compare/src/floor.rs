@@ -155,9 +155,10 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
         }
         "spawn" | "spawn-warm" => {
             let first = spawn();
-            match crate::warm(workload) {
-                true => first.then(spawn()),
-                false => first,
+            if crate::warm(workload) {
+                first.then(spawn())
+            } else {
+                first
             }
         }
         _ => return None,

@@ -78,16 +78,18 @@ impl Handler<Go> for Driver {
         match workload {
             "spawn" | "spawn-warm" => {
                 let first = spawn(ctx.runtime()).await;
-                match crate::warm(workload) {
-                    true => first.then(spawn(ctx.runtime()).await),
-                    false => first,
+                if crate::warm(workload) {
+                    first.then(spawn(ctx.runtime()).await)
+                } else {
+                    first
                 }
             }
             "spawn-instances" | "spawn-instances-warm" => {
                 let first = spawn_instances(ctx.runtime()).await;
-                match crate::warm(workload) {
-                    true => first.then(spawn_instances(ctx.runtime()).await),
-                    false => first,
+                if crate::warm(workload) {
+                    first.then(spawn_instances(ctx.runtime()).await)
+                } else {
+                    first
                 }
             }
             "ask" => {
