@@ -103,8 +103,10 @@ fn reactors_parked_outside_the_poller_serve_fire_timers_and_time_requests_out() 
         .idle_policy(reactree::IdlePolicy::ParkOutsidePoller)
         .build()
         .unwrap();
-    // No thread waits in async-io's poller from here on (futures-lite's `block_on` parks
-    // on its own): the timers below fire only if async-io's thread drives them.
+    // This test's threads never wait in async-io's poller from here on (futures-lite's
+    // `block_on` parks on its own), nor do the reactors: the timers below fire because
+    // another thread drives the poller (async-io's own, whenever no thread is in
+    // `async_io::block_on`).
     use futures_lite::future::block_on as wait;
     let address = reactree::Address::<Cmd>::new("outside.echo");
     wait(runtime.deploy(Probe::spec("echo", "outside.echo", &log).reactor(1))).unwrap();
