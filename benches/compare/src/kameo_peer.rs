@@ -75,14 +75,7 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
                 }
                 Measured::since(start, FANOUT * CONSUMERS as u64)
             }
-            "spawn" | "spawn-warm" => {
-                let first = spawn().await;
-                if crate::warm(workload) {
-                    first.then(spawn().await)
-                } else {
-                    first
-                }
-            }
+            "spawn" | "spawn-warm" => crate::spawn_rounds(workload, spawn).await,
             _ => return None,
         })
     })

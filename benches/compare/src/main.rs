@@ -122,6 +122,17 @@ fn warm(workload: &str) -> bool {
     workload.ends_with("-warm")
 }
 
+/// Runs one spawn `round`, or for a `-warm` workload two in a row, measuring the second
+/// (see [`Measured::then`]).
+async fn spawn_rounds(workload: &str, mut round: impl AsyncFnMut() -> Measured) -> Measured {
+    let first = round().await;
+    if warm(workload) {
+        first.then(round().await)
+    } else {
+        first
+    }
+}
+
 /// Runs `ASK` round trips of `one`: the rate comes from the first half, with no clock
 /// read between round trips (two reads of the clock per round trip cost about 50 ns
 /// here, over 10% of a fast round trip, and would be measured as the peer's); the

@@ -77,20 +77,12 @@ impl Handler<Go> for Driver {
         let bus = ctx.bus().clone();
         match workload {
             "spawn" | "spawn-warm" => {
-                let first = spawn(ctx.runtime()).await;
-                if crate::warm(workload) {
-                    first.then(spawn(ctx.runtime()).await)
-                } else {
-                    first
-                }
+                let runtime = ctx.runtime();
+                crate::spawn_rounds(workload, async || spawn(runtime).await).await
             }
             "spawn-instances" | "spawn-instances-warm" => {
-                let first = spawn_instances(ctx.runtime()).await;
-                if crate::warm(workload) {
-                    first.then(spawn_instances(ctx.runtime()).await)
-                } else {
-                    first
-                }
+                let runtime = ctx.runtime();
+                crate::spawn_rounds(workload, async || spawn_instances(runtime).await).await
             }
             "ask" => {
                 let mut echo = bus.sender(&ECHO);
