@@ -38,7 +38,9 @@ pub enum IdlePolicy {
     /// wake instead of, at times, a wake-up through the poller (here, request-reply
     /// across two reactors p50 16.4 µs instead of 18.6 µs). Timers and I/O readiness
     /// reach it through async-io's own thread, one hop more (here, a 1 ms timer fired
-    /// some 5 µs later at the median).
+    /// some 5 µs later at the median, and a TCP echo served by a task on the reactor
+    /// took 34–37 µs instead of 28–33 µs): for reactors that pass messages rather than
+    /// serve I/O.
     ParkOutsidePoller,
     /// Watch for a wake-up for up to this long before parking. Cuts the latency of
     /// request-reply across reactors to well under the OS's wake-up time, at the price

@@ -169,7 +169,7 @@ impl RuntimeBuilder {
     /// flow, each reactor keeps a core busy. [`IdlePolicy::ParkOutsidePoller`] costs no
     /// CPU and cuts the OS wake-up itself to a futex wake (here, a round trip across two
     /// reactors p50 16.4 µs instead of 18.6 µs), at one more hop for the reactors' timers
-    /// and I/O.
+    /// and I/O: for reactors that pass messages rather than serve I/O.
     ///
     /// # Examples
     ///
