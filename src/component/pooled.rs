@@ -173,23 +173,41 @@ impl<'a> HandlerFuture<'a> {
         }
         // Finished: dropped here, through its type; `this` must not drop it again.
         std::mem::forget(this);
-        if fits(Layout::new::<F>()) {
-            let block = typed.cast::<Block>();
-            let on_unwind = FreeBlock(block);
-            // SAFETY: the `F` is valid and pinned, and dropped in place once, here;
-            // `this`, which would have dropped it, was forgotten.
-            unsafe { typed.as_ptr().drop_in_place() };
-            std::mem::forget(on_unwind);
-            // SAFETY: the block's one release (`this` and the guard were forgotten); the
-            // future in it is dropped, and a block's contents need no drop.
-            give_back(unsafe { Box::from_raw(block.as_ptr()) });
-        } else {
-            // SAFETY: `new` boxed such a future as a `Box<dyn Future>` of this `F`,
-            // leaked; `this`, its only owner, was forgotten, so this is its one release.
-            drop(unsafe { Box::from_raw(typed.as_ptr()) });
-        }
+        // SAFETY: `new` stored this `F` at `typed` (boxed as a `Box<dyn Future>` of this
+        // `F` when it does not fit a block); `this`, its only owner, was forgotten, so
+        // this is its one release.
+        unsafe { release(typed, fits(Layout::new::<F>())) };
         None
     }
+}
+
+/// Drops the future at `future` in place and gives back its room: the block it sits at
+/// the start of when `in_block`, else the box [`HandlerFuture::new`] made. Generic, so
+/// that [`HandlerFuture::start`] drops a finished future through its own type, and the
+/// erased one's `drop` through the table.
+///
+/// # Safety
+///
+/// `future` was stored by [`HandlerFuture::new`], in a block exactly when `in_block`; it
+/// is valid and pinned, and this is its one release.
+#[inline(always)]
+unsafe fn release<T: ?Sized>(future: NonNull<T>, in_block: bool) {
+    if !in_block {
+        // SAFETY: such a future was boxed by `new` and leaked; this is its one release.
+        drop(unsafe { Box::from_raw(future.as_ptr()) });
+        return;
+    }
+    // `new` put the future at the start of a leaked `Box<Block>`: freed below, or by this
+    // guard if the future's destructor panics.
+    let block = future.cast::<Block>();
+    let on_unwind = FreeBlock(block);
+    // SAFETY: the future is valid and pinned; it is dropped in place, once, before its
+    // memory is reused or freed.
+    unsafe { future.as_ptr().drop_in_place() };
+    std::mem::forget(on_unwind);
+    // SAFETY: the block's one release (the guard was forgotten); the future in it is
+    // dropped, and a block's contents need no drop.
+    give_back(unsafe { Box::from_raw(block.as_ptr()) });
 }
 
 impl Future for HandlerFuture<'_> {
@@ -209,24 +227,10 @@ impl Drop for HandlerFuture<'_> {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: the future is valid until dropped here, and only here.
-        let layout = Layout::for_value(unsafe { self.future.as_ref() });
-        if !fits(layout) {
-            // SAFETY: such a future was boxed by `new` as a `Box<dyn Future>`, and is
-            // given back to a box exactly once.
-            drop(unsafe { Box::from_raw(self.future.as_ptr()) });
-            return;
-        }
-        // `new` put the future at the start of a leaked `Box<Block>`: freed below, or by
-        // this guard if the future's destructor panics.
-        let block = self.future.cast::<Block>();
-        let on_unwind = FreeBlock(block);
-        // SAFETY: the future is valid and pinned; it is dropped in place, once, before
-        // its memory is reused or freed.
-        unsafe { self.future.as_ptr().drop_in_place() };
-        std::mem::forget(on_unwind);
-        // SAFETY: the block's one release (the guard was forgotten); the future in it is
-        // dropped, and a block's contents need no drop.
-        give_back(unsafe { Box::from_raw(block.as_ptr()) });
+        let in_block = fits(Layout::for_value(unsafe { self.future.as_ref() }));
+        // SAFETY: stored by `new`, in a block exactly when its layout fits one; this drop
+        // is its one release.
+        unsafe { release(self.future, in_block) };
     }
 }
 
@@ -235,7 +239,7 @@ struct FreeBlock(NonNull<Block>);
 
 impl Drop for FreeBlock {
     fn drop(&mut self) {
-        // SAFETY: made only in `HandlerFuture::drop`, and forgotten unless the drop of
+        // SAFETY: made only in `release`, and forgotten unless the drop of
         // the future in this block unwound: then this is the block's one release.
         drop(unsafe { Box::from_raw(self.0.as_ptr()) });
     }
