@@ -94,16 +94,27 @@ impl Children {
         self.list.len()
     }
 
-    /// Where child `id` is: the newest child is looked at first (the runtime reports
-    /// the start of the child it just added), then the search gallops from the oldest
-    /// (undeploys most often take the oldest children).
+    /// Where child `id` is. The newest child is looked at first (the runtime reports
+    /// the start of the child it just added). Then, as ids ascend without gaps until a
+    /// child is removed from the middle, the place its distance from the oldest
+    /// child's id gives: each instance of a deployment started in turn, and the
+    /// oldest child, are found there in one probe. Then the search gallops from the
+    /// oldest (undeploys most often take the oldest children).
     pub(super) fn position(&self, id: ChildId) -> Result<usize, EventError> {
         let last = self.list.len().checked_sub(1);
         match last {
-            Some(last) if self.list[last].id == id => Ok(last),
-            _ => crate::search::gallop(self.list.len(), |i| self.list[i].id.get(), id.get())
-                .ok_or(EventError::UnknownChild(id)),
+            Some(last) if self.list[last].id == id => return Ok(last),
+            None => return Err(EventError::UnknownChild(id)),
+            Some(_) => {}
         }
+        let offset = id.get().checked_sub(self.list[0].id.get());
+        if let Some(at) = offset.and_then(|offset| usize::try_from(offset).ok())
+            && self.list.get(at).is_some_and(|child| child.id == id)
+        {
+            return Ok(at);
+        }
+        crate::search::gallop(self.list.len(), |i| self.list[i].id.get(), id.get())
+            .ok_or(EventError::UnknownChild(id))
     }
 
     pub(super) fn get(&self, id: ChildId) -> Option<&Child> {
@@ -180,5 +191,51 @@ mod tests {
         let info = children.at(0).info();
         assert_eq!(info.restarts, u64::from(u32::MAX));
         assert_eq!(info.consecutive_restarts, u32::from(u16::MAX));
+    }
+
+    /// Every child is found where it is, and no removed one, whether the ids still run
+    /// without gaps (found by their distance from the oldest) or not (by the search),
+    /// with the oldest children gone too.
+    #[test]
+    fn children_are_found_with_and_without_gaps_in_their_ids() {
+        let mut children = Children::new();
+        let ids: Vec<ChildId> = (0..64)
+            .map(|_| children.add(RestartType::Permanent))
+            .collect();
+        let check = |children: &Children, present: &[ChildId]| {
+            for (at, &id) in present.iter().enumerate() {
+                assert_eq!(children.position(id), Ok(at), "{id:?}");
+            }
+            for id in ids.iter().filter(|id| !present.contains(id)) {
+                assert_eq!(children.position(*id), Err(EventError::UnknownChild(*id)));
+            }
+            let beyond = ChildId::new(children.next_id + 3);
+            assert_eq!(
+                children.position(beyond),
+                Err(EventError::UnknownChild(beyond))
+            );
+        };
+        check(&children, &ids);
+        // Gaps: each third child goes from the middle, then the two oldest.
+        let mut present = ids.clone();
+        for &id in ids.iter().skip(5).step_by(3) {
+            let at = children.position(id).expect("present");
+            children.remove_at(at);
+            present.retain(|&p| p != id);
+            check(&children, &present);
+        }
+        for _ in 0..2 {
+            let oldest = present.remove(0);
+            let at = children.position(oldest).expect("present");
+            assert_eq!(at, 0);
+            children.remove_at(at);
+            check(&children, &present);
+        }
+        // Down to none.
+        while let Some(newest) = present.pop() {
+            let at = children.position(newest).expect("present");
+            children.remove_at(at);
+            check(&children, &present);
+        }
     }
 }
