@@ -13,6 +13,10 @@
 //!   own;
 //! - `lifecycle_deploy/one_address_10000_consumers`: the same, each instance consuming
 //!   one address they all share (a registration per instance, in one list);
+//! - `lifecycle_deploy/undeploy_10000_in_random_order`: the same place, 10,000 components
+//!   deployed one at a time (not timed), then undeployed one at a time in a shuffled
+//!   order (timed; a fixed seed): most undeploys take a child from the middle of the
+//!   supervisor's children, not from an end; reported per component;
 //! - `supervision_restart/panic_to_next_message`: time from a request whose handler
 //!   panics to the restarted instance (no backoff) answering the next request;
 //! - `supervision_restart/storm_of_10000_with_backoff`: a deployment of 10,000 instances
@@ -77,12 +81,53 @@ impl Message for Churn {
 
 const CHURN: Address<Churn> = Address::new("bench.churn");
 
+/// Deploy `count` idle components one at a time, then undeploy them in a shuffled
+/// order, `rounds` times; replies with the time the undeploys took.
+struct Scatter {
+    rounds: u64,
+    count: usize,
+}
+impl Message for Scatter {
+    type Reply = Duration;
+}
+
+const SCATTER: Address<Scatter> = Address::new("bench.scatter");
+
 /// Lives on reactor 0, the root supervisor's, and churns components there.
 struct Churner;
 impl Component for Churner {
     async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
         ctx.consume(&CHURN)?;
+        ctx.consume(&SCATTER)?;
         Ok(())
+    }
+}
+impl Handler<Scatter> for Churner {
+    async fn handle(&mut self, scatter: Scatter, ctx: &mut Context<Self>) -> Duration {
+        let runtime = ctx.runtime().clone();
+        let mut taken = Duration::ZERO;
+        // xorshift64: the same order every run.
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..scatter.rounds {
+            let mut ids = Vec::with_capacity(scatter.count);
+            for i in 0..scatter.count {
+                let spec = ChildSpec::new(format!("scattered-{i}"), || Idle).reactor(0);
+                ids.push(runtime.deploy(spec).await.expect("deploy"));
+            }
+            for i in (1..ids.len()).rev() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let j = usize::try_from(state % (i as u64 + 1)).expect("an index");
+                ids.swap(i, j);
+            }
+            let start = Instant::now();
+            for id in ids {
+                runtime.undeploy(id).await.expect("undeploy");
+            }
+            taken += start.elapsed();
+        }
+        taken
     }
 }
 impl Handler<Churn> for Churner {
@@ -183,6 +228,20 @@ fn lifecycle_deploy(c: &mut Criterion) {
     });
     group.bench_function("one_address_10000_consumers", |b| {
         b.iter_custom(|iters| churn(iters, INSTANCES, true))
+    });
+    group.bench_function("undeploy_10000_in_random_order", |b| {
+        b.iter_custom(|rounds| {
+            runtime
+                .block_on(runtime.bus().request_timeout(
+                    &SCATTER,
+                    Scatter {
+                        rounds,
+                        count: INSTANCES,
+                    },
+                    Duration::from_secs(3600),
+                ))
+                .expect("scatter")
+        })
     });
     group.finish();
     runtime.shutdown();

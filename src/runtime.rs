@@ -993,14 +993,17 @@ impl Handle {
     }
 
     /// Drops one instance (or the supervisor) of a deployment; the record goes with its
-    /// last one.
-    pub(crate) fn forget_instance(&self, id: DeploymentId, key: u64) {
+    /// last one. Whether the deployment has none left (its record went now, or before).
+    pub(crate) fn forget_instance(&self, id: DeploymentId, key: u64) -> bool {
         let mut table = self.deployments();
-        if let Some(record) = table.get_mut(id)
-            && record.instances.forget(key)
-        {
+        let Some(record) = table.get_mut(id) else {
+            return true;
+        };
+        let last = record.instances.forget(key);
+        if last {
             table.remove(id);
         }
+        last
     }
 }
 

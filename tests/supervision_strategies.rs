@@ -122,3 +122,81 @@ fn temporary_siblings_are_not_restarted_by_a_group_restart() {
 fn after_boot_of(log: &Log, n: usize) -> Vec<String> {
     entries(log).split_off(n)
 }
+
+/// Children undeployed from the middle of a supervisor's list, in a scattered order
+/// (most leave a placeholder behind, swept later), leave the supervisor deciding as if
+/// they had never been there: a rest-for-one restart stops and starts exactly the
+/// failed child and the live ones after it, their names can be deployed again, and
+/// the live ones' cannot.
+#[test]
+fn rest_for_one_after_scattered_undeploys_restarts_exactly_the_children_after() {
+    const COUNT: usize = 150;
+    let log = log();
+    let runtime = Runtime::builder()
+        .reactors(1)
+        .worker_pool(reactree::PoolConfig::new().threads(1))
+        .strategy(Strategy::RestForOne)
+        .build()
+        .unwrap();
+    let name = |i: usize| format!("mid{i}");
+    let spec = |i: usize| {
+        let leaked: &'static str = Box::leak(format!("strategy.mid{i}").into_boxed_str());
+        Probe::spec(&name(i), leaked, &log)
+    };
+    let ids: Vec<DeploymentId> = (0..COUNT)
+        .map(|i| runtime.block_on(runtime.deploy(spec(i))).unwrap())
+        .collect();
+    // A rest-for-one restart from `mid75` over the children alive in `live`.
+    let expect_restart = |live: &[usize]| {
+        let after: Vec<usize> = live.iter().copied().filter(|&i| i > 75).collect();
+        let mut expected = vec!["mid75 stopped".to_owned()];
+        expected.extend(after.iter().rev().map(|&i| format!("mid{i} stopped")));
+        expected.push("mid75 started".to_owned());
+        expected.extend(after.iter().map(|&i| format!("mid{i} started")));
+        expected
+    };
+    // Every fifth stays; the others go in a scattered order (7 is prime to 150).
+    // Halfway, with placeholders of undeployed children among the live ones, one fails.
+    let kept: Vec<usize> = (0..COUNT).filter(|i| i.is_multiple_of(5)).collect();
+    let mut live: Vec<usize> = (0..COUNT).collect();
+    for step in 0..COUNT {
+        let i = (step * 7) % COUNT;
+        if !i.is_multiple_of(5) {
+            runtime.block_on(runtime.undeploy(ids[i])).unwrap();
+            live.retain(|&l| l != i);
+        }
+        if step == COUNT / 2 {
+            log.lock().unwrap().clear();
+            crash(&runtime, "mid75", 1);
+            assert_eq!(entries(&log), expect_restart(&live));
+        }
+    }
+    assert_eq!(runtime.handle().deployment_count(), kept.len());
+    let children: Vec<String> = runtime
+        .handle()
+        .supervisor("root")
+        .unwrap()
+        .children
+        .into_iter()
+        .map(|(child, running)| {
+            assert!(running);
+            child
+        })
+        .collect();
+    assert_eq!(children, kept.iter().map(|&i| name(i)).collect::<Vec<_>>());
+
+    log.lock().unwrap().clear();
+    crash(&runtime, "mid75", 2);
+    assert_eq!(entries(&log), expect_restart(&kept));
+
+    // An undeployed child's name is free again; a live one's is not.
+    runtime.block_on(runtime.deploy(spec(1))).unwrap();
+    let taken = runtime.block_on(runtime.deploy(spec(5))).unwrap_err();
+    assert!(
+        matches!(
+            taken,
+            DeployError::InvalidSpec(reactree::SpecError::DuplicateName(ref n)) if n == "mid5"
+        ),
+        "{taken:?}"
+    );
+}

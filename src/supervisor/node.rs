@@ -10,7 +10,12 @@
 //!   are stale and ignored, so a child stopped for a sibling's restart is never
 //!   mistaken for a failed one;
 //! - the exits mailbox is unbounded (its capacity is `u32::MAX`) but holds at most one
-//!   report per child and epoch.
+//!   report per child and epoch;
+//! - a child forgotten from the middle of `children` stays as a tombstone
+//!   (`Kind::Gone`, keeping its id, key and deployment for the searches and a
+//!   deployment's run), so forgetting one moves no other; tombstones at either end go
+//!   at once, and the rest are swept (`sweep_if_sparse`) once they outnumber the
+//!   children, only where no position is held.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -122,6 +127,8 @@ enum Kind {
         /// What the inspector reads of its current run.
         stats: Option<Arc<NodeStats>>,
     },
+    /// Forgotten: a tombstone (see the module's invariants), holding nothing.
+    Gone,
 }
 
 struct Child {
@@ -142,17 +149,26 @@ struct Child {
 
 impl Child {
     fn name(&self) -> &str {
+        split_path(self.path()).1
+    }
+
+    /// Its path; empty for a tombstone.
+    fn path(&self) -> &str {
         match &self.kind {
-            Kind::Instance { path, .. } | Kind::Supervisor { path, .. } => split_path(path).1,
+            Kind::Instance { path, .. } | Kind::Supervisor { path, .. } => path,
+            Kind::Gone => "",
         }
     }
 
-    fn path(&self) -> &Arc<str> {
-        match &self.kind {
-            Kind::Instance { path, .. } | Kind::Supervisor { path, .. } => path,
-        }
+    const fn is_gone(&self) -> bool {
+        matches!(self.kind, Kind::Gone)
     }
 }
+
+/// Tombstones are swept once there are more of them than this and than children; a
+/// child this close to an end of `children` is removed outright (moving fewer entries
+/// than this), not left as a tombstone.
+const SWEEP_AT: usize = 32;
 
 /// What the inspector reads of a supervisor without asking its task.
 #[derive(Debug)]
@@ -189,8 +205,11 @@ pub(crate) struct Node {
     epoch: u64,
     policy: SupervisorPolicy,
     origin: Instant,
-    /// In start order. A deque: undeploying the oldest child is as cheap as the newest.
+    /// In start order. A deque: undeploying the oldest child is as cheap as the newest;
+    /// one from the middle leaves a tombstone (see the module's invariants).
     children: VecDeque<Child>,
+    /// Tombstones in `children`.
+    gone: usize,
     /// The paths of its deployments, one entry each (a deployment's instances share
     /// theirs). Keyed by the whole path, not the name after it: every key shares the
     /// supervisor's prefix, and hashing the path needs no scan for its last `/`.
@@ -223,6 +242,7 @@ impl Node {
             epoch: config.epoch,
             origin: Instant::now(),
             children: VecDeque::new(),
+            gone: 0,
             names: FastSet::default(),
             exits_tx,
             exits,
@@ -280,7 +300,7 @@ impl Node {
     fn retire(&self) {
         // Newest first: each is then the last record of its deployment (see
         // `Records::forget`).
-        for child in self.children.iter().rev() {
+        for child in self.children.iter().rev().filter(|c| !c.is_gone()) {
             self.runtime.forget_instance(child.deployment, child.key);
         }
         self.runtime.unregister_supervisor(&self.path);
@@ -309,6 +329,7 @@ impl Node {
 
     async fn supervise(&mut self) {
         loop {
+            self.sweep_if_sparse();
             let (flow, published) = match self.next_event().await {
                 Event::Exit(exit) => {
                     self.on_exit(exit).await;
@@ -469,6 +490,7 @@ impl Node {
                     stats.running.store(running, Ordering::Relaxed);
                 }
             }
+            Kind::Gone => {}
         }
     }
 
@@ -476,7 +498,8 @@ impl Node {
     /// policy numbers them again in that order) and of their keys (taken from one
     /// counter as they are added): both are found by binary search.
     fn index_of(&self, id: ChildId) -> Option<usize> {
-        self.children.binary_search_by_key(&id, |c| c.id).ok()
+        (self.children.binary_search_by_key(&id, |c| c.id).ok())
+            .filter(|&i| !self.children[i].is_gone())
     }
 
     /// The newest child is looked at first, then the search gallops from the oldest:
@@ -489,6 +512,7 @@ impl Node {
             return Some(last);
         }
         reactree_supervisors::search::gallop(self.children.len(), |i| self.children[i].key, key)
+            .filter(|&i| !self.children[i].is_gone())
     }
 
     /// Starts child `i` (fresh, or again on its mailbox) and waits for its `start`.
@@ -596,6 +620,15 @@ impl Node {
                 }));
                 (Some((reactors[0], spawn)), Started::Supervisor(outcome))
             }
+            // Never asked for: callers find children with `index_of`, which skips
+            // tombstones.
+            (Kind::Gone, _) => {
+                return Err(Failure::new(
+                    Hook::Start,
+                    FailureKind::Error,
+                    "the child was undeployed",
+                ));
+            }
         };
         child.alive = true;
         if let Some((reactor, command)) = command {
@@ -650,6 +683,7 @@ impl Node {
                 }
                 let _ = stopped.await;
             }
+            Kind::Gone => {}
         }
         if mode == StopMode::Terminate {
             self.children[i].alive = false;
@@ -659,6 +693,9 @@ impl Node {
     /// Starts every child in order; on a failure, stops those started, in reverse.
     async fn start_all(&mut self) -> Result<(), Failure> {
         for i in 0..self.children.len() {
+            if self.children[i].is_gone() {
+                continue;
+            }
             if let Err(failure) = self.start_child(i).await {
                 self.terminate_all().await;
                 return Err(failure);
@@ -676,23 +713,54 @@ impl Node {
         }
     }
 
-    /// Forgets child `i`: its policy entry and its deployment record.
+    /// Forgets child `i`: its policy entry and its deployment record, and its name with
+    /// its deployment's last. Near either end of `children` it is removed (with any
+    /// tombstone it leaves at the end), and the positions after it shift down by one,
+    /// as they always did; in the middle it becomes a tombstone and no position changes.
     fn forget(&mut self, i: usize) {
-        let Some(child) = self.children.remove(i) else {
+        let Some(child) = self.children.get(i).filter(|c| !c.is_gone()) else {
             return;
         };
-        // A deployment's children are one contiguous run: its name goes with the last.
-        let sibling = |j: usize| {
-            self.children
-                .get(j)
-                .is_some_and(|c| c.deployment == child.deployment)
-        };
-        if !(i.checked_sub(1).is_some_and(sibling) || sibling(i)) {
+        let (id, key, deployment) = (child.id, child.key, child.deployment);
+        let _ = self.policy.remove_child(id);
+        if self.runtime.forget_instance(deployment, key) {
+            // The deployment's last instance: its name goes too.
             self.names.remove(child.path());
         }
-        let _ = self.policy.remove_child(child.id);
-        self.runtime.forget_instance(child.deployment, child.key);
-        self.plans.forget(child.id);
+        self.plans.forget(id);
+        let len = self.children.len();
+        if i + 1 == len {
+            self.children.pop_back();
+            while self.children.back().is_some_and(Child::is_gone) {
+                self.children.pop_back();
+                self.gone -= 1;
+            }
+        } else if i == 0 {
+            self.children.pop_front();
+            while self.children.front().is_some_and(Child::is_gone) {
+                self.children.pop_front();
+                self.gone -= 1;
+            }
+        } else if i.min(len - 1 - i) < SWEEP_AT {
+            // Near an end, not at it: the ends stay as they were.
+            self.children.remove(i);
+        } else {
+            let child = &mut self.children[i];
+            child.alive = false;
+            child.running = false;
+            child.kind = Kind::Gone;
+            self.gone += 1;
+        }
+    }
+
+    /// Sweeps the tombstones once they outnumber the children (and `SWEEP_AT`), so
+    /// `children` stays within twice its children and each forget costs O(1)
+    /// amortized. Positions change: called only where none is held.
+    fn sweep_if_sparse(&mut self) {
+        if self.gone > SWEEP_AT && 2 * self.gone > self.children.len() {
+            self.children.retain(|c| !c.is_gone());
+            self.gone = 0;
+        }
     }
 
     // ----- exits and decisions -----
@@ -845,6 +913,9 @@ impl Node {
                     self.epoch = epoch;
                     self.policy = policy_of(&self.spec);
                     self.origin = Instant::now();
+                    // A fresh policy numbers the children again, tombstones gone.
+                    self.children.retain(|c| !c.is_gone());
+                    self.gone = 0;
                     for child in &mut self.children {
                         child.id = self
                             .policy

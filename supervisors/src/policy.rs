@@ -510,7 +510,8 @@ impl SupervisorPolicy {
 
     fn transition_to_restart(&mut self, index: usize) -> Decision {
         let delay = self.next_delay(index);
-        let affected = self.strategy.affected(index, self.children.len());
+        // Positions, tombstones included: the range skips them.
+        let affected = self.strategy.affected(index, self.children.slots());
         let plan = self.children.transition_to_restarting(affected);
         Decision::Restart {
             stop: plan.stop,

@@ -186,3 +186,52 @@ fn restart_counts_per_child_follow_the_plans() {
         "one decision, one restart"
     );
 }
+
+/// Children removed from the middle of a large table (far enough from both ends to
+/// leave tombstones, in a scattered order, some swept) are gone from every decision:
+/// a rest-for-one and a one-for-all restart, and an escalation, name exactly the live
+/// children, in order; the snapshot counts and lists only them.
+#[test]
+fn children_removed_from_the_middle_are_in_no_decision() {
+    const COUNT: usize = 300;
+    for strategy in [Strategy::RestForOne, Strategy::OneForAll] {
+        let mut policy = policy(strategy, generous(), Backoff::None);
+        let ids = spawn(&mut policy, &[P; COUNT], at(0));
+        // Keep every fifth, and a run at each end; remove the rest, scattered
+        // (7 is prime to 300).
+        let keep = |i: usize| i.is_multiple_of(5) || !(10..COUNT - 10).contains(&i);
+        for step in 0..COUNT {
+            let i = (step * 7) % COUNT;
+            if !keep(i) {
+                policy.remove_child(ids[i]).expect("known");
+                assert_eq!(
+                    policy.remove_child(ids[i]),
+                    Err(EventError::UnknownChild(ids[i]))
+                );
+            }
+        }
+        let live: Vec<_> = (0..COUNT).filter(|&i| keep(i)).map(|i| ids[i]).collect();
+        assert_eq!(policy.children().len(), live.len());
+        assert_eq!(policy.children().map(|c| c.id).collect::<Vec<_>>(), live);
+        assert_eq!(policy.stats(at(1)).children, live.len());
+        assert_eq!(policy.stats(at(1)).running, live.len());
+
+        let failed = live.iter().position(|&id| id == ids[150]).expect("kept");
+        let decision = policy
+            .child_exited(ids[150], Exit::Abnormal, at(1))
+            .expect("running");
+        let (stopped, restarted): (Vec<_>, Vec<_>) = match strategy {
+            Strategy::RestForOne => (live[failed + 1..].to_vec(), live[failed..].to_vec()),
+            _ => {
+                let others = live.iter().copied().filter(|&id| id != ids[150]).collect();
+                (others, live.clone())
+            }
+        };
+        assert_eq!(
+            decision.to_stop(),
+            stopped.iter().rev().copied().collect::<Vec<_>>(),
+            "{strategy:?}"
+        );
+        assert_eq!(decision.to_restart(), restarted.as_slice(), "{strategy:?}");
+    }
+}

@@ -2,6 +2,10 @@
 //!
 //! Invariants: `list` is sorted by id, ids are unique and never reused (`next_id`
 //! only grows), so start order is id order and lookups search by id (see `position`).
+//! A child removed from the middle stays as a tombstone (`gone`), keeping its id for
+//! the searches, so a removal moves no other entry; tombstones at either end go at
+//! once, and the rest once they outnumber the children (`gone` counts them), so the
+//! table is at most twice its children and a removal costs O(1) amortized.
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -20,6 +24,8 @@ pub(super) struct Child {
     pub(super) state: ChildState,
     pub(super) restarts: u32,
     pub(super) consecutive_restarts: u16,
+    /// Removed: a tombstone, skipped by everything but the searches by id.
+    pub(super) gone: bool,
 }
 
 // Kept at 32 bytes (see above); a field that grows it fails the build here.
@@ -33,6 +39,7 @@ impl Child {
             state: ChildState::Idle,
             restarts: 0,
             consecutive_restarts: 0,
+            gone: false,
         }
     }
 
@@ -73,13 +80,21 @@ pub(super) struct Plan {
 pub(super) struct Children {
     list: VecDeque<Child>,
     next_id: u64,
+    /// Tombstones in `list`.
+    gone: usize,
 }
+
+/// Tombstones are swept once there are more of them than this and than children; a
+/// child this close to an end is removed outright (moving fewer entries than this),
+/// not left as a tombstone.
+const SWEEP_AT: usize = 32;
 
 impl Children {
     pub(super) const fn new() -> Self {
         Self {
             list: VecDeque::new(),
             next_id: 0,
+            gone: 0,
         }
     }
 
@@ -90,7 +105,13 @@ impl Children {
         id
     }
 
+    /// The children (tombstones not counted).
     pub(super) fn len(&self) -> usize {
+        self.list.len() - self.gone
+    }
+
+    /// The table's length, tombstones included: the bound of its positions.
+    pub(super) fn slots(&self) -> usize {
         self.list.len()
     }
 
@@ -101,20 +122,24 @@ impl Children {
     /// oldest child, are found there in one probe. Then the search gallops from the
     /// oldest (undeploys most often take the oldest children).
     pub(super) fn position(&self, id: ChildId) -> Result<usize, EventError> {
-        let last = self.list.len().checked_sub(1);
-        match last {
-            Some(last) if self.list[last].id == id => return Ok(last),
-            None => return Err(EventError::UnknownChild(id)),
-            Some(_) => {}
+        self.slot(id)
+            .filter(|&at| !self.list[at].gone)
+            .ok_or(EventError::UnknownChild(id))
+    }
+
+    /// Where the entry of `id` is, tombstone or not (see `position`).
+    fn slot(&self, id: ChildId) -> Option<usize> {
+        let last = self.list.len().checked_sub(1)?;
+        if self.list[last].id == id {
+            return Some(last);
         }
         let offset = id.get().checked_sub(self.list[0].id.get());
         if let Some(at) = offset.and_then(|offset| usize::try_from(offset).ok())
             && self.list.get(at).is_some_and(|child| child.id == id)
         {
-            return Ok(at);
+            return Some(at);
         }
         crate::search::gallop(self.list.len(), |i| self.list[i].id.get(), id.get())
-            .ok_or(EventError::UnknownChild(id))
     }
 
     pub(super) fn get(&self, id: ChildId) -> Option<&Child> {
@@ -125,19 +150,60 @@ impl Children {
         &mut self.list[index]
     }
 
+    /// Removes the child at `index` (a position from `position`), and returns it. Near
+    /// either end it is removed (with any tombstone it leaves at the end); in the
+    /// middle it becomes a tombstone, and the tombstones are swept once they outnumber
+    /// the children: no entry moves for it, where removing it from the middle of a
+    /// deque moved up to half of them.
     pub(super) fn remove_at(&mut self, index: usize) -> Child {
-        self.list
-            .remove(index)
-            .expect("an index from `position`, within bounds")
+        let len = self.list.len();
+        if index + 1 == len {
+            let child = self.list.pop_back();
+            while self.list.back().is_some_and(|c| c.gone) {
+                self.list.pop_back();
+                self.gone -= 1;
+            }
+            return child.expect("an index from `position`, within bounds");
+        }
+        if index == 0 {
+            let child = self.list.pop_front();
+            while self.list.front().is_some_and(|c| c.gone) {
+                self.list.pop_front();
+                self.gone -= 1;
+            }
+            return child.expect("an index from `position`, within bounds");
+        }
+        if index.min(len - 1 - index) < SWEEP_AT {
+            // Near an end, not at it: the ends stay as they were.
+            return (self.list.remove(index)).expect("an index from `position`, within bounds");
+        }
+        let entry = &mut self.list[index];
+        let child = entry.clone();
+        entry.gone = true;
+        self.gone += 1;
+        if self.gone > SWEEP_AT && self.gone > self.len() {
+            self.sweep();
+        }
+        child
     }
 
-    pub(super) fn iter(&self) -> std::collections::vec_deque::Iter<'_, Child> {
-        self.list.iter()
+    /// Drops every tombstone.
+    fn sweep(&mut self) {
+        self.list.retain(|c| !c.gone);
+        self.gone = 0;
+    }
+
+    /// The children in start order, without the tombstones.
+    pub(super) fn iter(&self) -> Live<'_> {
+        Live {
+            inner: self.list.iter(),
+            left: self.len(),
+        }
     }
 
     /// Every running child, in reverse start order, now marked idle.
     pub(super) fn stop_all(&mut self) -> Vec<ChildId> {
-        let running = self.list.iter_mut().rev().filter(|c| c.state.is_running());
+        let running = (self.list.iter_mut().rev()).filter(|c| !c.gone && c.state.is_running());
         running
             .map(|child| {
                 child.state = ChildState::Idle;
@@ -150,7 +216,7 @@ impl Children {
     /// temporary ones removed, the others marked restarting.
     pub(super) fn transition_to_restarting(&mut self, affected: Range<usize>) -> Plan {
         let mut plan = Plan::default();
-        for child in self.list.range_mut(affected) {
+        for child in self.list.range_mut(affected).filter(|c| !c.gone) {
             if child.state.is_running() {
                 plan.stop.push(child.id);
             }
@@ -167,12 +233,37 @@ impl Children {
         // stopped was removed before): no pass over every child for them. `remove`
         // was filled in list order, which is id order.
         if !plan.remove.is_empty() {
+            // The tombstones go too.
             self.list
-                .retain(|child| plan.remove.binary_search(&child.id).is_err());
+                .retain(|child| !child.gone && plan.remove.binary_search(&child.id).is_err());
+            self.gone = 0;
         }
         plan
     }
 }
+
+/// The children in start order, skipping tombstones; knows how many are left.
+#[derive(Debug, Clone)]
+pub(super) struct Live<'a> {
+    inner: std::collections::vec_deque::Iter<'a, Child>,
+    left: usize,
+}
+
+impl<'a> Iterator for Live<'a> {
+    type Item = &'a Child;
+
+    fn next(&mut self) -> Option<&'a Child> {
+        let child = self.inner.find(|c| !c.gone)?;
+        self.left -= 1;
+        Some(child)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Live<'_> {}
 
 #[cfg(test)]
 mod tests {
@@ -195,16 +286,19 @@ mod tests {
 
     /// Every child is found where it is, and no removed one, whether the ids still run
     /// without gaps (found by their distance from the oldest) or not (by the search),
-    /// with the oldest children gone too.
+    /// with children removed from the middle (tombstones) and from both ends; the
+    /// table never holds more than twice its children (plus the sweep's threshold).
     #[test]
     fn children_are_found_with_and_without_gaps_in_their_ids() {
         let mut children = Children::new();
-        let ids: Vec<ChildId> = (0..64)
+        let ids: Vec<ChildId> = (0..200)
             .map(|_| children.add(RestartType::Permanent))
             .collect();
         let check = |children: &Children, present: &[ChildId]| {
-            for (at, &id) in present.iter().enumerate() {
-                assert_eq!(children.position(id), Ok(at), "{id:?}");
+            for &id in present {
+                let at = children.position(id).expect("present");
+                assert_eq!(children.list[at].id, id);
+                assert!(!children.list[at].gone);
             }
             for id in ids.iter().filter(|id| !present.contains(id)) {
                 assert_eq!(children.position(*id), Err(EventError::UnknownChild(*id)));
@@ -214,13 +308,20 @@ mod tests {
                 children.position(beyond),
                 Err(EventError::UnknownChild(beyond))
             );
+            let listed: Vec<ChildId> = children.iter().map(|c| c.id).collect();
+            assert_eq!(listed, present);
+            assert_eq!(children.iter().len(), present.len());
+            assert_eq!(children.len(), present.len());
+            assert!(children.slots() <= 2 * present.len() + SWEEP_AT + 1);
+            assert!(children.list.front().is_none_or(|c| !c.gone));
+            assert!(children.list.back().is_none_or(|c| !c.gone));
         };
         check(&children, &ids);
-        // Gaps: each third child goes from the middle, then the two oldest.
+        // From the middle: each third child, then the two oldest.
         let mut present = ids.clone();
         for &id in ids.iter().skip(5).step_by(3) {
             let at = children.position(id).expect("present");
-            children.remove_at(at);
+            assert_eq!(children.remove_at(at).id, id);
             present.retain(|&p| p != id);
             check(&children, &present);
         }
@@ -228,14 +329,16 @@ mod tests {
             let oldest = present.remove(0);
             let at = children.position(oldest).expect("present");
             assert_eq!(at, 0);
-            children.remove_at(at);
+            assert_eq!(children.remove_at(at).id, oldest);
             check(&children, &present);
         }
-        // Down to none.
-        while let Some(newest) = present.pop() {
-            let at = children.position(newest).expect("present");
-            children.remove_at(at);
+        // Down to none, from the middle outwards.
+        while !present.is_empty() {
+            let id = present.remove(present.len() / 2);
+            let at = children.position(id).expect("present");
+            assert_eq!(children.remove_at(at).id, id);
             check(&children, &present);
         }
+        assert_eq!(children.slots(), 0);
     }
 }
