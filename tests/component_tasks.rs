@@ -178,3 +178,105 @@ fn a_panicking_task_fails_the_component_and_its_supervisor_restarts_it() {
     assert!(failure.contains(&Hook::Task.to_string()), "{failure}");
     runtime.shutdown();
 }
+
+/// Spawns `n` tasks that wait for ever, each holding an [`Alive`]; replies with their ids.
+struct SpawnMany(usize);
+impl Message for SpawnMany {
+    type Reply = Vec<TaskId>;
+}
+
+/// Spawns a task that ends at once; replies with its id.
+struct SpawnDone;
+impl Message for SpawnDone {
+    type Reply = TaskId;
+}
+
+/// Cancels a task; replies with what `cancel_task` returned and the tasks left running.
+struct Cancel(TaskId);
+impl Message for Cancel {
+    type Reply = (bool, usize);
+}
+
+const SPAWN_MANY: Address<SpawnMany> = Address::new("tasks.spawn_many");
+const SPAWN_DONE: Address<SpawnDone> = Address::new("tasks.spawn_done");
+const CANCEL: Address<Cancel> = Address::new("tasks.cancel");
+
+struct Canceller(Arc<AtomicUsize>);
+impl Component for Canceller {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&SPAWN_MANY)?;
+        ctx.consume(&SPAWN_DONE)?;
+        ctx.consume(&CANCEL)?;
+        Ok(())
+    }
+}
+impl Handler<SpawnMany> for Canceller {
+    async fn handle(&mut self, SpawnMany(n): SpawnMany, ctx: &mut Context<Self>) -> Vec<TaskId> {
+        (0..n)
+            .map(|_| {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                let alive = Alive(self.0.clone());
+                ctx.spawn(async move {
+                    let _alive = alive;
+                    futures_lite::future::pending::<()>().await;
+                })
+                .unwrap()
+            })
+            .collect()
+    }
+}
+impl Handler<SpawnDone> for Canceller {
+    async fn handle(&mut self, _: SpawnDone, ctx: &mut Context<Self>) -> TaskId {
+        ctx.spawn(async {}).unwrap()
+    }
+}
+impl Handler<Cancel> for Canceller {
+    async fn handle(&mut self, Cancel(id): Cancel, ctx: &mut Context<Self>) -> (bool, usize) {
+        (ctx.cancel_task(id), ctx.task_count())
+    }
+}
+
+/// Cancelling a task drops it and is reported once: a task cancelled before, or one
+/// that has finished, reports `false`. Many tasks cancelled in a scattered order each
+/// go, and the count follows; tasks spawned after the cancels (which prune the list)
+/// are counted and cancelled the same way.
+#[test]
+fn cancelled_tasks_are_dropped_and_reported_once() {
+    let runtime = runtime(2);
+    let alive = Arc::new(AtomicUsize::new(0));
+    let counter = alive.clone();
+    let spec = ChildSpec::new("canceller", move || Canceller(counter.clone())).reactor(1);
+    runtime.block_on(runtime.deploy(spec)).unwrap();
+    let ask = |message| {
+        runtime
+            .block_on(runtime.bus().request(&CANCEL, message))
+            .unwrap()
+    };
+
+    let ids = runtime
+        .block_on(runtime.bus().request(&SPAWN_MANY, SpawnMany(100)))
+        .unwrap();
+    assert_eq!(alive.load(Ordering::SeqCst), 100);
+    // 7 is prime to 100: every task once, scattered.
+    for step in 0..100 {
+        let id = ids[(step * 7) % 100];
+        assert_eq!(ask(Cancel(id)), (true, 99 - step), "step {step}");
+    }
+    assert!(eventually(GENEROUS, || alive.load(Ordering::SeqCst) == 0));
+    assert_eq!(ask(Cancel(ids[42])), (false, 0));
+
+    let done = runtime
+        .block_on(runtime.bus().request(&SPAWN_DONE, SpawnDone))
+        .unwrap();
+    assert!(eventually(GENEROUS, || ask(Cancel(ids[0])).1 == 0));
+    assert_eq!(ask(Cancel(done)), (false, 0));
+
+    let more = runtime
+        .block_on(runtime.bus().request(&SPAWN_MANY, SpawnMany(20)))
+        .unwrap();
+    assert_eq!(ask(Cancel(ids[7])), (false, 20));
+    assert_eq!(ask(Cancel(more[10])), (true, 19));
+    assert_eq!(ask(Cancel(more[10])), (false, 19));
+    assert!(eventually(GENEROUS, || alive.load(Ordering::SeqCst) == 19));
+    runtime.shutdown();
+}

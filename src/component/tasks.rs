@@ -83,7 +83,10 @@ pub(crate) struct Tasks {
 #[derive(Default)]
 struct Spawned {
     next: u64,
-    running: Vec<(TaskId, Task<()>)>,
+    /// In id order (ids are handed out in order, and entries leave only by pruning,
+    /// which keeps the order), so a task is found by binary search. A cancelled task
+    /// leaves its entry empty until the next pruning: cancelling moves nothing.
+    running: Vec<(TaskId, Option<Task<()>>)>,
     /// `running`'s length after its last pruning of finished tasks.
     pruned: usize,
     panics: Rc<Panics>,
@@ -116,7 +119,9 @@ impl Tasks {
         // pass over it per spawn.
         let spawned = self.spawned.get_or_insert_with(Box::default);
         if spawned.running.len() >= 2 * spawned.pruned.max(8) {
-            spawned.running.retain(|(_, task)| !task.is_finished());
+            spawned
+                .running
+                .retain(|(_, task)| task.as_ref().is_some_and(|task| !task.is_finished()));
             spawned.pruned = spawned.running.len();
         }
         let panics = Rc::downgrade(&spawned.panics);
@@ -140,7 +145,7 @@ impl Tasks {
         let task = reactor::spawn_local(guarded).ok_or(SpawnError::NoReactor)?;
         let id = TaskId(spawned.next);
         spawned.next += 1;
-        spawned.running.push((id, task));
+        spawned.running.push((id, Some(task)));
         Ok(id)
     }
 
@@ -148,12 +153,14 @@ impl Tasks {
         let Some(spawned) = self.spawned.as_mut() else {
             return false;
         };
-        let Some(at) = spawned.running.iter().position(|(t, _)| *t == id) else {
+        let Ok(at) = spawned.running.binary_search_by_key(&id, |(t, _)| *t) else {
             return false;
         };
-        let (_, task) = spawned.running.swap_remove(at);
-        spawned.pruned = spawned.pruned.min(spawned.running.len());
-        !task.is_finished()
+        // Dropping the handle cancels the task.
+        spawned.running[at]
+            .1
+            .take()
+            .is_some_and(|task| !task.is_finished())
     }
 
     /// Tasks still running.
@@ -162,7 +169,7 @@ impl Tasks {
             spawned
                 .running
                 .iter()
-                .filter(|(_, task)| !task.is_finished())
+                .filter(|(_, task)| task.as_ref().is_some_and(|task| !task.is_finished()))
                 .count()
         })
     }
