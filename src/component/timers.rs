@@ -12,6 +12,7 @@ use std::pin::Pin;
 use std::task::Context as TaskContext;
 use std::time::{Duration, Instant};
 
+use crate::bus::FastMap;
 use crate::rt::Timer;
 use crate::{Component, Context};
 
@@ -54,6 +55,9 @@ pub(crate) struct Timers<C: Component> {
 struct Queue<C: Component> {
     next_id: u64,
     queue: BTreeMap<(Instant, TimerId), Entry<C>>,
+    /// Each queued timer's deadline, its place in `queue`: a cancel finds it without a
+    /// pass over the queue.
+    deadlines: FastMap<TimerId, Instant>,
     /// The timer whose callback is running, and whether it was cancelled meanwhile.
     firing: Option<(TimerId, bool)>,
     /// Wakes the waiting instance at the earliest deadline, and the deadline it is set
@@ -86,6 +90,7 @@ impl<C: Component> Timers<C> {
                 Box::new(Queue {
                     next_id: 0,
                     queue: BTreeMap::new(),
+                    deadlines: FastMap::default(),
                     firing: None,
                     wake: None,
                 })
@@ -164,6 +169,7 @@ impl<C: Component> Queue<C> {
         let period = period.map(|p| p.max(MIN_PERIOD));
         self.queue
             .insert((deadline, id), Entry { period, callback });
+        self.deadlines.insert(id, deadline);
         id
     }
 
@@ -176,8 +182,10 @@ impl<C: Component> Queue<C> {
             *cancelled = true;
             return was_live;
         }
-        let key = self.queue.keys().find(|(_, t)| *t == id).copied();
-        key.and_then(|k| self.queue.remove(&k)).is_some()
+        self.deadlines
+            .remove(&id)
+            .and_then(|at| self.queue.remove(&(at, id)))
+            .is_some()
     }
 
     /// The earliest deadline.
@@ -192,6 +200,7 @@ impl<C: Component> Queue<C> {
             return None;
         }
         let entry = self.queue.remove(&(deadline, id))?;
+        self.deadlines.remove(&id);
         self.firing = Some((id, false));
         Some(Due {
             id,
@@ -215,6 +224,71 @@ impl<C: Component> Queue<C> {
                 next = crate::rt::after(now, period);
             }
             self.queue.insert((next, due.id), due.entry);
+            self.deadlines.insert(due.id, next);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Dummy;
+    impl Component for Dummy {}
+
+    fn nothing() -> Callback<Dummy> {
+        Box::new(|_, _| {})
+    }
+
+    /// A cancel finds its timer among many, whatever their order, once; a periodic
+    /// timer is found at its new deadline after each firing; a fired one-shot and a
+    /// cancelled timer are not found; `len` follows.
+    #[test]
+    fn cancels_find_their_timer_once_wherever_it_is() {
+        let mut timers = Timers::<Dummy>::new();
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        // 1,000 one-shots, deadlines not in id order, some equal.
+        let ids: Vec<TimerId> = (0..1_000u64)
+            .map(|i| timers.schedule(at(1_000 + (i * 7919) % 500), None, nothing()))
+            .collect();
+        let tick = timers.schedule(at(10), Some(Duration::from_millis(10)), nothing());
+        let once = timers.schedule(at(5), None, nothing());
+        assert_eq!(timers.len(), 1_002);
+
+        // The one-shot fires, then the periodic timer, which goes back in at 20 ms.
+        let due = timers.pop_due(at(5)).expect("due");
+        timers.finish(due, at(5));
+        assert!(!timers.cancel(once), "a fired one-shot is gone");
+        let due = timers.pop_due(at(10)).expect("due");
+        timers.finish(due, at(10));
+        assert_eq!(timers.len(), 1_001);
+        assert!(timers.pop_due(at(15)).is_none());
+
+        // Every other one-shot, scattered, then the periodic timer at its new deadline.
+        for step in 0..1_000 {
+            let i = (step * 13) % 1_000;
+            if i % 2 == 0 {
+                assert!(timers.cancel(ids[i]), "{i}");
+                assert!(!timers.cancel(ids[i]), "{i} again");
+            }
+        }
+        assert!(timers.cancel(tick));
+        assert!(!timers.cancel(tick));
+        assert_eq!(timers.len(), 500);
+
+        // The rest fire in deadline order, none of the cancelled among them.
+        let mut fired = Vec::new();
+        while let Some(due) = timers.pop_due(at(2_000)) {
+            fired.push(due.id);
+            timers.finish(due, at(2_000));
+        }
+        assert_eq!(fired.len(), 500);
+        assert!(
+            fired
+                .iter()
+                .all(|id| ids.iter().position(|i| i == id).is_some_and(|i| i % 2 == 1))
+        );
+        assert_eq!(timers.len(), 0);
     }
 }
