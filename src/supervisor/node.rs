@@ -28,6 +28,7 @@ use std::time::Instant;
 use futures_lite::Future;
 use reactree_supervisors::{
     ChildId, Decision, Exit as PolicyExit, PolicyState, RestartType, SupervisorPolicy, Timestamp,
+    tombstones,
 };
 
 use crate::bus::FastSet;
@@ -164,11 +165,6 @@ impl Child {
         matches!(self.kind, Kind::Gone)
     }
 }
-
-/// Tombstones are swept once there are more of them than this and than children; a
-/// child this close to an end of `children` is removed outright (moving fewer entries
-/// than this), not left as a tombstone.
-const SWEEP_AT: usize = 32;
 
 /// What the inspector reads of a supervisor without asking its task.
 #[derive(Debug)]
@@ -728,36 +724,22 @@ impl Node {
             self.names.remove(child.path());
         }
         self.plans.forget(id);
-        let len = self.children.len();
-        if i + 1 == len {
-            self.children.pop_back();
-            while self.children.back().is_some_and(Child::is_gone) {
-                self.children.pop_back();
-                self.gone -= 1;
-            }
-        } else if i == 0 {
-            self.children.pop_front();
-            while self.children.front().is_some_and(Child::is_gone) {
-                self.children.pop_front();
-                self.gone -= 1;
-            }
-        } else if i.min(len - 1 - i) < SWEEP_AT {
-            // Near an end, not at it: the ends stay as they were.
-            self.children.remove(i);
-        } else {
-            let child = &mut self.children[i];
-            child.alive = false;
-            child.running = false;
-            child.kind = Kind::Gone;
+        let (taken, dropped) = tombstones::remove(&mut self.children, i, Child::is_gone, |c| {
+            c.alive = false;
+            c.running = false;
+            c.kind = Kind::Gone;
+        });
+        self.gone -= dropped;
+        if taken.is_none() {
             self.gone += 1;
         }
     }
 
-    /// Sweeps the tombstones once they outnumber the children (and `SWEEP_AT`), so
+    /// Sweeps the tombstones once they outnumber the children (see [`tombstones`]), so
     /// `children` stays within twice its children and each forget costs O(1)
     /// amortized. Positions change: called only where none is held.
     fn sweep_if_sparse(&mut self) {
-        if self.gone > SWEEP_AT && 2 * self.gone > self.children.len() {
+        if tombstones::should_sweep(self.children.len(), self.gone) {
             self.children.retain(|c| !c.is_gone());
             self.gone = 0;
         }

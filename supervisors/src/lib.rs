@@ -108,6 +108,7 @@ mod policy;
 pub mod search;
 mod strategy;
 mod time;
+pub mod tombstones;
 
 pub use backoff::Backoff;
 pub use child::{ChildId, ChildInfo, ChildState, Exit, RestartType};

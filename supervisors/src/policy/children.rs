@@ -84,11 +84,6 @@ pub(super) struct Children {
     gone: usize,
 }
 
-/// Tombstones are swept once there are more of them than this and than children; a
-/// child this close to an end is removed outright (moving fewer entries than this),
-/// not left as a tombstone.
-const SWEEP_AT: usize = 32;
-
 impl Children {
     pub(super) const fn new() -> Self {
         Self {
@@ -150,38 +145,24 @@ impl Children {
         &mut self.list[index]
     }
 
-    /// Removes the child at `index` (a position from `position`), and returns it. Near
-    /// either end it is removed (with any tombstone it leaves at the end); in the
-    /// middle it becomes a tombstone, and the tombstones are swept once they outnumber
-    /// the children: no entry moves for it, where removing it from the middle of a
-    /// deque moved up to half of them.
+    /// Removes the child at `index` (a position from `position`), and returns it: out
+    /// of the table near an end, buried as a tombstone in the middle (see
+    /// [`tombstones`](crate::tombstones)); the tombstones are swept once they
+    /// outnumber the children.
     pub(super) fn remove_at(&mut self, index: usize) -> Child {
-        let len = self.list.len();
-        if index + 1 == len {
-            let child = self.list.pop_back();
-            while self.list.back().is_some_and(|c| c.gone) {
-                self.list.pop_back();
-                self.gone -= 1;
-            }
-            return child.expect("an index from `position`, within bounds");
+        let (taken, dropped) =
+            crate::tombstones::remove(&mut self.list, index, |c| c.gone, |c| c.gone = true);
+        self.gone -= dropped;
+        if let Some(child) = taken {
+            return child;
         }
-        if index == 0 {
-            let child = self.list.pop_front();
-            while self.list.front().is_some_and(|c| c.gone) {
-                self.list.pop_front();
-                self.gone -= 1;
-            }
-            return child.expect("an index from `position`, within bounds");
-        }
-        if index.min(len - 1 - index) < SWEEP_AT {
-            // Near an end, not at it: the ends stay as they were.
-            return (self.list.remove(index)).expect("an index from `position`, within bounds");
-        }
-        let entry = &mut self.list[index];
-        let child = entry.clone();
-        entry.gone = true;
+        // Buried: what it was, for the caller, before the sweep may drop it.
+        let child = Child {
+            gone: false,
+            ..self.list[index].clone()
+        };
         self.gone += 1;
-        if self.gone > SWEEP_AT && self.gone > self.len() {
+        if crate::tombstones::should_sweep(self.list.len(), self.gone) {
             self.sweep();
         }
         child
@@ -312,7 +293,7 @@ mod tests {
             assert_eq!(listed, present);
             assert_eq!(children.iter().len(), present.len());
             assert_eq!(children.len(), present.len());
-            assert!(children.slots() <= 2 * present.len() + SWEEP_AT + 1);
+            assert!(children.slots() <= 2 * present.len() + crate::tombstones::NEAR + 1);
             assert!(children.list.front().is_none_or(|c| !c.gone));
             assert!(children.list.back().is_none_or(|c| !c.gone));
         };
