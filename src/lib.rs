@@ -129,6 +129,8 @@ mod reactor;
 mod rt;
 mod runtime;
 mod supervisor;
+#[cfg(test)]
+mod testing;
 mod watchdog;
 mod worker;
 

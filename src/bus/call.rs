@@ -363,10 +363,10 @@ impl<M: Message> Drop for Answer<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::CountingWaker;
     use futures_lite::future::block_on;
     use std::sync::Arc;
     use std::sync::atomic::AtomicUsize;
-    use std::task::Wake;
     use std::time::Duration;
 
     /// A message whose drops are counted, replied with another.
@@ -499,22 +499,15 @@ mod tests {
         assert_eq!(drops.load(Ordering::SeqCst), 2);
     }
 
-    struct Flag(AtomicUsize);
-    impl Wake for Flag {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
     #[test]
     fn a_waiting_answer_is_woken_once_and_a_new_waker_replaces_the_old() {
         let drops = Arc::new(AtomicUsize::new(0));
         let (call, mut answer) = new_call(&drops);
         let (first, second) = (
-            Arc::new(Flag(AtomicUsize::new(0))),
-            Arc::new(Flag(AtomicUsize::new(0))),
+            Arc::new(CountingWaker::default()),
+            Arc::new(CountingWaker::default()),
         );
-        let poll = |answer: &mut Answer<Counted>, flag: &Arc<Flag>| {
+        let poll = |answer: &mut Answer<Counted>, flag: &Arc<CountingWaker>| {
             let waker = Waker::from(flag.clone());
             Pin::new(answer).poll(&mut Context::from_waker(&waker))
         };
@@ -526,8 +519,8 @@ mod tests {
         assert!(poll(&mut answer, &second).is_pending(), "replaced");
         let (message, replier) = call.into_parts();
         assert!(replier.send(message).is_ok());
-        assert_eq!(first.0.load(Ordering::SeqCst), 0);
-        assert_eq!(second.0.load(Ordering::SeqCst), 1);
+        assert_eq!(first.wakes(), 0);
+        assert_eq!(second.wakes(), 1);
         assert!(matches!(poll(&mut answer, &second), Poll::Ready(Ok(_))));
     }
 
@@ -535,7 +528,7 @@ mod tests {
     fn a_closing_wakes_a_waiting_answer() {
         let drops = Arc::new(AtomicUsize::new(0));
         let (call, mut answer) = new_call(&drops);
-        let flag = Arc::new(Flag(AtomicUsize::new(0)));
+        let flag = Arc::new(CountingWaker::default());
         let waker = Waker::from(flag.clone());
         assert!(
             Pin::new(&mut answer)
@@ -543,7 +536,7 @@ mod tests {
                 .is_pending()
         );
         drop(call);
-        assert_eq!(flag.0.load(Ordering::SeqCst), 1);
+        assert_eq!(flag.wakes(), 1);
         assert!(matches!(answer.try_take(), Some(Err(Closed))));
     }
 

@@ -612,6 +612,7 @@ impl<T> Drop for Receiver<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::CountingWaker;
     use futures_lite::future::{block_on, poll_once};
 
     /// Fills a mailbox of one and has two senders wait: the first for 1, then for 2.
@@ -740,21 +741,10 @@ mod tests {
         }
     }
 
-    /// A waker counting its wakes.
-    struct Count(std::sync::atomic::AtomicUsize);
-    impl std::task::Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.wake_by_ref();
-        }
-        fn wake_by_ref(self: &Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
     #[test]
     fn a_receiver_asked_to_trim_frees_a_bursts_room_when_it_waits() {
         let (tx, rx) = bounded::<u64>(1024);
-        let count = Arc::new(Count(0.into()));
+        let count = Arc::new(CountingWaker::default());
         let waker = Waker::from(count.clone());
         let wait = |rx: &Receiver<u64>| rx.poll_recv(&mut Context::from_waker(&waker)).is_pending();
         burst(&tx, &rx, 300);
@@ -763,7 +753,7 @@ mod tests {
         assert!(!small(room(&rx)), "{:?}", room(&rx));
         // Asked while it waits: woken, and its next wait frees both queues.
         rx.shared.trim_due();
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(count.wakes(), 1);
         assert!(wait(&rx));
         assert!(small(room(&rx)), "{:?}", room(&rx));
         // Asked while busy: what is queued stays; the room goes once it waits.
@@ -928,13 +918,7 @@ mod tests {
     /// wakes it.
     #[test]
     fn an_owned_receiver_is_woken_by_every_send() {
-        struct Count(AtomicU32);
-        impl std::task::Wake for Count {
-            fn wake(self: Arc<Self>) {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-        let count = Arc::new(Count(AtomicU32::new(0)));
+        let count = Arc::new(CountingWaker::default());
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
         let (tx, rx) = bounded(4);
@@ -947,11 +931,7 @@ mod tests {
                 move || tx.try_send(round).is_ok()
             });
             assert!(sent.join().unwrap());
-            assert_eq!(
-                count.0.load(Ordering::SeqCst),
-                round,
-                "send {round} woke it"
-            );
+            assert_eq!(count.wakes(), round, "send {round} woke it");
             assert_eq!(rx.poll_recv_owned(&mut cx), Poll::Ready(round));
         }
         // Two sent before it looks: a batch, then waiting again.
@@ -961,7 +941,7 @@ mod tests {
         assert_eq!(rx.poll_recv_owned(&mut cx), Poll::Ready(5));
         assert!(rx.poll_recv_owned(&mut cx).is_pending());
         tx.try_send(6).ok().unwrap();
-        assert_eq!(count.0.load(Ordering::SeqCst), 4);
+        assert_eq!(count.wakes(), 4);
         assert_eq!(rx.poll_recv_owned(&mut cx), Poll::Ready(6));
     }
 

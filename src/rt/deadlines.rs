@@ -265,26 +265,18 @@ mod tests {
         out
     }
 
-    /// Counts its wakes.
-    struct Count(std::sync::atomic::AtomicUsize);
-    impl std::task::Wake for Count {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    }
-
     /// Firings wake exactly the entries due, each once, in any insertion order; entries
     /// removed first are never woken; the heap stays within twice the entries; the
     /// table arms for the earliest entry left.
     #[test]
     fn firings_wake_exactly_the_due_entries_and_the_heap_stays_bounded() {
+        use crate::testing::CountingWaker;
         use std::sync::Arc;
-        use std::sync::atomic::Ordering;
         let table = Deadlines::default();
         let base = Instant::now();
         let at = |i: usize| base + Duration::from_micros(((i * 7919) % 10_000) as u64);
-        let counts: Vec<Arc<Count>> = (0..10_000)
-            .map(|_| Arc::new(Count(std::sync::atomic::AtomicUsize::new(0))))
+        let counts: Vec<Arc<CountingWaker>> = (0..10_000)
+            .map(|_| Arc::new(CountingWaker::default()))
             .collect();
         let keys: Vec<DefaultKey> = (0..10_000)
             .map(|i| table.insert(at(i), Waker::from(counts[i].clone())))
@@ -305,18 +297,14 @@ mod tests {
         table.fire(half);
         for (i, count) in counts.iter().enumerate() {
             let expected = usize::from(i % 10 == 0 && at(i) <= half);
-            assert_eq!(count.0.load(Ordering::SeqCst), expected, "{i}");
+            assert_eq!(count.wakes(), expected, "{i}");
         }
         let next = kept.iter().map(|&i| at(i)).filter(|&t| t > half).min();
         assert_eq!(table.armed.get(), next);
         assert!(woken(half).len() > 100);
         table.fire(base + Duration::from_secs(1));
         for (i, count) in counts.iter().enumerate() {
-            assert_eq!(
-                count.0.load(Ordering::SeqCst),
-                usize::from(i % 10 == 0),
-                "{i}"
-            );
+            assert_eq!(count.wakes(), usize::from(i % 10 == 0), "{i}");
         }
         assert_eq!(table.armed.get(), None);
     }

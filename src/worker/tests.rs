@@ -4,8 +4,7 @@
 //! the waiting list's first-come order and tickets that are never reused.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures_lite::future::{block_on, poll_once};
@@ -18,6 +17,7 @@ use super::shared::{Shared, Transition};
 use super::waiters::Waiters;
 use super::watch::{OverdueJob, WorkerSlot, overdue_jobs};
 use super::{PoolHandle, WorkerPool};
+use crate::testing::CountingWaker;
 
 const THRESHOLD: Duration = Duration::from_secs(60);
 
@@ -235,16 +235,6 @@ fn a_taken_job_lets_the_first_waiter_in_before_any_later_submission() {
     assert_eq!((stats.submitted, stats.rejected), (4, 2));
 }
 
-/// A waker that counts its wakes.
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 #[test]
 fn waiters_leave_first_come_or_by_ticket() {
     let mut waiters = Waiters::new();
@@ -275,11 +265,7 @@ fn a_waiter_is_pending_until_it_leaves_and_then_ready() {
         "its waker comes out"
     );
     assert_eq!(waiters.poll_left(ticket, &mut cx), Poll::Ready(()));
-    assert_eq!(
-        counter.0.load(Ordering::SeqCst),
-        0,
-        "the owner wakes, not the list"
-    );
+    assert_eq!(counter.wakes(), 0, "the owner wakes, not the list");
 }
 
 #[test]
@@ -292,11 +278,7 @@ fn dismissed_waiters_are_woken_and_their_tickets_never_reused() {
     assert!(waiters.poll_left(old, &mut cx).is_pending());
     let _unpolled = waiters.push_back(1);
     assert_eq!(waiters.take_all().dismiss(), 2);
-    assert_eq!(
-        counter.0.load(Ordering::SeqCst),
-        1,
-        "only a polled waiter has a waker"
-    );
+    assert_eq!(counter.wakes(), 1, "only a polled waiter has a waker");
     let late = waiters.push_back(2);
     assert!(late > old, "a late waiter gets a fresh ticket");
     assert_eq!(waiters.poll_left(old, &mut cx), Poll::Ready(()));
