@@ -769,14 +769,10 @@ impl Handle {
                 .supervisor_requests(path)
                 .ok_or_else(|| DeployError::NoSuchSupervisor(path.to_owned()))?;
             if let Err(full) = try_submit(&supervisor, request) {
-                // Full: wait for room. Gone: the runtime is going down.
-                let Some(request) = full else {
-                    return Err(DeployError::ShuttingDown);
-                };
-                supervisor
-                    .send(request)
+                // Gone: the runtime is going down.
+                wait_for_room(&supervisor, full)
                     .await
-                    .map_err(|_| DeployError::ShuttingDown)?;
+                    .map_err(|()| DeployError::ShuttingDown)?;
             }
             answer.await.unwrap_or(Err(DeployError::ShuttingDown))
         }
@@ -808,13 +804,9 @@ impl Handle {
             .ok_or(UndeployError::UnknownDeployment(id))?;
         let (reply, answer) = oneshot::channel();
         if let Err(full) = try_submit(&supervisor, Request::Undeploy { id, first, reply }) {
-            let Some(request) = full else {
-                return Err(UndeployError::UnknownDeployment(id));
-            };
-            supervisor
-                .send(request)
+            wait_for_room(&supervisor, full)
                 .await
-                .map_err(|_| UndeployError::UnknownDeployment(id))?;
+                .map_err(|()| UndeployError::UnknownDeployment(id))?;
         }
         answer
             .await
@@ -1027,6 +1019,16 @@ fn try_submit(
         Err(mailbox::SendError::Full(request)) => Err(Some(request)),
         Err(mailbox::SendError::Closed(_)) => Err(None),
     }
+}
+
+/// After [`try_submit`] refused `full`: waits for room and gives the request
+/// (`Some`, the mailbox was full); `Err` if the supervisor is gone, before or meanwhile.
+async fn wait_for_room(
+    supervisor: &mailbox::Sender<Request>,
+    full: Option<Request>,
+) -> Result<(), ()> {
+    let request = full.ok_or(())?;
+    supervisor.send(request).await.map_err(|_| ())
 }
 
 /// Gives each supervisor that declares reactors its global indices, depth first; the

@@ -438,3 +438,94 @@ fn durations_too_long_to_reach_are_no_panic() {
         runtime.undeploy(id).await.unwrap();
     });
 }
+
+/// Deploys more at once than a supervisor's request mailbox holds, while the supervisor
+/// is busy (inside a start that waits on a gate): those that find the mailbox full
+/// wait for room instead of failing, and every one lands once the supervisor is free.
+#[test]
+fn deploys_that_find_the_supervisors_mailbox_full_wait_for_room() {
+    const BURST: usize = 200;
+
+    struct Slow(Option<Gate>);
+    impl Component for Slow {
+        async fn start(&mut self, _ctx: &mut Context<Self>) -> Result<(), BoxError> {
+            if let Some(gate) = self.0.take() {
+                gate.pass().await;
+            }
+            Ok(())
+        }
+    }
+
+    /// Deploys `0` components at once, each from a task of its own; replies once each
+    /// request has been made (given to the supervisor, or waiting for room), and sends
+    /// each outcome on `1`.
+    struct Burst(usize, flume::Sender<bool>);
+    impl Message for Burst {
+        type Reply = ();
+    }
+    struct Burster;
+    impl Component for Burster {
+        async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+            ctx.consume(&Address::<Burst>::new("deploy.burst"))?;
+            Ok(())
+        }
+    }
+    impl Handler<Burst> for Burster {
+        async fn handle(&mut self, Burst(n, outcomes): Burst, ctx: &mut Context<Self>) {
+            let (asked, made) = flume::unbounded::<()>();
+            for i in 0..n {
+                let (runtime, asked, outcomes) =
+                    (ctx.runtime().clone(), asked.clone(), outcomes.clone());
+                ctx.spawn(async move {
+                    let spec = ChildSpec::new(format!("burst-{i}"), || Idle).reactor(0);
+                    let mut deploy = std::pin::pin!(runtime.deploy(spec));
+                    let first = futures_lite::future::poll_once(deploy.as_mut()).await;
+                    let _ = asked.send(());
+                    let outcome = match first {
+                        Some(outcome) => outcome,
+                        None => deploy.await,
+                    };
+                    let _ = outcomes.send(outcome.is_ok());
+                })
+                .unwrap();
+            }
+            for _ in 0..n {
+                let _ = made.recv_async().await;
+            }
+        }
+    }
+    struct Idle;
+    impl Component for Idle {}
+
+    let runtime = runtime(2);
+    runtime
+        .block_on(runtime.deploy(ChildSpec::new("burster", || Burster).reactor(1)))
+        .unwrap();
+    let (control, gate) = gate();
+    let gate = std::sync::Mutex::new(Some(gate));
+    let slow = ChildSpec::new("slow", move || Slow(gate.lock().unwrap().take())).reactor(0);
+    let handle = runtime.handle().clone();
+    let slow = std::thread::spawn(move || futures_lite::future::block_on(handle.deploy(slow)));
+    control.wait_entered();
+
+    // The root is inside `slow`'s start: the burst fills its mailbox, the rest wait.
+    let (outcomes, landed) = flume::unbounded();
+    runtime
+        .block_on(
+            runtime
+                .bus()
+                .request(&Address::new("deploy.burst"), Burst(BURST, outcomes)),
+        )
+        .unwrap();
+    assert!(
+        landed.is_empty(),
+        "nothing is answered while the root is busy"
+    );
+    control.open();
+    assert!(slow.join().unwrap().is_ok());
+    let ok = (0..BURST)
+        .filter(|_| landed.recv_timeout(GENEROUS).expect("an outcome"))
+        .count();
+    assert_eq!(ok, BURST);
+    assert_eq!(runtime.handle().deployment_count(), BURST + 2);
+}
