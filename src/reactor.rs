@@ -147,6 +147,15 @@ pub(crate) fn probe() -> Option<Arc<Probe>> {
     here().and_then(|here| here.probe.clone())
 }
 
+/// Runs `f`, runtime work inside the caller's poll, with the watchdog not counting its
+/// time as the poll's (see [`Probe::outside`]).
+pub(crate) fn unwatched<R>(f: impl FnOnce() -> R) -> R {
+    match here() {
+        Some(here) => here.unwatched(f),
+        None => f(),
+    }
+}
+
 /// Runs at once the task `waker` wakes, if it runs on this thread's reactor and a
 /// wake-up has just queued it (see `Executor::run_woken`). The watchdog does not count
 /// that time as the calling instance's (when the caller runs inside an instance's poll).

@@ -26,7 +26,8 @@ use crate::events::{EventStream, Events};
 use crate::failure::Failure;
 use crate::reactor::{self, Command, ReactorHandle};
 use crate::supervisor::{
-    Node, NodeConfig, NodeStats, Parent, ROOT, Request, SupervisorInfo, SupervisorSpec, TreeChild,
+    self as supervisor, Node, NodeConfig, NodeStats, Now, Parent, ROOT, Request, SupervisorInfo,
+    SupervisorSpec, TreeChild,
 };
 use crate::watchdog::{self, Directory, Probe};
 use crate::worker::{PoolHandle, WorkerPool};
@@ -682,6 +683,12 @@ impl Handle {
     /// each instance on its reactor with the spec's factory and runs its `start`, in
     /// order. Resolves once every instance has started, to the new deployment's id.
     ///
+    /// Asked from a task on the supervisor's own reactor while the supervisor waits for
+    /// work, the deploy is done in the caller's poll, without a request to the
+    /// supervisor's task (a `start` that waits is finished by that task); otherwise it
+    /// is a request the supervisor takes in its turn. The outcome is the same either
+    /// way, and dropping the future once it has been polled does not undo the deploy.
+    ///
     /// # Errors
     ///
     /// [`DeployError::InvalidSpec`]; [`DeployError::StartFailed`] when an instance's
@@ -693,10 +700,20 @@ impl Handle {
         path: &'a str,
         spec: ChildSpec,
     ) -> impl Future<Output = Result<DeploymentId, DeployError>> + Send + 'a {
-        self.ask(path, |reply| {
+        self.ask(path, move |handle| {
             // All but the reactor, which the supervisor checks against its own.
             spec.validate_alone()?;
-            Ok(Request::Deploy { spec, reply })
+            // On the supervisor's own reactor, while it waits for work: done here.
+            let spec = match handle.own_reactor() {
+                Some(here) if !handle.shared.shutting_down.load(Ordering::SeqCst) => {
+                    match supervisor::deploy_here(path, spec, here) {
+                        Ok(now) => return Ok(Asked::Now(now)),
+                        Err(spec) => spec,
+                    }
+                }
+                _ => spec,
+            };
+            Ok(Asked::request(|reply| Request::Deploy { spec, reply }))
         })
     }
 
@@ -734,18 +751,19 @@ impl Handle {
         path: &str,
         spec: SupervisorSpec,
     ) -> Result<DeploymentId, DeployError> {
-        self.ask(path, |reply| {
-            Ok(Request::DeploySupervisor {
+        self.ask(path, |_| {
+            Ok(Asked::request(|reply| Request::DeploySupervisor {
                 spec: Box::new(spec),
                 reply,
-            })
+            }))
         })
         .await
     }
 
-    /// Sends the request `request` builds (or the error it returns) to the supervisor
-    /// at `path`, and waits for the reply. One future, without one per step inside:
-    /// each would be moved in whole on every deploy.
+    /// Does what `ask` says (or returns its error): the deploy done in place (see
+    /// [`supervisor::deploy_here`]), or a request to send to the supervisor at `path`,
+    /// whose reply it waits for. One future, without one per step inside: each would
+    /// be moved in whole on every deploy.
     #[allow(
         clippy::manual_async_fn,
         reason = "an async fn would keep the request builder twice"
@@ -753,15 +771,16 @@ impl Handle {
     fn ask<'a>(
         &'a self,
         path: &'a str,
-        request: impl FnOnce(
-            oneshot::Sender<Result<DeploymentId, DeployError>>,
-        ) -> Result<Request, DeployError>
-        + Send
-        + 'a,
+        ask: impl FnOnce(&'a Self) -> Result<Asked, DeployError> + Send + 'a,
     ) -> impl Future<Output = Result<DeploymentId, DeployError>> + Send + 'a {
         async move {
-            let (reply, answer) = oneshot::channel();
-            let request = request(reply)?;
+            let (request, answer) = match ask(self)? {
+                Asked::Now(Now::Done(outcome)) => return outcome,
+                Asked::Now(Now::Wait(answer)) => {
+                    return answer.await.unwrap_or(Err(DeployError::ShuttingDown));
+                }
+                Asked::Request(request, answer) => (request, answer),
+            };
             if self.shared.shutting_down.load(Ordering::SeqCst) {
                 return Err(DeployError::ShuttingDown);
             }
@@ -782,7 +801,8 @@ impl Handle {
     /// instance stops receiving, runs `stop` (within the spec's shutdown timeout), loses
     /// its timers and consumers, and is dropped. Messages still queued are discarded and
     /// their requesters get
-    /// [`RequestError::RecipientFailure`](crate::RequestError::RecipientFailure).
+    /// [`RequestError::RecipientFailure`](crate::RequestError::RecipientFailure). Done in
+    /// the caller's poll when it can be, as [`deploy_under`](Self::deploy_under) is.
     ///
     /// # Errors
     ///
@@ -799,8 +819,20 @@ impl Handle {
                 (parent, d.instances.first_key())
             })
             .ok_or(UndeployError::UnknownDeployment(id))?;
+        let parent = parent.as_deref().unwrap_or(ROOT);
+        if let Some(here) = self.own_reactor() {
+            match supervisor::undeploy_here(parent, id, first, here) {
+                Some(Now::Done(outcome)) => return outcome,
+                Some(Now::Wait(answer)) => {
+                    return answer
+                        .await
+                        .unwrap_or(Err(UndeployError::UnknownDeployment(id)));
+                }
+                None => {}
+            }
+        }
         let supervisor = self
-            .supervisor_requests(parent.as_deref().unwrap_or(ROOT))
+            .supervisor_requests(parent)
             .ok_or(UndeployError::UnknownDeployment(id))?;
         let (reply, answer) = oneshot::channel();
         if let Err(full) = try_submit(&supervisor, Request::Undeploy { id, first, reply }) {
@@ -928,6 +960,18 @@ impl Handle {
         self.shared.owned.get(path).cloned()
     }
 
+    /// This runtime's id (see [`reactor::current`]).
+    pub(crate) fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// The index of the reactor of this runtime running on this thread, if any.
+    fn own_reactor(&self) -> Option<usize> {
+        reactor::current()
+            .filter(|&(runtime, _)| runtime == self.shared.id)
+            .map(|(_, index)| index)
+    }
+
     pub(crate) fn next_key(&self) -> u64 {
         self.shared.next_key.fetch_add(1, Ordering::Relaxed)
     }
@@ -996,6 +1040,25 @@ impl Handle {
             table.remove(id);
         }
         last
+    }
+}
+
+/// A deploy: done in place, or a request to send and the receiver of its reply.
+enum Asked {
+    Now(Now<DeploymentId, DeployError>),
+    Request(
+        Request,
+        oneshot::Receiver<Result<DeploymentId, DeployError>>,
+    ),
+}
+
+impl Asked {
+    /// The request `request` builds around a new reply channel.
+    fn request(
+        request: impl FnOnce(oneshot::Sender<Result<DeploymentId, DeployError>>) -> Request,
+    ) -> Self {
+        let (reply, answer) = oneshot::channel();
+        Self::Request(request(reply), answer)
     }
 }
 

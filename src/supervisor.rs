@@ -7,11 +7,13 @@
 //! after the backoff delay; or give up and escalate to its parent). Past the root, the
 //! runtime shuts down and [`Runtime::wait`](crate::Runtime::wait) returns the failure.
 
+mod local;
 mod node;
 mod plans;
 mod spec;
 
-pub(crate) use node::{Node, NodeConfig, NodeStats, Parent, REQUESTS, Request};
+pub(crate) use local::{deploy_here, undeploy_here};
+pub(crate) use node::{Node, NodeConfig, NodeStats, Now, Parent, REQUESTS, Request};
 pub use reactree_supervisors::{Backoff, Intensity, RestartType, Strategy};
 pub(crate) use spec::TreeChild;
 pub use spec::{Supervisor, SupervisorSpec, TreeError};

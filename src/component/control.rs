@@ -120,6 +120,28 @@ struct Inner {
     gauge: Option<Weak<dyn Gauge>>,
 }
 
+impl Inner {
+    /// The expected start's outcome, taken, once reported.
+    fn take_start(&mut self) -> Option<Result<(), Failure>> {
+        match self.start {
+            Start::Succeeded => {
+                self.start = Start::Idle;
+                Some(Ok(()))
+            }
+            Start::Failed => {
+                self.start = Start::Idle;
+                let failure = self.last_failure.as_deref().cloned();
+                Some(Err(failure.unwrap_or_else(shutting_down)))
+            }
+            Start::Idle | Start::Expected => None,
+        }
+    }
+
+    const fn stop_answered(&self) -> bool {
+        !self.stopping || self.closed
+    }
+}
+
 fn wake(waker: Option<Waker>) {
     if let Some(waker) = waker {
         waker.wake();
@@ -205,21 +227,18 @@ impl Control {
         cx: &mut std::task::Context<'_>,
     ) -> Poll<Result<(), Failure>> {
         let mut inner = self.lock();
-        match inner.start {
-            Start::Succeeded => {
-                inner.start = Start::Idle;
-                Poll::Ready(Ok(()))
-            }
-            Start::Failed => {
-                inner.start = Start::Idle;
-                let failure = inner.last_failure.as_deref().cloned();
-                Poll::Ready(Err(failure.unwrap_or_else(shutting_down)))
-            }
-            Start::Idle | Start::Expected => {
-                remember_waker(&mut inner.supervisor, cx.waker());
-                Poll::Pending
-            }
+        if let Some(outcome) = inner.take_start() {
+            return Poll::Ready(outcome);
         }
+        remember_waker(&mut inner.supervisor, cx.waker());
+        Poll::Pending
+    }
+
+    /// The expected start's outcome if it is reported (taken, as by `poll_started`),
+    /// leaving no waker: for a supervisor that ran the start in place and does not
+    /// wait for it.
+    pub(crate) fn try_started(&self) -> Option<Result<(), Failure>> {
+        self.lock().take_start()
     }
 
     /// Asks the instance to stop (see the module docs); answered at once if no task
@@ -248,11 +267,16 @@ impl Control {
     /// Whether the stop asked last is answered; if not, wakes `cx` when it is.
     pub(crate) fn poll_stopped(&self, cx: &mut std::task::Context<'_>) -> Poll<()> {
         let mut inner = self.lock();
-        if !inner.stopping || inner.closed {
+        if inner.stop_answered() {
             return Poll::Ready(());
         }
         remember_waker(&mut inner.supervisor, cx.waker());
         Poll::Pending
+    }
+
+    /// Whether the stop asked last is answered, leaving no waker (see `try_started`).
+    pub(crate) fn stopped(&self) -> bool {
+        self.lock().stop_answered()
     }
 
     /// Tells a down instance what to do next; a restart of an instance no task runs

@@ -17,12 +17,15 @@
 //!   at once, and the rest are swept (`sweep_if_sparse`) once they outnumber the
 //!   children, only where no position is held.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::ops::Range;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::task::Poll;
+use std::task::{Poll, Waker};
 use std::time::Instant;
 
 use futures_lite::Future;
@@ -41,6 +44,7 @@ use crate::failure::{Failure, FailureKind, Hook};
 use crate::reactor::Command;
 use crate::rt::Timer;
 use crate::runtime::{DeployError, SpecError, UndeployError, split_path};
+use crate::supervisor::local;
 use crate::supervisor::plans::Plans;
 use crate::supervisor::{SupervisorSpec, TreeChild};
 use crate::{ChildSpec, DeploymentId, Handle, narrow, oneshot};
@@ -76,6 +80,35 @@ pub(crate) enum Request {
         epoch: u64,
         started: oneshot::Sender<Result<(), Failure>>,
     },
+}
+
+/// What a deploy or undeploy done in place (see [`local`]) could not finish without
+/// waiting, handed to the node's task, which takes it before anything else.
+enum Resume {
+    /// Instance `at` of deployment `id` (whose first instance has key `first`) was
+    /// started and has not reported (`failed` is `None`), or failed to start; the
+    /// instances before it have started, those after it have not.
+    Deploy {
+        id: DeploymentId,
+        first: u64,
+        at: usize,
+        failed: Option<Failure>,
+        reply: oneshot::Sender<Result<DeploymentId, DeployError>>,
+    },
+    /// Deployment `id`'s stop did not end at once: it is undeployed again (a stop
+    /// asked twice is asked once).
+    Undeploy {
+        id: DeploymentId,
+        first: Option<u64>,
+        reply: oneshot::Sender<Result<(), UndeployError>>,
+    },
+}
+
+/// How a deploy or undeploy done in place went: over, or handed to the node's task,
+/// whose answer comes on the receiver.
+pub(crate) enum Now<T, E> {
+    Done(Result<T, E>),
+    Wait(oneshot::Receiver<Result<T, E>>),
 }
 
 /// Where a supervisor hears how a child's start went: an instance reports to its
@@ -179,6 +212,7 @@ pub(crate) struct NodeStats {
 
 /// What woke the node.
 enum Event {
+    Resume(Resume),
     Exit(ChildExit),
     Request(Request),
     Due,
@@ -215,6 +249,10 @@ pub(crate) struct Node {
     next_reactor: usize,
     plans: Plans,
     stats: Arc<NodeStats>,
+    /// Work a deploy or undeploy done in place handed to the task.
+    handed: Option<Resume>,
+    /// The task's waker, while it waits for an event (see `next_event`).
+    idle_waker: Option<Waker>,
 }
 
 fn policy_of(spec: &SupervisorSpec) -> SupervisorPolicy {
@@ -251,6 +289,8 @@ impl Node {
                 escalated: AtomicBool::new(false),
                 running: AtomicBool::new(false),
             }),
+            handed: None,
+            idle_waker: None,
         };
         for child in node.spec.children.clone() {
             match child {
@@ -276,19 +316,34 @@ impl Node {
         Timestamp::since(self.origin, Instant::now())
     }
 
-    /// Runs the node: starts its children, then supervises until told to end.
-    pub(crate) async fn run(mut self, started: oneshot::Sender<Result<(), Failure>>) {
+    /// Runs the node: starts its children, then supervises until told to end. The node
+    /// is shared with this thread's [`local`] table, which a deploy or undeploy asked
+    /// on this reactor borrows to do its work in place; the task holds the node
+    /// borrowed while it works, and lets it go only while it waits for an event.
+    #[allow(
+        clippy::await_holding_refcell_ref,
+        reason = "the node is only ever tried (`try_borrow_mut`) by anything else"
+    )]
+    pub(crate) async fn run(self, started: oneshot::Sender<Result<(), Failure>>) {
         let _span = tracing::debug_span!("supervisor", path = %self.path).entered();
-        self.runtime
-            .register_node(self.path.clone(), self.stats.clone());
-        let outcome = self.start_all().await;
-        self.publish();
+        let cell = Rc::new(RefCell::new(self));
+        let mut node = cell.borrow_mut();
+        local::register(&node.path, &cell);
+        node.runtime
+            .register_node(node.path.clone(), node.stats.clone());
+        let outcome = node.start_all().await;
+        node.publish();
         let ok = outcome.is_ok();
         let _ = started.send(outcome);
-        if ok || self.down().await == Flow::Continue {
-            self.supervise().await;
+        if ok || node.down().await == Flow::Continue {
+            drop(node);
+            Self::supervise(&cell).await;
+            node = cell.borrow_mut();
         }
-        self.retire();
+        node.retire();
+        // Out of the table in the same poll as the retire: nothing done in place
+        // finds the node retired.
+        local::unregister(&node.path, &cell);
     }
 
     /// Ended for good: its path and its children's records go. Done before a terminate
@@ -323,12 +378,23 @@ impl Node {
         self.stats.restarts.store(total, Ordering::Release);
     }
 
-    async fn supervise(&mut self) {
+    #[allow(
+        clippy::await_holding_refcell_ref,
+        reason = "the node is only ever tried (`try_borrow_mut`) by anything else"
+    )]
+    async fn supervise(cell: &RefCell<Self>) {
         loop {
-            self.sweep_if_sparse();
-            let (flow, published) = match self.next_event().await {
+            cell.borrow_mut().sweep_if_sparse();
+            let event = Self::next_event(cell).await;
+            let mut node = cell.borrow_mut();
+            let (flow, published) = match event {
+                // Publishes before it answers.
+                Event::Resume(resume) => {
+                    node.resume(resume).await;
+                    (Flow::Continue, true)
+                }
                 Event::Exit(exit) => {
-                    self.on_exit(exit).await;
+                    node.on_exit(exit).await;
                     (Flow::Continue, false)
                 }
                 Event::Request(request) => {
@@ -339,42 +405,53 @@ impl Node {
                             | Request::DeploySupervisor { .. }
                             | Request::Undeploy { .. }
                     );
-                    (self.on_request(request).await, published)
+                    (node.on_request(request).await, published)
                 }
                 Event::Due => {
-                    self.run_plans().await;
+                    node.run_plans().await;
                     (Flow::Continue, false)
                 }
             };
             if !published {
-                self.publish();
+                node.publish();
             }
             if flow == Flow::End {
                 return;
             }
-            if self.policy.state() == PolicyState::Escalated {
-                self.escalate().await;
-                self.publish();
-                if self.down().await == Flow::End {
+            if node.policy.state() == PolicyState::Escalated {
+                node.escalate().await;
+                node.publish();
+                if node.down().await == Flow::End {
                     return;
                 }
-                self.publish();
+                node.publish();
             }
         }
     }
 
-    async fn next_event(&mut self) -> Event {
-        let due = self.plans.next_due();
+    /// Waits for the node's next event: work left by a deploy or undeploy done in
+    /// place first, then exits, then requests, then due restarts.
+    async fn next_event(cell: &RefCell<Self>) -> Event {
+        let due = cell.borrow().plans.next_due();
         let mut timer = due.map(Timer::at);
-        // The node's own handle keeps its requests mailbox registered, so it never
-        // closes while the node runs: the node ends on a terminate request.
-        let (exits, requests) = (&self.exits, &self.requests);
         poll_fn(|cx| {
-            // Only this node's task polls its mailboxes.
-            if let Poll::Ready(exit) = exits.poll_recv_owned(cx) {
+            // Borrowed only by a deploy or undeploy done in place that runs this task
+            // inside its own work (a component's start that sends a request here):
+            // the task looks again once that is over.
+            let Ok(mut node) = cell.try_borrow_mut() else {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            };
+            if let Some(resume) = node.handed.take() {
+                return Poll::Ready(Event::Resume(resume));
+            }
+            // Only this node's task polls its mailboxes. The node's own handle keeps
+            // its requests mailbox registered, so it never closes while the node runs:
+            // the node ends on a terminate request.
+            if let Poll::Ready(exit) = node.exits.poll_recv_owned(cx) {
                 return Poll::Ready(Event::Exit(exit));
             }
-            if let Poll::Ready(request) = requests.poll_recv_owned(cx) {
+            if let Poll::Ready(request) = node.requests.poll_recv_owned(cx) {
                 return Poll::Ready(Event::Request(request));
             }
             if let Some(t) = timer.as_mut()
@@ -382,6 +459,7 @@ impl Node {
             {
                 return Poll::Ready(Event::Due);
             }
+            crate::rt::remember_waker(&mut node.idle_waker, cx.waker());
             Poll::Pending
         })
         .await
@@ -514,9 +592,7 @@ impl Node {
     /// Starts child `i` (fresh, or again on its mailbox) and waits for its `start`.
     async fn start_child(&mut self, i: usize) -> Result<(), Failure> {
         let epoch = self.runtime.next_key();
-        let exits = self.exits_tx.clone();
         let runtime = self.runtime.clone();
-        let path = self.path.clone();
         let child = &mut self.children[i];
         if child.epoch != 0 {
             if let Kind::Instance { stats, .. } = &child.kind {
@@ -530,103 +606,73 @@ impl Node {
             });
         }
         child.epoch = epoch;
-        let (command, waiting) = match (&mut child.kind, child.alive) {
-            (Kind::Instance { stats, .. }, true) => {
-                stats.control.expect_start();
-                stats.control.resume(Directive::Restart { epoch });
-                (None, Started::Instance(stats.clone()))
-            }
-            (
-                Kind::Instance {
-                    path: instance_path,
-                    launch,
-                    mailbox_capacity,
-                    grace_ms,
-                    reactor,
-                    stats,
-                },
-                false,
-            ) => {
-                let started = StartReport::expect(stats);
-                let config = InstanceConfig {
-                    identity: Identity::new(
-                        instance_path.clone(),
-                        child.deployment,
-                        child.index as usize,
-                        *reactor as usize,
-                    ),
-                    key: child.key,
-                    runtime: runtime.clone(),
-                    mailbox_capacity: *mailbox_capacity,
-                    grace_ms: *grace_ms,
-                    stats: stats.clone(),
-                    started,
-                    supervisor: exits,
-                    epoch,
-                };
-                let command = Command::Start {
-                    launch: launch.clone(),
-                    config,
-                };
-                (
-                    Some((*reactor as usize, command)),
-                    Started::Instance(stats.clone()),
-                )
-            }
-            (
-                Kind::Supervisor {
-                    requests: Some(requests),
-                    ..
-                },
-                true,
-            ) => {
-                let (started, outcome) = oneshot::channel();
-                let _ = requests.send(Request::Restart { epoch, started }).await;
-                (None, Started::Supervisor(outcome))
-            }
-            (
-                Kind::Supervisor {
-                    spec,
-                    path: child_path,
-                    reactors,
-                    requests,
-                    stats,
-                },
-                _,
-            ) => {
-                let (started, outcome) = oneshot::channel();
-                let (tx, rx) = mailbox::bounded(REQUESTS);
-                runtime.register_supervisor(child_path.clone(), tx.clone());
-                *requests = Some(tx);
-                let node = Node::new(NodeConfig {
-                    path: child_path.clone(),
-                    spec: SupervisorSpec::clone(spec),
-                    reactors: reactors.clone(),
-                    runtime: runtime.clone(),
-                    parent: Parent::Supervisor {
-                        exits,
-                        key: child.key,
-                    },
-                    requests: rx,
-                    epoch,
-                });
-                *stats = Some(node.stats.clone());
-                let spawn = Command::Spawn(Box::new(move |executor| {
-                    executor.spawn_detached(node.run(started));
-                }));
-                (Some((reactors[0], spawn)), Started::Supervisor(outcome))
-            }
-            // Never asked for: callers find children with `index_of`, which skips
-            // tombstones.
-            (Kind::Gone, _) => {
-                return Err(Failure::new(
-                    Hook::Start,
-                    FailureKind::Error,
-                    "the child was undeployed",
-                ));
-            }
-        };
-        child.alive = true;
+        let fresh = !child.alive && matches!(child.kind, Kind::Instance { .. });
+        let (command, waiting) =
+            if fresh && let Some((reactor, command, stats)) = self.launch(i, epoch) {
+                (Some((reactor, command)), Started::Instance(stats))
+            } else {
+                let child = &mut self.children[i];
+                match (&mut child.kind, child.alive) {
+                    (Kind::Instance { stats, .. }, true) => {
+                        stats.control.expect_start();
+                        stats.control.resume(Directive::Restart { epoch });
+                        (None, Started::Instance(stats.clone()))
+                    }
+                    (
+                        Kind::Supervisor {
+                            requests: Some(requests),
+                            ..
+                        },
+                        true,
+                    ) => {
+                        let (started, outcome) = oneshot::channel();
+                        let _ = requests.send(Request::Restart { epoch, started }).await;
+                        (None, Started::Supervisor(outcome))
+                    }
+                    (
+                        Kind::Supervisor {
+                            spec,
+                            path: child_path,
+                            reactors,
+                            requests,
+                            stats,
+                        },
+                        _,
+                    ) => {
+                        let (started, outcome) = oneshot::channel();
+                        let (tx, rx) = mailbox::bounded(REQUESTS);
+                        runtime.register_supervisor(child_path.clone(), tx.clone());
+                        *requests = Some(tx);
+                        let node = Node::new(NodeConfig {
+                            path: child_path.clone(),
+                            spec: SupervisorSpec::clone(spec),
+                            reactors: reactors.clone(),
+                            runtime: runtime.clone(),
+                            parent: Parent::Supervisor {
+                                exits: self.exits_tx.clone(),
+                                key: child.key,
+                            },
+                            requests: rx,
+                            epoch,
+                        });
+                        *stats = Some(node.stats.clone());
+                        let spawn = Command::Spawn(Box::new(move |executor| {
+                            executor.spawn_detached(node.run(started));
+                        }));
+                        (Some((reactors[0], spawn)), Started::Supervisor(outcome))
+                    }
+                    // Never taken: a fresh instance is launched above, and callers find
+                    // children with `index_of`, which skips tombstones.
+                    (Kind::Instance { .. }, false) | (Kind::Gone, _) => {
+                        return Err(Failure::new(
+                            Hook::Start,
+                            FailureKind::Error,
+                            "the child was undeployed",
+                        ));
+                    }
+                }
+            };
+        self.children[i].alive = true;
         if let Some((reactor, command)) = command {
             let _ = runtime.send_command(reactor, command).await;
         }
@@ -640,17 +686,70 @@ impl Node {
                 ))
             }),
         };
+        self.start_done(i, &result);
+        result
+    }
+
+    /// The start command of instance child `i`, which no task runs, as start `epoch`:
+    /// the reactor to run it on, the command, and where its start reports. Marks the
+    /// child alive. `None` for a child that is not an instance.
+    fn launch(&mut self, i: usize, epoch: u64) -> Option<(usize, Command, Arc<InstanceStats>)> {
+        let child = &mut self.children[i];
+        let Kind::Instance {
+            path,
+            launch,
+            mailbox_capacity,
+            grace_ms,
+            reactor,
+            stats,
+        } = &child.kind
+        else {
+            return None;
+        };
+        let config = InstanceConfig {
+            identity: Identity::new(
+                path.clone(),
+                child.deployment,
+                child.index as usize,
+                *reactor as usize,
+            ),
+            key: child.key,
+            runtime: self.runtime.clone(),
+            mailbox_capacity: *mailbox_capacity,
+            grace_ms: *grace_ms,
+            stats: stats.clone(),
+            started: StartReport::expect(stats),
+            supervisor: self.exits_tx.clone(),
+            epoch,
+        };
+        let command = Command::Start {
+            launch: launch.clone(),
+            config,
+        };
+        let launched = (*reactor as usize, command, stats.clone());
+        child.epoch = epoch;
+        child.alive = true;
+        Some(launched)
+    }
+
+    /// Records how child `i`'s start went.
+    fn start_done(&mut self, i: usize, result: &Result<(), Failure>) {
         self.set_running(i, result.is_ok());
         let child = &self.children[i];
-        match &result {
+        match result {
             Ok(()) => {
-                tracing::debug!(supervisor = %path, child = child.name(), "supervisor.child_started")
+                tracing::debug!(supervisor = %self.path, child = child.name(), "supervisor.child_started")
             }
             Err(failure) => {
-                tracing::warn!(supervisor = %path, child = child.name(), %failure, "supervisor.child_start_failed")
+                tracing::warn!(supervisor = %self.path, child = child.name(), %failure, "supervisor.child_start_failed")
             }
         }
-        result
+    }
+
+    /// Tells the policy child `i` has started.
+    fn child_up(&mut self, i: usize) {
+        let now = self.now();
+        let _ = self.policy.child_started(self.children[i].id, now);
     }
 
     /// Stops child `i`; with `Terminate` its task ends.
@@ -662,11 +761,7 @@ impl Node {
         }
         match &mut child.kind {
             Kind::Instance { stats, .. } => {
-                // On this reactor, the instance stops before we await it: no going idle
-                // and being woken again for it.
-                if let Some(woken) = stats.control.request_stop(mode) {
-                    crate::reactor::run_woken(&woken);
-                }
+                request_stop(stats, mode);
                 poll_fn(|cx| stats.control.poll_stopped(cx)).await;
             }
             Kind::Supervisor { requests, .. } => {
@@ -696,8 +791,7 @@ impl Node {
                 self.terminate_all().await;
                 return Err(failure);
             }
-            let now = self.now();
-            let _ = self.policy.child_started(self.children[i].id, now);
+            self.child_up(i);
         }
         Ok(())
     }
@@ -969,16 +1063,8 @@ impl Node {
     }
 
     async fn deploy(&mut self, spec: ChildSpec) -> Result<DeploymentId, DeployError> {
-        // The rest was checked by `Handle::deploy_under`, the one maker of this request.
-        spec.validate_reactor(self.reactors.len())?;
-        let Some(path) = self.claim(&spec.name) else {
-            return Err(SpecError::DuplicateName(spec.name).into());
-        };
-        let id = self.runtime.new_record(&path, spec.instances);
-        let first = self.children.len();
-        self.add_instances(&spec, &path, id);
-        tracing::info!(supervisor = %self.path, component = spec.name(), deployment = ?id, "component.deploying");
-        self.start_new(first, id)
+        let (id, first) = self.add_deployment(&spec)?;
+        self.start_new(first, first, id)
             .await
             .map_err(|(instance, failure)| DeployError::StartFailed {
                 name: spec.name().to_owned(),
@@ -987,6 +1073,21 @@ impl Node {
             })?;
         self.deployed(spec.name());
         Ok(id)
+    }
+
+    /// Claims `spec`'s name, records its deployment and adds its instances, not
+    /// started: the deployment's id, and the position of its first instance.
+    fn add_deployment(&mut self, spec: &ChildSpec) -> Result<(DeploymentId, usize), DeployError> {
+        // The rest was checked by `Handle::deploy_under`, the one maker of deploys.
+        spec.validate_reactor(self.reactors.len())?;
+        let Some(path) = self.claim(&spec.name) else {
+            return Err(SpecError::DuplicateName(spec.name.clone()).into());
+        };
+        let id = self.runtime.new_record(&path, spec.instances);
+        let first = self.children.len();
+        self.add_instances(spec, &path, id);
+        tracing::info!(supervisor = %self.path, component = spec.name(), deployment = ?id, "component.deploying");
+        Ok((id, first))
     }
 
     fn deployed(&self, name: &str) {
@@ -1010,7 +1111,7 @@ impl Node {
         let name = spec.name.clone();
         let first = self.children.len();
         let id = self.add_supervisor(spec, path);
-        self.start_new(first, id)
+        self.start_new(first, first, id)
             .await
             .map_err(|(instance, failure)| DeployError::StartFailed {
                 name: name.clone(),
@@ -1021,15 +1122,18 @@ impl Node {
         Ok(id)
     }
 
-    /// Starts the children from `first` on (a new deployment); on a failure, removes
-    /// them all again and says which instance failed.
-    async fn start_new(&mut self, first: usize, id: DeploymentId) -> Result<(), (usize, Failure)> {
-        for i in first..self.children.len() {
+    /// Starts the children of the new deployment `id` (whose first child is at
+    /// `first`) from `from` on; on a failure, removes them all again and says which
+    /// instance failed.
+    async fn start_new(
+        &mut self,
+        first: usize,
+        from: usize,
+        id: DeploymentId,
+    ) -> Result<(), (usize, Failure)> {
+        for i in from..self.children.len() {
             match self.start_child(i).await {
-                Ok(()) => {
-                    let now = self.now();
-                    let _ = self.policy.child_started(self.children[i].id, now);
-                }
+                Ok(()) => self.child_up(i),
                 Err(failure) => {
                     let key = self.children.get(first).map(|c| c.key);
                     let _ = self.undeploy(id, key).await;
@@ -1040,12 +1144,9 @@ impl Node {
         Ok(())
     }
 
-    /// Undeploys deployment `id`; `first` is the key of its first instance, if known.
-    async fn undeploy(
-        &mut self,
-        id: DeploymentId,
-        first: Option<u64>,
-    ) -> Result<(), UndeployError> {
+    /// The positions of deployment `id`'s children; `first` is the key of its first
+    /// instance, if known. Empty if it has none here.
+    fn deployment_range(&self, id: DeploymentId, first: Option<u64>) -> Range<usize> {
         // A deployment's instances were added together, and removals keep the order:
         // they are one contiguous run. Its first instance's key is found by binary
         // search; a supervisor's deployment (recorded without instances) is looked for
@@ -1061,18 +1162,246 @@ impl Node {
             .skip(first)
             .take_while(|c| c.deployment == id)
             .count();
-        if count == 0 {
+        first..first + count
+    }
+
+    /// Undeploys deployment `id`; `first` is the key of its first instance, if known.
+    async fn undeploy(
+        &mut self,
+        id: DeploymentId,
+        first: Option<u64>,
+    ) -> Result<(), UndeployError> {
+        let mine = self.deployment_range(id, first);
+        if mine.is_empty() {
             return Err(UndeployError::UnknownDeployment(id));
         }
-        let mine = first..first + count;
         for i in mine.clone().rev() {
             self.stop_child(i, StopMode::Terminate).await;
         }
-        // The record goes with its last instance (or its supervisor).
+        self.remove_deployment(id, mine);
+        Ok(())
+    }
+
+    /// Forgets the stopped children at `mine`, deployment `id`'s; its record goes with
+    /// its last instance (or its supervisor).
+    fn remove_deployment(&mut self, id: DeploymentId, mine: Range<usize>) {
         for i in mine.rev() {
             self.forget(i);
         }
         tracing::info!(supervisor = %self.path, deployment = ?id, "component.undeployed");
-        Ok(())
+    }
+
+    // ----- deploys and undeploys done in place -----
+
+    /// Whether nothing waits for the node: no handed work, no exit, no request. Work
+    /// done in place then keeps the order the node would have kept.
+    fn idle(&self) -> bool {
+        self.handed.is_none() && self.exits.len() == 0 && self.requests.len() == 0
+    }
+
+    /// Whether every instance of `spec` would run on reactor `here` (so its start can
+    /// run in place); `false` for a reactor index out of range, which the request
+    /// path reports.
+    fn all_here(&self, spec: &ChildSpec, here: usize) -> bool {
+        match spec.reactor {
+            Some(i) => self.reactors.get(i) == Some(&here),
+            None => (0..spec.instances)
+                .all(|k| self.reactors[(self.next_reactor + k) % self.reactors.len()] == here),
+        }
+    }
+
+    /// Deploys `spec` in the caller's poll, on reactor `here`, the node's (see
+    /// [`local`]), as the node's task would: the same checks, records, starts, events
+    /// and publish. A start that does not end at once (or fails) is handed to the
+    /// task with the rest of the deploy, and the answer comes from it. `Err` gives the
+    /// spec back when the node is not idle or an instance would run elsewhere: the
+    /// caller sends a request.
+    pub(crate) fn deploy_now(
+        &mut self,
+        spec: ChildSpec,
+        here: usize,
+    ) -> Result<Now<DeploymentId, DeployError>, ChildSpec> {
+        if !self.idle() || !self.all_here(&spec, here) {
+            return Err(spec);
+        }
+        self.sweep_if_sparse();
+        let (id, first) = match self.add_deployment(&spec) {
+            Ok(added) => added,
+            Err(error) => return Ok(Now::Done(Err(error))),
+        };
+        for i in first..self.children.len() {
+            match self.start_here(i) {
+                Some(Ok(())) => self.child_up(i),
+                outcome => {
+                    let (reply, answer) = oneshot::channel();
+                    self.hand_over(Resume::Deploy {
+                        id,
+                        first: self.children[first].key,
+                        at: i - first,
+                        failed: outcome.and_then(Result::err),
+                        reply,
+                    });
+                    return Ok(Now::Wait(answer));
+                }
+            }
+        }
+        self.deployed(spec.name());
+        self.publish();
+        Ok(Now::Done(Ok(id)))
+    }
+
+    /// Starts fresh instance child `i` on this reactor, its start run now: its outcome,
+    /// if it has one already.
+    fn start_here(&mut self, i: usize) -> Option<Result<(), Failure>> {
+        let epoch = self.runtime.next_key();
+        let (reactor, command, stats) = self.launch(i, epoch)?;
+        // Given back only once the reactor has ended; dropped, its start reports that
+        // the runtime is shutting down.
+        drop(crate::reactor::run_here(
+            self.runtime.id(),
+            reactor,
+            command,
+        ));
+        let outcome = stats.control.try_started()?;
+        self.start_done(i, &outcome);
+        Some(outcome)
+    }
+
+    /// Undeploys deployment `id` in the caller's poll, on reactor `here`, the node's
+    /// (see [`deploy_now`](Self::deploy_now)). A stop that does not end at once is
+    /// handed to the task with the rest of the undeploy. `None` when the node is not
+    /// idle or the deployment is not all instances on this reactor: the caller sends
+    /// a request.
+    pub(crate) fn undeploy_now(
+        &mut self,
+        id: DeploymentId,
+        first: Option<u64>,
+        here: usize,
+    ) -> Option<Now<(), UndeployError>> {
+        if !self.idle() {
+            return None;
+        }
+        self.sweep_if_sparse();
+        let mine = self.deployment_range(id, first);
+        if mine.is_empty() {
+            return Some(Now::Done(Err(UndeployError::UnknownDeployment(id))));
+        }
+        let all_here = self
+            .children
+            .range(mine.clone())
+            .all(|c| matches!(c.kind, Kind::Instance { reactor, .. } if reactor as usize == here));
+        if !all_here {
+            return None;
+        }
+        for i in mine.clone().rev() {
+            if !self.stop_here(i) {
+                let (reply, answer) = oneshot::channel();
+                self.hand_over(Resume::Undeploy { id, first, reply });
+                return Some(Now::Wait(answer));
+            }
+        }
+        self.remove_deployment(id, mine);
+        self.publish();
+        Some(Now::Done(Ok(())))
+    }
+
+    /// Terminates instance child `i` on this reactor, its stop run now: whether it has
+    /// stopped.
+    fn stop_here(&mut self, i: usize) -> bool {
+        self.set_running(i, false);
+        let child = &mut self.children[i];
+        if !child.alive {
+            return true;
+        }
+        let Kind::Instance { stats, .. } = &child.kind else {
+            return false;
+        };
+        request_stop(stats, StopMode::Terminate);
+        if !stats.control.stopped() {
+            return false;
+        }
+        child.alive = false;
+        true
+    }
+
+    /// Leaves `resume` to the task, and wakes it.
+    fn hand_over(&mut self, resume: Resume) {
+        self.handed = Some(resume);
+        if let Some(waker) = &self.idle_waker {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// Finishes what a deploy or undeploy done in place handed over, and answers.
+    async fn resume(&mut self, resume: Resume) {
+        match resume {
+            Resume::Deploy {
+                id,
+                first,
+                at,
+                failed,
+                reply,
+            } => {
+                let outcome = self.finish_deploy(id, first, at, failed).await;
+                self.publish();
+                let _ = reply.send(outcome);
+            }
+            Resume::Undeploy { id, first, reply } => {
+                let outcome = self.undeploy(id, first).await;
+                self.publish();
+                let _ = reply.send(outcome);
+            }
+        }
+    }
+
+    /// The rest of a deploy done in place (see [`Resume::Deploy`]).
+    async fn finish_deploy(
+        &mut self,
+        id: DeploymentId,
+        first_key: u64,
+        at: usize,
+        failed: Option<Failure>,
+    ) -> Result<DeploymentId, DeployError> {
+        // Nothing else ran on the node since: the deployment is still the newest.
+        let first = self.deployment_range(id, Some(first_key)).start;
+        let Some(child) = self.children.get(first + at) else {
+            return Err(DeployError::ShuttingDown);
+        };
+        let name = child.name().to_owned();
+        let outcome = match (failed, &child.kind) {
+            (Some(failure), _) => Err(failure),
+            (None, Kind::Instance { stats, .. }) => {
+                let stats = stats.clone();
+                let outcome = poll_fn(|cx| stats.control.poll_started(cx)).await;
+                self.start_done(first + at, &outcome);
+                outcome
+            }
+            (None, _) => return Err(DeployError::ShuttingDown),
+        };
+        let started = match outcome {
+            Ok(()) => {
+                self.child_up(first + at);
+                self.start_new(first, first + at + 1, id).await
+            }
+            Err(failure) => {
+                let _ = self.undeploy(id, Some(first_key)).await;
+                Err((at, failure))
+            }
+        };
+        started.map_err(|(instance, failure)| DeployError::StartFailed {
+            name: name.clone(),
+            instance,
+            failure,
+        })?;
+        self.deployed(&name);
+        Ok(id)
+    }
+}
+
+/// Asks the instance behind `stats` to stop; on this reactor, it stops before the
+/// caller looks: no going idle and being woken again for it.
+fn request_stop(stats: &InstanceStats, mode: StopMode) {
+    if let Some(woken) = stats.control.request_stop(mode) {
+        crate::reactor::run_woken(&woken);
     }
 }

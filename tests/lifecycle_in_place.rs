@@ -1,0 +1,341 @@
+//! Deploys and undeploys asked from the supervisor's own reactor, done in the caller's
+//! poll while the supervisor waits for work: starts and stops that wait, or fail, are
+//! finished by the supervisor's task; a caller that gives up does not leave a half
+//! deployment; and work already queued for the supervisor goes first.
+
+#[path = "support/common.rs"]
+mod common;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use common::*;
+use reactree::prelude::*;
+use reactree::{DeployError, Handle, SpecError, Strategy};
+
+/// What the driver runs: a script with the runtime's handle, on the root's reactor.
+type Script = Box<dyn FnOnce(Handle) -> Pin<Box<dyn Future<Output = String>>> + Send>;
+
+struct Run(Script);
+impl Message for Run {
+    type Reply = String;
+}
+
+const DRIVER: Address<Run> = Address::new("in_place.driver");
+
+/// Runs scripts in its handler: a component on the root supervisor's reactor.
+struct Driver;
+impl Component for Driver {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&DRIVER)?;
+        Ok(())
+    }
+}
+impl Handler<Run> for Driver {
+    async fn handle(&mut self, Run(script): Run, ctx: &mut Context<Self>) -> String {
+        script(ctx.runtime().clone()).await
+    }
+}
+
+/// A one-reactor runtime (every component on the root's reactor) with the driver.
+fn with_driver(strategy: Strategy) -> Runtime {
+    let runtime = Runtime::builder()
+        .reactors(1)
+        .strategy(strategy)
+        .worker_pool(reactree::PoolConfig::new().threads(TEST_POOL_THREADS))
+        .build()
+        .expect("runtime");
+    runtime
+        .block_on(runtime.deploy(ChildSpec::new("driver", || Driver)))
+        .expect("the driver deploys");
+    runtime
+}
+
+/// Runs `script` in the driver and returns what it says ("ok" when all went well).
+fn drive<F>(runtime: &Runtime, script: impl FnOnce(Handle) -> F + Send + 'static) -> String
+where
+    F: Future<Output = String> + 'static,
+{
+    let script: Script = Box::new(move |handle| Box::pin(script(handle)));
+    runtime
+        .block_on(runtime.bus().request(&DRIVER, Run(script)))
+        .expect("the driver answers")
+}
+
+async fn sleep(ms: u64) {
+    async_io::Timer::after(Duration::from_millis(ms)).await;
+}
+
+/// A component whose start and stop wait `wait_ms` (none at 0), whose instance
+/// `fail_instance` fails its start, and which logs as `name index what`.
+#[derive(Clone)]
+struct Slow {
+    name: &'static str,
+    log: Log,
+    wait_ms: u64,
+    fail_instance: Option<usize>,
+}
+
+impl Slow {
+    fn spec(self) -> ChildSpec {
+        ChildSpec::new(self.name, move || self.clone())
+    }
+
+    fn note(&self, ctx: &Context<Self>, what: &str) {
+        let entry = format!("{} {} {what}", self.name, ctx.instance());
+        self.log.lock().unwrap().push(entry);
+    }
+}
+
+impl Component for Slow {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        if self.wait_ms > 0 {
+            sleep(self.wait_ms).await;
+        }
+        if self.fail_instance == Some(ctx.instance()) {
+            self.note(ctx, "failed");
+            return Err("refused to start".into());
+        }
+        self.note(ctx, "started");
+        Ok(())
+    }
+
+    async fn stop(&mut self, ctx: &mut Context<Self>) {
+        if self.wait_ms > 0 {
+            sleep(self.wait_ms).await;
+        }
+        self.note(ctx, "stopped");
+    }
+}
+
+fn slow(name: &'static str, log: &Log, wait_ms: u64) -> Slow {
+    Slow {
+        name,
+        log: log.clone(),
+        wait_ms,
+        fail_instance: None,
+    }
+}
+
+/// Whether `name` is a child of the root, and running.
+fn root_runs(handle: &Handle, name: &str) -> bool {
+    handle
+        .supervisor("root")
+        .is_some_and(|root| root.children.iter().any(|(n, up)| n == name && *up))
+}
+
+#[test]
+fn a_deploy_whose_start_waits_is_finished_by_the_supervisor() {
+    let log = log();
+    let runtime = with_driver(Strategy::OneForOne);
+    let l = log.clone();
+    let said = drive(&runtime, move |handle| async move {
+        let spec = slow("slow", &l, 20).spec().instances(2);
+        let id = match handle.deploy(spec).await {
+            Ok(id) => id,
+            Err(error) => return format!("deploy: {error}"),
+        };
+        // Both starts have ended by the time the deploy answers.
+        let started = entries(&l);
+        if started != ["slow 0 started", "slow 1 started"] {
+            return format!("after the deploy: {started:?}");
+        }
+        if !root_runs(&handle, "slow") {
+            return "not running".into();
+        }
+        if let Err(error) = handle.undeploy(id).await {
+            return format!("undeploy: {error}");
+        }
+        "ok".into()
+    });
+    assert_eq!(said, "ok");
+    assert_eq!(
+        entries(&log),
+        [
+            "slow 0 started",
+            "slow 1 started",
+            "slow 1 stopped",
+            "slow 0 stopped"
+        ]
+    );
+    assert_eq!(runtime.handle().deployment_count(), 1, "the driver");
+}
+
+#[test]
+fn a_start_that_fails_at_once_fails_the_deploy_and_frees_the_name() {
+    let log = log();
+    let runtime = with_driver(Strategy::OneForOne);
+    let l = log.clone();
+    let said = drive(&runtime, move |handle| async move {
+        let before = handle.deployment_count();
+        let bad = Slow {
+            fail_instance: Some(0),
+            ..slow("bad", &l, 0)
+        };
+        match handle.deploy(bad.spec()).await {
+            Err(DeployError::StartFailed { name, instance, .. })
+                if name == "bad" && instance == 0 => {}
+            other => return format!("first deploy: {other:?}"),
+        }
+        if handle.deployment_count() != before {
+            return "a record was left".into();
+        }
+        // The name is free again, and the supervisor still deploys in place.
+        match handle.deploy(slow("bad", &l, 0).spec()).await {
+            Ok(_) => "ok".into(),
+            Err(error) => format!("second deploy: {error}"),
+        }
+    });
+    assert_eq!(said, "ok");
+    assert_eq!(entries(&log), ["bad 0 failed", "bad 0 started"]);
+}
+
+#[test]
+fn a_start_that_waits_then_fails_stops_the_instances_before_it() {
+    let log = log();
+    let runtime = with_driver(Strategy::OneForOne);
+    let l = log.clone();
+    let said = drive(&runtime, move |handle| async move {
+        let before = handle.deployment_count();
+        let bad = Slow {
+            fail_instance: Some(1),
+            ..slow("bad", &l, 10)
+        };
+        match handle.deploy(bad.spec().instances(3)).await {
+            Err(DeployError::StartFailed { name, instance, .. })
+                if name == "bad" && instance == 1 => {}
+            other => return format!("deploy: {other:?}"),
+        }
+        if handle.deployment_count() != before {
+            return "a record was left".into();
+        }
+        "ok".into()
+    });
+    assert_eq!(said, "ok");
+    // Instance 2 never started; instance 0 was stopped again.
+    assert_eq!(
+        entries(&log),
+        ["bad 0 started", "bad 1 failed", "bad 0 stopped"]
+    );
+}
+
+#[test]
+fn a_deploy_given_up_while_its_start_waits_still_ends_whole() {
+    let log = log();
+    let runtime = with_driver(Strategy::OneForOne);
+    let l = log.clone();
+    let said = drive(&runtime, move |handle| async move {
+        // The deploy is polled once (its start is left waiting), then dropped.
+        let deploy = handle.deploy(slow("slow", &l, 30).spec());
+        let gave_up = futures_lite::future::or(async { deploy.await.err() }, async {
+            sleep(1).await;
+            None
+        })
+        .await;
+        if let Some(error) = gave_up {
+            return format!("deploy: {error}");
+        }
+        // The supervisor finishes the start on its own, and the deployment is whole.
+        for _ in 0..1000 {
+            if root_runs(&handle, "slow") {
+                break;
+            }
+            sleep(5).await;
+        }
+        if !root_runs(&handle, "slow") {
+            return "the deployment did not start".into();
+        }
+        match handle.deploy(slow("slow", &l, 0).spec()).await {
+            Err(DeployError::InvalidSpec(SpecError::DuplicateName(_))) => {}
+            other => return format!("same name again: {other:?}"),
+        }
+        match handle.deploy(slow("other", &l, 0).spec()).await {
+            Ok(_) => "ok".into(),
+            Err(error) => format!("another deploy: {error}"),
+        }
+    });
+    assert_eq!(said, "ok");
+    assert_eq!(entries(&log), ["slow 0 started", "other 0 started"]);
+}
+
+#[test]
+fn an_undeploy_whose_stop_waits_is_finished_by_the_supervisor() {
+    let log = log();
+    let runtime = with_driver(Strategy::OneForOne);
+    let l = log.clone();
+    let said = drive(&runtime, move |handle| async move {
+        let before = handle.deployment_count();
+        let id = match handle
+            .deploy(slow("slow", &l, 15).spec().instances(2))
+            .await
+        {
+            Ok(id) => id,
+            Err(error) => return format!("deploy: {error}"),
+        };
+        if let Err(error) = handle.undeploy(id).await {
+            return format!("undeploy: {error}");
+        }
+        // Both stops have ended, and the deployment is gone, name and all.
+        if entries(&l).len() != 4 || handle.deployment(id).is_some() {
+            return format!("after the undeploy: {:?}", entries(&l));
+        }
+        if handle.deployment_count() != before {
+            return "a record was left".into();
+        }
+        match handle.deploy(slow("slow", &l, 0).spec()).await {
+            Ok(_) => "ok".into(),
+            Err(error) => format!("deploy again: {error}"),
+        }
+    });
+    assert_eq!(said, "ok");
+    assert_eq!(
+        entries(&log),
+        [
+            "slow 0 started",
+            "slow 1 started",
+            "slow 1 stopped",
+            "slow 0 stopped",
+            "slow 0 started"
+        ]
+    );
+}
+
+#[test]
+fn a_deploy_in_place_waits_for_an_exit_already_queued() {
+    // Rest-for-one: a child deployed after a crash is reported, but before the root
+    // has handled it, must not be restarted with the crashed child's successors.
+    let log = log();
+    let crash_log = common::log();
+    let runtime = with_driver(Strategy::RestForOne);
+    runtime
+        .block_on(runtime.deploy(Probe::spec("crasher", "in_place.crasher", &crash_log)))
+        .expect("the crasher deploys");
+    let l = log.clone();
+    let said = drive(&runtime, move |handle| async move {
+        let crash = handle
+            .bus()
+            .request(&Address::<Cmd>::new("in_place.crasher"), Cmd::Panic)
+            .await;
+        if crash.is_ok() {
+            return "the crasher answered".into();
+        }
+        // The crasher's exit is queued for the root, which has not run yet.
+        match handle.deploy(slow("late", &l, 0).spec()).await {
+            Ok(_) => "ok".into(),
+            Err(error) => format!("deploy: {error}"),
+        }
+    });
+    assert_eq!(said, "ok");
+    let handle = runtime.handle();
+    assert!(eventually(GENEROUS, || handle
+        .supervisor("root")
+        .is_some_and(|root| root.restarts == 1)));
+    assert!(eventually(GENEROUS, || entries(&crash_log).len() == 3));
+    assert_eq!(
+        entries(&crash_log),
+        ["crasher started", "crasher stopped", "crasher started"]
+    );
+    // Started once: the restart came before the deploy.
+    assert_eq!(entries(&log), ["late 0 started"]);
+}
