@@ -241,14 +241,35 @@ impl<C: Component> Core<C> {
             .map(|probe| probe.enter(self.key, hook))
     }
 
-    /// Polls `future` with the watchdog told about each poll.
-    async fn watched<F: Future>(&self, hook: Hook, future: F) -> F::Output {
-        let mut future = pin!(future);
-        poll_fn(|cx| {
-            let _busy = self.enter(hook);
-            future.as_mut().poll(cx)
-        })
-        .await
+    /// Polls `future` with the watchdog told about each poll. A future of its own,
+    /// not an `async fn`: that would keep `future` twice (as its parameter and pinned),
+    /// and a `start`'s future would no longer fit a pooled block (see `boxed`).
+    const fn watched<F: Future>(&self, hook: Hook, future: F) -> Watched<'_, C, F> {
+        Watched {
+            core: self,
+            hook,
+            future,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A hook's future, polled with the watchdog told about each poll.
+    struct Watched<'a, C: Component, F> {
+        core: &'a Core<C>,
+        hook: Hook,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<C: Component, F: Future> Future for Watched<'_, C, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _busy = this.core.enter(*this.hook);
+        this.future.poll(cx)
     }
 }
 
@@ -439,8 +460,8 @@ fn live<'a, C: Component>(
         core.stats.transition_to(ComponentState::Starting);
         // Registrations made by this start have this id or a greater one.
         let made_from = ctx.bus().registry().next_id();
-        // `start` and `stop` are boxed: they run once each, and their futures would
-        // otherwise sit in every idle component's state.
+        // `start` and `stop` are kept apart: they run once each, and their futures
+        // would otherwise sit in every idle component's state.
         let mut component = match boxed(start(&mut *ctx, core)).await {
             Ok(component) => component,
             Err(failure) => {
@@ -481,9 +502,11 @@ fn live<'a, C: Component>(
     }
 }
 
-/// Boxes a future that runs once, outside the caller's state.
-fn boxed<'a, T>(future: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Output = T> + 'a>> {
-    Box::pin(future)
+/// Keeps a future that runs once outside the caller's state: in a block of the
+/// reactor's pool when it fits one (a start and the stop after it use the same few
+/// blocks, with no allocation), else boxed.
+fn boxed<'a, T>(future: impl Future<Output = T> + 'a) -> HandlerFuture<'a, T> {
+    HandlerFuture::new(future)
 }
 
 async fn start<C: Component>(ctx: &mut Context<C>, core: &Core<C>) -> Result<C, Failure> {
@@ -492,8 +515,11 @@ async fn start<C: Component>(ctx: &mut Context<C>, core: &Core<C>) -> Result<C, 
         catch_unwind(AssertUnwindSafe(|| core.factory.build()))
     };
     let mut component = built.map_err(|p| Failure::panicked(Hook::Factory, &*p))?;
-    let starting = AssertUnwindSafe(component.start(ctx)).catch_unwind();
-    match core.watched(Hook::Start, starting).await {
+    let starting = core.watched(
+        Hook::Start,
+        AssertUnwindSafe(component.start(ctx)).catch_unwind(),
+    );
+    match starting.await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
             return Err(Failure::new(
@@ -528,10 +554,17 @@ async fn stop<C: Component>(
     ));
     // Most `stop`s finish in their first poll: those need no clock read and no
     // deadline. The grace period runs from the end of that poll (a poll that blocks the
-    // thread could not be cut short anyway).
+    // thread could not be cut short anyway). The deadline is boxed: with its timer in
+    // place, this future would not fit a pooled block (see `boxed`).
     let outcome = match futures_lite::future::poll_once(stopping.as_mut()).await {
         Some(outcome) => Some(outcome),
-        None => crate::rt::deadline(crate::rt::from_now(core.grace()), stopping).await,
+        None => {
+            Box::pin(crate::rt::deadline(
+                crate::rt::from_now(core.grace()),
+                stopping,
+            ))
+            .await
+        }
     };
     match outcome {
         Some(Ok(())) => exit,

@@ -124,21 +124,22 @@ pub(crate) unsafe fn free<T>(room: NonNull<T>) {
     }
 }
 
-/// A type-erased handler future, pinned where it was made: in a pooled block, or in a
-/// box of its own when it does not fit one.
-pub(crate) struct HandlerFuture<'a> {
+/// A type-erased handler future (or any future of output `T`, such as an instance's
+/// `start` or `stop`), pinned where it was made: in a pooled block, or in a box of its
+/// own when it does not fit one.
+pub(crate) struct HandlerFuture<'a, T = ()> {
     /// Owned: written by [`HandlerFuture::new`], dropped in place by `drop`. Its
     /// allocation is a [`Block`] when the pointee's layout [`fits`] one, else a
     /// `Box<dyn Future>`'s.
-    future: NonNull<dyn Future<Output = ()> + 'a>,
+    future: NonNull<dyn Future<Output = T> + 'a>,
 }
 
-impl<'a> HandlerFuture<'a> {
+impl<'a, T> HandlerFuture<'a, T> {
     /// Stores `future` in a block from this thread's pool if it fits one, else boxes it.
     #[inline]
-    pub(crate) fn new<F: Future<Output = ()> + 'a>(future: F) -> Self {
+    pub(crate) fn new<F: Future<Output = T> + 'a>(future: F) -> Self {
         if !fits(Layout::new::<F>()) {
-            let boxed: Box<dyn Future<Output = ()> + 'a> = Box::new(future);
+            let boxed: Box<dyn Future<Output = T> + 'a> = Box::new(future);
             return Self {
                 future: NonNull::from(Box::leak(boxed)),
             };
@@ -147,10 +148,12 @@ impl<'a> HandlerFuture<'a> {
         // SAFETY: `block` is an allocation of its own, owned from here on by `Self`,
         // with room and alignment for an `F` (`fits`); nothing else points into it.
         unsafe { block.write(future) };
-        let future: NonNull<dyn Future<Output = ()> + 'a> = block;
+        let future: NonNull<dyn Future<Output = T> + 'a> = block;
         Self { future }
     }
+}
 
+impl<'a> HandlerFuture<'a> {
     /// Stores `future` as [`new`](Self::new) does and polls it once there, through its
     /// own type: a future that finishes in that poll (most handlers do) is dropped and
     /// its room given back at once, with no call through the erased table and no
@@ -210,11 +213,11 @@ unsafe fn release<T: ?Sized>(future: NonNull<T>, in_block: bool) {
     give_back(unsafe { Box::from_raw(block.as_ptr()) });
 }
 
-impl Future for HandlerFuture<'_> {
-    type Output = ();
+impl<T> Future for HandlerFuture<'_, T> {
+    type Output = T;
 
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         // SAFETY: the future is valid until `drop` (see the field), and never moved: it
         // stays where `new` put it until `drop` drops it in place, so it may be pinned.
         // `&mut self` makes this the only reference to it.
@@ -223,7 +226,7 @@ impl Future for HandlerFuture<'_> {
     }
 }
 
-impl Drop for HandlerFuture<'_> {
+impl<T> Drop for HandlerFuture<'_, T> {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: the future is valid until dropped here, and only here.
