@@ -16,9 +16,15 @@ use crate::bus::FastMap;
 use crate::runtime::{DeployError, UndeployError};
 use crate::{ChildSpec, DeploymentId};
 
+/// One node of the table, by path.
+type Entry = (Arc<str>, Weak<RefCell<Node>>);
+
 thread_local! {
     static NODES: RefCell<FastMap<Arc<str>, Weak<RefCell<Node>>>> =
         RefCell::new(FastMap::default());
+    /// The node found last: deploys and undeploys come in runs to one supervisor (the
+    /// root, most often), found again here without hashing its path.
+    static LAST: RefCell<Option<Entry>> = const { RefCell::new(None) };
 }
 
 /// Lists `node`, at `path`, as running on this thread.
@@ -26,6 +32,8 @@ pub(super) fn register(path: &Arc<str>, node: &Rc<RefCell<Node>>) {
     NODES.with(|nodes| {
         nodes.borrow_mut().insert(path.clone(), Rc::downgrade(node));
     });
+    // A node found last under this path is gone or going.
+    let _ = LAST.try_with(|last| last.borrow_mut().take());
 }
 
 /// Takes `node` out of the table, unless another node has its path since.
@@ -40,14 +48,39 @@ pub(super) fn unregister(path: &str, node: &Rc<RefCell<Node>>) {
             nodes.remove(path);
         }
     });
+    let _ = LAST.try_with(|last| {
+        let mut last = last.borrow_mut();
+        if last
+            .as_ref()
+            .is_some_and(|(_, kept)| std::ptr::eq(kept.as_ptr(), Rc::as_ptr(node)))
+        {
+            *last = None;
+        }
+    });
 }
 
 /// The node at `path`, if its task runs on this thread.
 pub(super) fn find(path: &str) -> Option<Rc<RefCell<Node>>> {
-    NODES
-        .try_with(|nodes| nodes.borrow().get(path).and_then(Weak::upgrade))
-        .ok()
-        .flatten()
+    LAST.try_with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((kept, node)) = last.as_ref()
+            && **kept == *path
+            && let Some(node) = node.upgrade()
+        {
+            return Some(node);
+        }
+        let found = NODES.with(|nodes| {
+            nodes
+                .borrow()
+                .get_key_value(path)
+                .map(|(path, node)| (path.clone(), node.clone()))
+        })?;
+        let node = found.1.upgrade();
+        *last = Some(found);
+        node
+    })
+    .ok()
+    .flatten()
 }
 
 /// Deploys `spec` under the supervisor at `path` in the caller's poll, if the
