@@ -114,8 +114,10 @@ impl Children {
     /// the start of the child it just added). Then, as ids ascend without gaps until a
     /// child is removed from the middle, the place its distance from the oldest
     /// child's id gives: each instance of a deployment started in turn, and the
-    /// oldest child, are found there in one probe. Then the search gallops from the
-    /// oldest (undeploys most often take the oldest children).
+    /// oldest child, are found there in one probe. Then the place its distance from
+    /// the newest child's id gives: the oldest of the children deployed after a
+    /// long-lived one (undeployed in deploy order while that one stays first) is
+    /// found there. Then the search gallops from the oldest.
     pub(super) fn position(&self, id: ChildId) -> Result<usize, EventError> {
         self.slot(id)
             .filter(|&at| !self.list[at].gone)
@@ -131,6 +133,14 @@ impl Children {
         let offset = id.get().checked_sub(self.list[0].id.get());
         if let Some(at) = offset.and_then(|offset| usize::try_from(offset).ok())
             && self.list.get(at).is_some_and(|child| child.id == id)
+        {
+            return Some(at);
+        }
+        let from_last = self.list[last].id.get().checked_sub(id.get());
+        if let Some(at) = from_last
+            .and_then(|back| usize::try_from(back).ok())
+            .and_then(|back| last.checked_sub(back))
+            && self.list[at].id == id
         {
             return Some(at);
         }
