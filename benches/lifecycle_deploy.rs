@@ -4,12 +4,13 @@
 //!   undeploy it: two round trips across threads each time;
 //! - `lifecycle_deploy/deploy_undeploy_on_root_reactor`: the same, one component at a
 //!   time, asked by a component on the root supervisor's reactor (reactor 0) and placed
-//!   there: the supervisor handles each request inside the asking poll, so this is the
-//!   runtime's own cost of a deploy and an undeploy, with no thread wake-up in it (the
-//!   comparison's `spawn` workload, warm: nothing faulted in);
+//!   there: each is done in the asking poll, on the supervisor's records, so this is
+//!   the runtime's own cost of a deploy and an undeploy, with no request and no thread
+//!   wake-up in it (the comparison's `spawn` workload, warm, with one child alive at a
+//!   time: nothing faulted in, and its memory still in the caches);
 //! - `lifecycle_deploy/one_deployment_of_10000`: the same place, one deployment of
 //!   10,000 instances (`ChildSpec::instances`) deployed, then undeployed: reported per
-//!   instance (elements/s), the runtime's cost of a component without a request of its
+//!   instance (elements/s), the runtime's cost of a component without a deploy of its
 //!   own;
 //! - `lifecycle_deploy/one_address_10000_consumers`: the same, each instance consuming
 //!   one address they all share (a registration per instance, in one list);
