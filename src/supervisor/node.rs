@@ -1364,19 +1364,22 @@ impl Node {
     ) -> Result<DeploymentId, DeployError> {
         // Nothing else ran on the node since: the deployment is still the newest.
         let first = self.deployment_range(id, Some(first_key)).start;
-        let Some(child) = self.children.get(first + at) else {
-            return Err(DeployError::ShuttingDown);
-        };
-        let name = child.name().to_owned();
-        let outcome = match (failed, &child.kind) {
+        let child = self.children.get(first + at);
+        let name = child.map_or_else(String::new, |c| c.name().to_owned());
+        let outcome = match (failed, child.map(|c| &c.kind)) {
             (Some(failure), _) => Err(failure),
-            (None, Kind::Instance { stats, .. }) => {
+            (None, Some(Kind::Instance { stats, .. })) => {
                 let stats = stats.clone();
                 let outcome = poll_fn(|cx| stats.control.poll_started(cx)).await;
                 self.start_done(first + at, &outcome);
                 outcome
             }
-            (None, _) => return Err(DeployError::ShuttingDown),
+            // Never: the instance was left started. Rolled back as a failed start.
+            (None, _) => Err(Failure::new(
+                Hook::Start,
+                FailureKind::Error,
+                "the started instance was lost",
+            )),
         };
         let started = match outcome {
             Ok(()) => {
