@@ -59,6 +59,13 @@ fn a_request_span_records_its_correlation_id() {
             .deploy(Probe::spec("traced", "trace.probe", &log))
             .await
             .unwrap();
+        let l = log.clone();
+        runtime
+            .deploy(ChildSpec::new("deployer", move || Deployer {
+                log: l.clone(),
+            }))
+            .await
+            .unwrap();
         runtime
             .bus()
             .request(&Address::new("trace.probe"), Cmd::Correlation)
@@ -68,6 +75,14 @@ fn a_request_span_records_its_correlation_id() {
     let Reply::Correlation(Some(id)) = reply else {
         panic!("no correlation id");
     };
+    // A component deployed by a handler on the root's reactor (done inside the
+    // handler's poll) still has a lifecycle of its own: a root span.
+    let reply = runtime.block_on(
+        runtime
+            .bus()
+            .request(&Address::new("trace.deployer"), Cmd::Echo(0)),
+    );
+    assert_eq!(reply.ok(), Some(Reply::Number(7)));
     runtime.shutdown();
     let spans = capture.spans.lock().unwrap();
     let handled = spans
@@ -81,4 +96,32 @@ fn a_request_span_records_its_correlation_id() {
         "{handled:?}"
     );
     assert_eq!(handled.2.as_deref(), Some("component.lifecycle"));
+    let inner = spans
+        .iter()
+        .find(|(name, fields, _)| {
+            name == "component.lifecycle" && fields.contains(&("component".into(), "inner".into()))
+        })
+        .unwrap_or_else(|| panic!("no lifecycle span of the inner component: {spans:?}"));
+    assert_eq!(inner.2, None, "{inner:?}");
+}
+
+/// Deploys `inner` from its handler, on the root's (only) reactor, and asks it.
+struct Deployer {
+    log: Log,
+}
+impl Component for Deployer {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.consume(&Address::<Cmd>::new("trace.deployer"))?;
+        Ok(())
+    }
+}
+impl Handler<Cmd> for Deployer {
+    async fn handle(&mut self, _: Cmd, ctx: &mut Context<Self>) -> Reply {
+        let spec = Probe::spec("inner", "trace.inner", &self.log);
+        ctx.runtime().deploy(spec).await.unwrap();
+        ctx.bus()
+            .request(&Address::new("trace.inner"), Cmd::Echo(7))
+            .await
+            .unwrap()
+    }
 }

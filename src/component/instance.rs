@@ -298,7 +298,10 @@ pub(crate) fn run<C: Component>(
         .watch_mailbox(&mailbox, config.mailbox_capacity);
     // Run on the instance's reactor, so after its previous task (if any) has ended.
     config.stats.control.open(config.grace_ms);
+    // A root span: an instance's life is its own, not part of whatever deployed it
+    // (a handler deploying from its own reactor starts the instance inside its poll).
     let span = tracing::debug_span!(
+        parent: None,
         "component.lifecycle",
         component = %config.identity.name(),
         deployment = ?config.identity.deployment(),
