@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use reactree::prelude::*;
-use reactree::{DeployError, Handle, SpecError, Strategy};
+use reactree::{DeployError, Handle, SpecError, Strategy, Supervisor};
 
 /// What the driver runs: a script with the runtime's handle, on the root's reactor.
 type Script = Box<dyn FnOnce(Handle) -> Pin<Box<dyn Future<Output = String>>> + Send>;
@@ -338,4 +338,50 @@ fn a_deploy_in_place_waits_for_an_exit_already_queued() {
     );
     // Started once: the restart came before the deploy.
     assert_eq!(entries(&log), ["late 0 started"]);
+}
+
+#[test]
+fn a_supervisor_deployed_at_run_time_deploys_in_place_too() {
+    // A supervisor deployed at run time runs on its parent's reactor: the driver's.
+    let log = log();
+    let runtime = with_driver(Strategy::OneForOne);
+    runtime
+        .block_on(
+            runtime
+                .handle()
+                .deploy_supervisor("root", Supervisor::builder("sales")),
+        )
+        .expect("the supervisor deploys");
+    let l = log.clone();
+    let said = drive(&runtime, move |handle| async move {
+        let id = match handle
+            .deploy_under("root/sales", slow("clerk", &l, 10).spec().instances(2))
+            .await
+        {
+            Ok(id) => id,
+            Err(error) => return format!("deploy: {error}"),
+        };
+        let clerks = handle.supervisor("root/sales").map(|s| s.children);
+        let both = [("clerk".to_owned(), true), ("clerk".to_owned(), true)];
+        if clerks.as_deref() != Some(&both[..]) {
+            return format!("the supervisor's children: {clerks:?}");
+        }
+        if let Err(error) = handle.undeploy(id).await {
+            return format!("undeploy: {error}");
+        }
+        match handle.supervisor("root/sales").map(|s| s.children.len()) {
+            Some(0) => "ok".into(),
+            other => format!("after the undeploy: {other:?}"),
+        }
+    });
+    assert_eq!(said, "ok");
+    assert_eq!(
+        entries(&log),
+        [
+            "clerk 0 started",
+            "clerk 1 started",
+            "clerk 1 stopped",
+            "clerk 0 stopped"
+        ]
+    );
 }
