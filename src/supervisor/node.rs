@@ -84,24 +84,23 @@ pub(crate) enum Request {
 
 /// What a deploy or undeploy done in place (see [`local`]) could not finish without
 /// waiting, handed to the node's task, which takes it before anything else.
-enum Resume {
-    /// Instance `at` of deployment `id` (whose first instance has key `first`) was
-    /// started and has not reported (`failed` is `None`), or failed to start; the
-    /// instances before it have started, those after it have not.
-    Deploy {
-        id: DeploymentId,
-        first: u64,
-        at: usize,
-        failed: Option<Failure>,
-        reply: oneshot::Sender<Result<DeploymentId, DeployError>>,
-    },
-    /// Deployment `id`'s stop did not end at once: it is undeployed again (a stop
-    /// asked twice is asked once).
-    Undeploy {
-        id: DeploymentId,
-        first: Option<u64>,
-        reply: oneshot::Sender<Result<(), UndeployError>>,
-    },
+enum Handed {
+    /// The rest of a deploy.
+    Deploy(Unfinished),
+    /// An undeploy whose stop did not end at once, undeployed again as its request
+    /// would be (a stop asked twice is asked once).
+    Request(Request),
+}
+
+/// A deploy done in place up to instance `at` of deployment `id` (whose first instance
+/// has key `first`), which was started and has not reported (`failed` is `None`), or
+/// failed to start; the instances before it have started, those after it have not.
+struct Unfinished {
+    id: DeploymentId,
+    first: u64,
+    at: usize,
+    failed: Option<Failure>,
+    reply: oneshot::Sender<Result<DeploymentId, DeployError>>,
 }
 
 /// How a deploy or undeploy done in place went: over, or handed to the node's task,
@@ -212,7 +211,7 @@ pub(crate) struct NodeStats {
 
 /// What woke the node.
 enum Event {
-    Resume(Resume),
+    Resume(Unfinished),
     Exit(ChildExit),
     Request(Request),
     Due,
@@ -250,7 +249,7 @@ pub(crate) struct Node {
     plans: Plans,
     stats: Arc<NodeStats>,
     /// Work a deploy or undeploy done in place handed to the task.
-    handed: Option<Resume>,
+    handed: Option<Handed>,
     /// The task's waker, while it waits for an event (see `next_event`).
     idle_waker: Option<Waker>,
 }
@@ -389,8 +388,8 @@ impl Node {
             let mut node = cell.borrow_mut();
             let (flow, published) = match event {
                 // Publishes before it answers.
-                Event::Resume(resume) => {
-                    node.resume(resume).await;
+                Event::Resume(unfinished) => {
+                    node.resume(unfinished).await;
                     (Flow::Continue, true)
                 }
                 Event::Exit(exit) => {
@@ -442,8 +441,10 @@ impl Node {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             };
-            if let Some(resume) = node.handed.take() {
-                return Poll::Ready(Event::Resume(resume));
+            match node.handed.take() {
+                Some(Handed::Deploy(unfinished)) => return Poll::Ready(Event::Resume(unfinished)),
+                Some(Handed::Request(request)) => return Poll::Ready(Event::Request(request)),
+                None => {}
             }
             // Only this node's task polls its mailboxes. The node's own handle keeps
             // its requests mailbox registered, so it never closes while the node runs:
@@ -1234,13 +1235,13 @@ impl Node {
                 Some(Ok(())) => self.child_up(i),
                 outcome => {
                     let (reply, answer) = oneshot::channel();
-                    self.hand_over(Resume::Deploy {
+                    self.hand_over(Handed::Deploy(Unfinished {
                         id,
                         first: self.children[first].key,
                         at: i - first,
                         failed: outcome.and_then(Result::err),
                         reply,
-                    });
+                    }));
                     return Ok(Now::Wait(answer));
                 }
             }
@@ -1296,7 +1297,7 @@ impl Node {
         for i in mine.clone().rev() {
             if !self.stop_here(i) {
                 let (reply, answer) = oneshot::channel();
-                self.hand_over(Resume::Undeploy { id, first, reply });
+                self.hand_over(Handed::Request(Request::Undeploy { id, first, reply }));
                 return Some(Now::Wait(answer));
             }
         }
@@ -1324,37 +1325,29 @@ impl Node {
         true
     }
 
-    /// Leaves `resume` to the task, and wakes it.
-    fn hand_over(&mut self, resume: Resume) {
-        self.handed = Some(resume);
+    /// Leaves `handed` to the task, and wakes it.
+    fn hand_over(&mut self, handed: Handed) {
+        self.handed = Some(handed);
         if let Some(waker) = &self.idle_waker {
             waker.wake_by_ref();
         }
     }
 
-    /// Finishes what a deploy or undeploy done in place handed over, and answers.
-    async fn resume(&mut self, resume: Resume) {
-        match resume {
-            Resume::Deploy {
-                id,
-                first,
-                at,
-                failed,
-                reply,
-            } => {
-                let outcome = self.finish_deploy(id, first, at, failed).await;
-                self.publish();
-                let _ = reply.send(outcome);
-            }
-            Resume::Undeploy { id, first, reply } => {
-                let outcome = self.undeploy(id, first).await;
-                self.publish();
-                let _ = reply.send(outcome);
-            }
-        }
+    /// Finishes a deploy done in place, and answers.
+    async fn resume(&mut self, unfinished: Unfinished) {
+        let Unfinished {
+            id,
+            first,
+            at,
+            failed,
+            reply,
+        } = unfinished;
+        let outcome = self.finish_deploy(id, first, at, failed).await;
+        self.publish();
+        let _ = reply.send(outcome);
     }
 
-    /// The rest of a deploy done in place (see [`Resume::Deploy`]).
+    /// The rest of a deploy done in place (see [`Unfinished`]).
     async fn finish_deploy(
         &mut self,
         id: DeploymentId,
