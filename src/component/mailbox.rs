@@ -430,10 +430,22 @@ impl<T: 'static> Receiver<T> {
     }
 
     /// The next message, or `Pending` with this task's waker kept for the next send.
+    ///
+    /// Always inlined, with the shared queue looked at out of line: the batch's next
+    /// message (every message of a busy stream but the first of each batch) is then
+    /// taken in the caller's loop. Left to the compiler, the whole of it was once
+    /// called out of the instance's loop instead, some 20 instructions more per
+    /// message (callgrind, a tell on one reactor).
+    #[inline(always)]
     pub(crate) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<T> {
         if let Some(value) = self.take_from_batch() {
             return Poll::Ready(value);
         }
+        self.poll_shared(cx)
+    }
+
+    /// The rest of `poll_recv`: the next batch from the shared queue, or the wait.
+    fn poll_shared(&self, cx: &mut Context<'_>) -> Poll<T> {
         let mut state = self.shared.lock();
         if !state.queue.is_empty() {
             return self
@@ -527,6 +539,7 @@ impl<T: 'static> Receiver<T> {
 
     /// Takes the next message of the batch, and wakes a waiting sender if that made
     /// enough room.
+    #[inline(always)]
     fn take_from_batch(&self) -> Option<T> {
         let (value, left) = {
             let mut batch = self.batch.borrow_mut();
