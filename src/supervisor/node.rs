@@ -2,8 +2,10 @@
 //! lifecycle and driving its [`SupervisorPolicy`].
 //!
 //! Invariants:
-//! - only this task starts, stops and restarts its children, so its decisions are
-//!   serialised: the policy sees every exit exactly once, in order;
+//! - only this task starts, stops and restarts its children (or a deploy or undeploy
+//!   done in place, see [`local`], which holds the node borrowed while the task waits
+//!   for an event with nothing queued, and hands the task whatever would wait), so its
+//!   decisions are serialised: the policy sees every exit exactly once, in order;
 //! - children start in order, each start finishing before the next begins, and stop in
 //!   reverse order;
 //! - an exit report carries the epoch (the start it ends); reports of an older start
