@@ -760,10 +760,10 @@ impl Handle {
         .await
     }
 
-    /// Does what `ask` says (or returns its error): the deploy done in place (see
-    /// [`supervisor::deploy_here`]), or a request to send to the supervisor at `path`,
-    /// whose reply it waits for. One future, without one per step inside: each would
-    /// be moved in whole on every deploy.
+    /// Runs `prepare` (or returns its error), which either does the deploy in place
+    /// (see [`supervisor::deploy_here`]) or builds a request for the supervisor at
+    /// `path`; sends that and waits for the reply. One future, without one per step
+    /// inside: each would be moved in whole on every deploy.
     #[allow(
         clippy::manual_async_fn,
         reason = "an async fn would keep the request builder twice"
@@ -771,10 +771,10 @@ impl Handle {
     fn ask<'a>(
         &'a self,
         path: &'a str,
-        ask: impl FnOnce(&'a Self) -> Result<Asked, DeployError> + Send + 'a,
+        prepare: impl FnOnce(&'a Self) -> Result<Asked, DeployError> + Send + 'a,
     ) -> impl Future<Output = Result<DeploymentId, DeployError>> + Send + 'a {
         async move {
-            let (request, answer) = match ask(self)? {
+            let (request, answer) = match prepare(self)? {
                 Asked::Now(Now::Done(outcome)) => return outcome,
                 Asked::Now(Now::Wait(answer)) => {
                     return answer.await.unwrap_or(Err(DeployError::ShuttingDown));
