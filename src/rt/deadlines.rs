@@ -46,7 +46,7 @@ const REBUILD_AT: usize = 64;
 pub(crate) struct Deadlines {
     entries: RefCell<SlotMap<DefaultKey, Entry>>,
     /// Each entry's deadline, earliest first, and places left by removed entries
-    /// (their key is gone from `entries`, or names a later entry at another instant).
+    /// (their key, versioned, is gone from `entries` for good).
     heap: RefCell<BinaryHeap<Reverse<(Instant, DefaultKey)>>>,
     /// What the driver's timer is set for (or about to be).
     armed: Cell<Option<Instant>>,
@@ -149,9 +149,7 @@ impl Deadlines {
                     break;
                 };
                 // A removed entry's place, or one whose entry has fired: skipped.
-                let live = entries
-                    .get_mut(key)
-                    .filter(|entry| !entry.fired && entry.at == at);
+                let live = entries.get_mut(key).filter(|entry| !entry.fired);
                 match live {
                     Some(entry) if at <= now => {
                         entry.fired = true;
