@@ -1067,15 +1067,8 @@ impl Node {
 
     async fn deploy(&mut self, spec: ChildSpec) -> Result<DeploymentId, DeployError> {
         let (id, first) = self.add_deployment(&spec)?;
-        self.start_new(first, first, id)
-            .await
-            .map_err(|(instance, failure)| DeployError::StartFailed {
-                name: spec.name().to_owned(),
-                instance,
-                failure,
-            })?;
-        self.deployed(spec.name());
-        Ok(id)
+        let started = self.start_new(first, first, id).await;
+        self.deployed(id, spec.name(), started)
     }
 
     /// Claims `spec`'s name, records its deployment and adds its instances, not
@@ -1093,10 +1086,23 @@ impl Node {
         Ok((id, first))
     }
 
-    fn deployed(&self, name: &str) {
+    /// How the start of new deployment `id`, named `name`, ended: its id, announced
+    /// (`LifecycleEvent::Deployed`), or which instance failed, and how.
+    fn deployed(
+        &self,
+        id: DeploymentId,
+        name: &str,
+        started: Result<(), (usize, Failure)>,
+    ) -> Result<DeploymentId, DeployError> {
+        started.map_err(|(instance, failure)| DeployError::StartFailed {
+            name: name.to_owned(),
+            instance,
+            failure,
+        })?;
         self.runtime.event_hub().emit(|| LifecycleEvent::Deployed {
             path: format!("{}/{name}", self.path),
         });
+        Ok(id)
     }
 
     async fn deploy_supervisor(
@@ -1114,15 +1120,8 @@ impl Node {
         let name = spec.name.clone();
         let first = self.children.len();
         let id = self.add_supervisor(spec, path);
-        self.start_new(first, first, id)
-            .await
-            .map_err(|(instance, failure)| DeployError::StartFailed {
-                name: name.clone(),
-                instance,
-                failure,
-            })?;
-        self.deployed(&name);
-        Ok(id)
+        let started = self.start_new(first, first, id).await;
+        self.deployed(id, &name, started)
     }
 
     /// Starts the children of the new deployment `id` (whose first child is at
@@ -1248,9 +1247,9 @@ impl Node {
                 }
             }
         }
-        self.deployed(spec.name());
+        let deployed = self.deployed(id, spec.name(), Ok(()));
         self.publish();
-        Ok(Now::Done(Ok(id)))
+        Ok(Now::Done(deployed))
     }
 
     /// Starts fresh instance child `i` on this reactor, its start run now: its outcome,
@@ -1386,13 +1385,7 @@ impl Node {
                 Err((at, failure))
             }
         };
-        started.map_err(|(instance, failure)| DeployError::StartFailed {
-            name: name.clone(),
-            instance,
-            failure,
-        })?;
-        self.deployed(&name);
-        Ok(id)
+        self.deployed(id, &name, started)
     }
 }
 
