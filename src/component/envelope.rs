@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 use crate::bus::{Call, Consumer, DeliverFuture, Message, Parcel, Published, Refused, Replier};
 use crate::component::erased::{Erased, Table};
-use crate::component::pooled::HandlerFuture;
+use crate::component::pooled::PooledFuture;
 use crate::component::{Handler, mailbox};
 use crate::{Component, Context};
 
@@ -33,7 +33,7 @@ pub(crate) enum Dispatched<'a> {
     /// Its handler finished in its first poll (most do).
     Done,
     /// Its handler is still running: poll this on until it is done.
-    Running(HandlerFuture<'a>),
+    Running(PooledFuture<'a>),
     /// Nobody waits for the result any more (see [`Sent`]): shed, its handler not run.
     Expired,
 }
@@ -186,9 +186,9 @@ fn run_handler<'a, C: Handler<M>, M: Message>(
     };
     // Without a subscriber for the span, its enter and exit on every poll are skipped.
     let running = if span.is_disabled() {
-        HandlerFuture::start(handling, cx)
+        PooledFuture::start(handling, cx)
     } else {
-        HandlerFuture::start(handling.instrument(span), cx)
+        PooledFuture::start(handling.instrument(span), cx)
     };
     running.map_or(Dispatched::Done, Dispatched::Running)
 }

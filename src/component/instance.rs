@@ -23,7 +23,7 @@ use futures_lite::FutureExt;
 
 use crate::component::control::{Control, Directive, StartReport, StopMode};
 use crate::component::envelope::Dispatched;
-use crate::component::pooled::HandlerFuture;
+use crate::component::pooled::PooledFuture;
 use crate::component::spec::{Factory, Shared};
 use crate::component::{Envelope, mailbox};
 use crate::context::{ExitRequest, Identity};
@@ -243,7 +243,7 @@ impl<C: Component> Core<C> {
 
     /// Polls `future` with the watchdog told about each poll. A future of its own,
     /// not an `async fn`: that would keep `future` twice (as its parameter and pinned),
-    /// and a `start`'s future would no longer fit a pooled block (see `boxed`).
+    /// and a `start`'s future would no longer fit a pooled block (see `apart`).
     const fn watched<F: Future>(&self, hook: Hook, future: F) -> Watched<'_, C, F> {
         Watched {
             core: self,
@@ -465,7 +465,7 @@ fn live<'a, C: Component>(
         let made_from = ctx.bus().registry().next_id();
         // `start` and `stop` are kept apart: they run once each, and their futures
         // would otherwise sit in every idle component's state.
-        let mut component = match boxed(start(&mut *ctx, core)).await {
+        let mut component = match apart(start(&mut *ctx, core)).await {
             Ok(component) => component,
             Err(failure) => {
                 ctx.start_failed(made_from);
@@ -489,7 +489,7 @@ fn live<'a, C: Component>(
         if core.control().stop_mode() == Some(StopMode::Terminate) {
             ctx.unregister_all();
         }
-        let exit = boxed(stop(&mut component, &mut *ctx, exit, core)).await;
+        let exit = apart(stop(&mut component, &mut *ctx, exit, core)).await;
         // What the incarnation leaves (timers, tasks, ...) goes before the component, as
         // it would with a context of its own.
         ctx.keep_registrations();
@@ -508,8 +508,8 @@ fn live<'a, C: Component>(
 /// Keeps a future that runs once outside the caller's state: in a block of the
 /// reactor's pool when it fits one (a start and the stop after it use the same few
 /// blocks, with no allocation), else boxed.
-fn boxed<'a, T>(future: impl Future<Output = T> + 'a) -> HandlerFuture<'a, T> {
-    HandlerFuture::new(future)
+fn apart<'a, T>(future: impl Future<Output = T> + 'a) -> PooledFuture<'a, T> {
+    PooledFuture::new(future)
 }
 
 async fn start<C: Component>(ctx: &mut Context<C>, core: &Core<C>) -> Result<C, Failure> {
@@ -558,7 +558,7 @@ async fn stop<C: Component>(
     // Most `stop`s finish in their first poll: those need no clock read and no
     // deadline. The grace period runs from the end of that poll (a poll that blocks the
     // thread could not be cut short anyway). The deadline is boxed: with its timer in
-    // place, this future would not fit a pooled block (see `boxed`).
+    // place, this future would not fit a pooled block (see `apart`).
     let outcome = match futures_lite::future::poll_once(stopping.as_mut()).await {
         Some(outcome) => Some(outcome),
         None => {
@@ -669,7 +669,7 @@ enum Phase<'a, C: Component> {
     Waiting(&'a mut C, &'a mut Context<C>),
     /// Its handler is still running after its first poll; once a stop is asked, it
     /// gets the grace period to finish (the deadline, boxed: it is rarely needed).
-    Running(HandlerFuture<'a>, Option<Box<Timer>>),
+    Running(PooledFuture<'a>, Option<Box<Timer>>),
     Done,
 }
 
@@ -741,7 +741,7 @@ impl<'a, C: Component> Next<'a, C> {
     /// gets the grace period to finish, and is abandoned after it.
     fn poll_running(
         &mut self,
-        mut future: HandlerFuture<'a>,
+        mut future: PooledFuture<'a>,
         mut deadline: Option<Box<Timer>>,
         cx: &mut std::task::Context<'_>,
     ) -> Poll<Step> {

@@ -1,4 +1,5 @@
-//! A running handler's future, kept in a block its reactor thread reuses.
+//! A running handler's future (or an instance's `start` or `stop`), kept in a block
+//! its reactor thread reuses.
 //!
 //! A component handles messages of many types, so the future of each handler call is
 //! type-erased, and so far was boxed: with the envelope, two allocations per message,
@@ -12,7 +13,7 @@
 //! burst of handlers pending at once gives its blocks back to the allocator afterwards;
 //! an idle component holds none.
 //!
-//! [`HandlerFuture::start`] polls the future once right where it was written, through
+//! [`PooledFuture::start`] polls the future once right where it was written, through
 //! its own type, and drops it there if that poll finished it (most handlers finish in
 //! their first poll): only a future still pending is polled and dropped through the
 //! erased table. Done through the table, with a future of the instance's around them,
@@ -127,14 +128,14 @@ pub(crate) unsafe fn free<T>(room: NonNull<T>) {
 /// A type-erased handler future (or any future of output `T`, such as an instance's
 /// `start` or `stop`), pinned where it was made: in a pooled block, or in a box of its
 /// own when it does not fit one.
-pub(crate) struct HandlerFuture<'a, T = ()> {
-    /// Owned: written by [`HandlerFuture::new`], dropped in place by `drop`. Its
+pub(crate) struct PooledFuture<'a, T = ()> {
+    /// Owned: written by [`PooledFuture::new`], dropped in place by `drop`. Its
     /// allocation is a [`Block`] when the pointee's layout [`fits`] one, else a
     /// `Box<dyn Future>`'s.
     future: NonNull<dyn Future<Output = T> + 'a>,
 }
 
-impl<'a, T> HandlerFuture<'a, T> {
+impl<'a, T> PooledFuture<'a, T> {
     /// Stores `future` in a block from this thread's pool if it fits one, else boxes it.
     #[inline]
     pub(crate) fn new<F: Future<Output = T> + 'a>(future: F) -> Self {
@@ -153,13 +154,13 @@ impl<'a, T> HandlerFuture<'a, T> {
     }
 }
 
-impl<'a> HandlerFuture<'a> {
+impl<'a> PooledFuture<'a> {
     /// Stores `future` as [`new`](Self::new) does and polls it once there, through its
     /// own type: a future that finishes in that poll (most handlers do) is dropped and
     /// its room given back at once, with no call through the erased table and no
-    /// `HandlerFuture` left to drop; one still pending comes back to be polled on.
+    /// `PooledFuture` left to drop; one still pending comes back to be polled on.
     ///
-    /// A panic of the poll drops the future as `HandlerFuture`'s drop does.
+    /// A panic of the poll drops the future as `PooledFuture`'s drop does.
     #[inline]
     pub(crate) fn start<F: Future<Output = ()> + 'a>(
         future: F,
@@ -185,13 +186,13 @@ impl<'a> HandlerFuture<'a> {
 }
 
 /// Drops the future at `future` in place and gives back its room: the block it sits at
-/// the start of when `in_block`, else the box [`HandlerFuture::new`] made. Generic, so
-/// that [`HandlerFuture::start`] drops a finished future through its own type, and the
+/// the start of when `in_block`, else the box [`PooledFuture::new`] made. Generic, so
+/// that [`PooledFuture::start`] drops a finished future through its own type, and the
 /// erased one's `drop` through the table.
 ///
 /// # Safety
 ///
-/// `future` was stored by [`HandlerFuture::new`], in a block exactly when `in_block`; it
+/// `future` was stored by [`PooledFuture::new`], in a block exactly when `in_block`; it
 /// is valid and pinned, and this is its one release.
 #[inline(always)]
 unsafe fn release<T: ?Sized>(future: NonNull<T>, in_block: bool) {
@@ -213,7 +214,7 @@ unsafe fn release<T: ?Sized>(future: NonNull<T>, in_block: bool) {
     give_back(unsafe { Box::from_raw(block.as_ptr()) });
 }
 
-impl<T> Future for HandlerFuture<'_, T> {
+impl<T> Future for PooledFuture<'_, T> {
     type Output = T;
 
     #[inline]
@@ -226,7 +227,7 @@ impl<T> Future for HandlerFuture<'_, T> {
     }
 }
 
-impl<T> Drop for HandlerFuture<'_, T> {
+impl<T> Drop for PooledFuture<'_, T> {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: the future is valid until dropped here, and only here.
@@ -292,7 +293,7 @@ mod tests {
         }
     }
 
-    fn poll(future: &mut HandlerFuture<'_>) -> Poll<()> {
+    fn poll(future: &mut PooledFuture<'_>) -> Poll<()> {
         Pin::new(future).poll(&mut Context::from_waker(Waker::noop()))
     }
 
@@ -309,7 +310,7 @@ mod tests {
     #[test]
     fn a_small_future_runs_in_a_block_that_is_reused_after_it_is_dropped() {
         let drops = Rc::new(Cell::new(0));
-        let mut first = HandlerFuture::new(probe(&drops, true));
+        let mut first = PooledFuture::new(probe(&drops, true));
         let at = first.future.cast::<u8>();
         assert!(poll(&mut first).is_pending());
         assert!(poll(&mut first).is_ready());
@@ -318,7 +319,7 @@ mod tests {
         let kept = spare();
         assert!(kept >= 1);
 
-        let second = HandlerFuture::new(probe(&drops, false));
+        let second = PooledFuture::new(probe(&drops, false));
         assert_eq!(second.future.cast::<u8>(), at, "the same block again");
         assert_eq!(spare(), kept - 1);
         drop(second);
@@ -328,7 +329,7 @@ mod tests {
     #[test]
     fn a_future_dropped_before_it_completes_is_dropped_once() {
         let drops = Rc::new(Cell::new(0));
-        let mut future = HandlerFuture::new(probe(&drops, true));
+        let mut future = PooledFuture::new(probe(&drops, true));
         assert!(poll(&mut future).is_pending());
         drop(future);
         assert_eq!(drops.get(), 1);
@@ -351,7 +352,7 @@ mod tests {
         let drops = Rc::new(Cell::new(0));
         let future = large(&drops);
         let before = spare();
-        let mut future = HandlerFuture::new(future);
+        let mut future = PooledFuture::new(future);
         assert!(poll(&mut future).is_ready());
         drop(future);
         assert_eq!(drops.get(), 1);
@@ -366,7 +367,7 @@ mod tests {
     fn the_pool_keeps_at_most_its_bound() {
         let drops = Rc::new(Cell::new(0));
         let many: Vec<_> = (0..KEPT + 8)
-            .map(|_| HandlerFuture::new(probe(&drops, false)))
+            .map(|_| PooledFuture::new(probe(&drops, false)))
             .collect();
         drop(many);
         assert_eq!(drops.get(), KEPT as u32 + 8);
@@ -385,11 +386,11 @@ mod tests {
         let future = async move {
             let _bomb = bomb;
         };
-        let future = HandlerFuture::new(future);
+        let future = PooledFuture::new(future);
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(future)));
         assert!(caught.is_err());
         let drops = Rc::new(Cell::new(0));
-        let mut next = HandlerFuture::new(probe(&drops, false));
+        let mut next = PooledFuture::new(probe(&drops, false));
         assert!(poll(&mut next).is_ready());
         drop(next);
         assert_eq!(drops.get(), 1);
@@ -399,7 +400,7 @@ mod tests {
     fn a_future_may_borrow_what_outlives_it() {
         let mut count = 0;
         {
-            let mut future = HandlerFuture::new(async {
+            let mut future = PooledFuture::new(async {
                 count += 1;
             });
             assert!(poll(&mut future).is_ready());
@@ -407,15 +408,15 @@ mod tests {
         assert_eq!(count, 1);
     }
 
-    fn start<'a>(future: impl Future<Output = ()> + 'a) -> Option<HandlerFuture<'a>> {
-        HandlerFuture::start(future, &mut Context::from_waker(Waker::noop()))
+    fn start<'a>(future: impl Future<Output = ()> + 'a) -> Option<PooledFuture<'a>> {
+        PooledFuture::start(future, &mut Context::from_waker(Waker::noop()))
     }
 
     #[test]
     fn a_future_done_in_its_first_poll_is_dropped_once_and_its_block_kept() {
         let drops = Rc::new(Cell::new(0));
         // A block given back to the pool first, so the count below is exact.
-        drop(HandlerFuture::new(probe(&drops, false)));
+        drop(PooledFuture::new(probe(&drops, false)));
         let kept = spare();
         assert!(start(probe(&drops, false)).is_none());
         assert_eq!(drops.get(), 2, "dropped at once, once");
@@ -435,7 +436,7 @@ mod tests {
     #[test]
     fn a_future_that_panics_in_its_first_poll_is_dropped_once() {
         let drops = Rc::new(Cell::new(0));
-        drop(HandlerFuture::new(probe(&drops, false)));
+        drop(PooledFuture::new(probe(&drops, false)));
         let kept = spare();
         let inner = probe(&drops, false);
         let future = async move {
