@@ -5,38 +5,15 @@
 
 #[path = "support/common.rs"]
 mod common;
+#[path = "support/driver.rs"]
+mod driver;
 
 use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use common::*;
 use reactree::prelude::*;
 use reactree::{DeployError, Handle, SpecError, Strategy, Supervisor};
-
-/// What the driver runs: a script with the runtime's handle, on the root's reactor.
-type Script = Box<dyn FnOnce(Handle) -> Pin<Box<dyn Future<Output = String>>> + Send>;
-
-struct Run(Script);
-impl Message for Run {
-    type Reply = String;
-}
-
-const DRIVER: Address<Run> = Address::new("in_place.driver");
-
-/// Runs scripts in its handler: a component on the root supervisor's reactor.
-struct Driver;
-impl Component for Driver {
-    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
-        ctx.consume(&DRIVER)?;
-        Ok(())
-    }
-}
-impl Handler<Run> for Driver {
-    async fn handle(&mut self, Run(script): Run, ctx: &mut Context<Self>) -> String {
-        script(ctx.runtime().clone()).await
-    }
-}
 
 /// A one-reactor runtime (every component on the root's reactor) with the driver.
 fn with_driver(strategy: Strategy) -> Runtime {
@@ -47,7 +24,7 @@ fn with_driver(strategy: Strategy) -> Runtime {
         .build()
         .expect("runtime");
     runtime
-        .block_on(runtime.deploy(ChildSpec::new("driver", || Driver)))
+        .block_on(runtime.deploy(driver::Driver::<String>::spec()))
         .expect("the driver deploys");
     runtime
 }
@@ -57,9 +34,8 @@ fn drive<F>(runtime: &Runtime, script: impl FnOnce(Handle) -> F + Send + 'static
 where
     F: Future<Output = String> + 'static,
 {
-    let script: Script = Box::new(move |handle| Box::pin(script(handle)));
     runtime
-        .block_on(runtime.bus().request(&DRIVER, Run(script)))
+        .block_on(driver::ask(runtime.bus(), GENEROUS, script))
         .expect("the driver answers")
 }
 

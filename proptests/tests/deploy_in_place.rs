@@ -6,9 +6,10 @@
 //! the root's children are exactly the deployments alive, every instance that started
 //! has stopped once unless it is still deployed, and no record is left behind.
 
+#[path = "../../tests/support/driver.rs"]
+mod driver;
+
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -103,29 +104,6 @@ impl Component for Probe {
 impl Handler<Crash> for Probe {
     async fn handle(&mut self, _: Crash, _: &mut Context<Self>) {
         panic!("crash on command");
-    }
-}
-
-/// What the driver runs: a script with the runtime's handle, on the root's reactor.
-type Script = Box<dyn FnOnce(Handle) -> Pin<Box<dyn Future<Output = Result<Left, String>>>> + Send>;
-
-struct Run(Script);
-impl Message for Run {
-    type Reply = Result<Left, String>;
-}
-
-const DRIVER: Address<Run> = Address::new("prop.driver");
-
-struct Driver;
-impl Component for Driver {
-    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
-        ctx.consume(&DRIVER)?;
-        Ok(())
-    }
-}
-impl Handler<Run> for Driver {
-    async fn handle(&mut self, Run(script): Run, ctx: &mut Context<Self>) -> Result<Left, String> {
-        script(ctx.runtime().clone()).await
     }
 }
 
@@ -229,19 +207,15 @@ fn check(here: Vec<Op>, there: Vec<Op>) -> Result<(), TestCaseError> {
         .build()
         .unwrap();
     runtime
-        .block_on(runtime.deploy(ChildSpec::new("driver", || Driver).reactor(0)))
+        .block_on(runtime.deploy(driver::Driver::<Result<Left, String>>::spec()))
         .unwrap();
     let counts = Counts::default();
     let handle = runtime.handle().clone();
     let c = counts.clone();
-    let script: Script = Box::new(move |handle| Box::pin(stream(handle, "a", here, c)));
+    let script = move |handle| stream(handle, "a", here, c);
     let (in_place, requested) = runtime.block_on(futures_lite::future::zip(
         async {
-            match runtime
-                .bus()
-                .request_timeout(&DRIVER, Run(script), Duration::from_secs(60))
-                .await
-            {
+            match driver::ask(runtime.bus(), Duration::from_secs(60), script).await {
                 Ok(outcome) => outcome,
                 Err(error) => Err(format!("the driver: {error}")),
             }
