@@ -1,5 +1,6 @@
 //! Every handled request is traced in a `bus.handle` span that records its correlation id,
-//! inside the component's `component.lifecycle` span (issue: core runtime, point 5).
+//! inside the component's `component.lifecycle` span (issue: core runtime, point 5); a
+//! supervisor is in its `supervisor` span only while it works.
 
 #[path = "support/common.rs"]
 mod common;
@@ -83,6 +84,16 @@ fn a_request_span_records_its_correlation_id() {
             .request(&Address::new("trace.deployer"), Cmd::Echo(0)),
     );
     assert_eq!(reply.ok(), Some(Reply::Number(7)));
+    // A task a component spawns on the root supervisor's reactor is polled outside the
+    // supervisor's span: the supervisor is in its span only while it works.
+    let (done_tx, done) = flume::bounded(1);
+    runtime
+        .block_on(runtime.deploy(ChildSpec::new("spawner", move || Spawner {
+            done: done_tx.clone(),
+        })))
+        .unwrap();
+    done.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the spawned task ran");
     runtime.shutdown();
     let spans = capture.spans.lock().unwrap();
     let handled = spans
@@ -103,6 +114,32 @@ fn a_request_span_records_its_correlation_id() {
         })
         .unwrap_or_else(|| panic!("no lifecycle span of the inner component: {spans:?}"));
     assert_eq!(inner.2, None, "{inner:?}");
+    let task = spans
+        .iter()
+        .find(|(name, _, _)| name == "user.task")
+        .unwrap_or_else(|| panic!("no span of the spawned task: {spans:?}"));
+    assert_eq!(task.2.as_deref(), Some("reactor.run"), "{task:?}");
+    let supervisor = spans
+        .iter()
+        .find(|(name, _, _)| name == "supervisor")
+        .unwrap_or_else(|| panic!("no supervisor span: {spans:?}"));
+    assert_eq!(supervisor.2, None, "{supervisor:?}");
+}
+
+/// Spawns a task that, in a later poll, opens a span and says it has.
+struct Spawner {
+    done: flume::Sender<()>,
+}
+impl Component for Spawner {
+    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        let done = self.done.clone();
+        ctx.spawn(async move {
+            futures_lite::future::yield_now().await;
+            let _span = tracing::debug_span!("user.task").entered();
+            let _ = done.send(());
+        })?;
+        Ok(())
+    }
 }
 
 /// Deploys `inner` from its handler, on the root's (only) reactor, and asks it.

@@ -35,6 +35,7 @@ use reactree_supervisors::{
     ChildId, Decision, Exit as PolicyExit, PolicyState, RestartType, SupervisorPolicy, Timestamp,
     tombstones,
 };
+use tracing::Instrument;
 
 use crate::bus::FastSet;
 use crate::component::control::{Directive, StartReport, StopMode};
@@ -252,6 +253,10 @@ pub(crate) struct Node {
     stats: Arc<NodeStats>,
     /// Work a deploy or undeploy done in place handed to the task.
     handed: Option<Handed>,
+    /// `supervisor`, a root span entered around each poll of the task and each deploy
+    /// or undeploy done in place: only while the node works, never across its waits,
+    /// so nothing else on its reactor runs inside it.
+    span: tracing::Span,
     /// The task's waker, while it waits for an event (see `next_event`).
     idle_waker: Option<Waker>,
 }
@@ -292,7 +297,9 @@ impl Node {
             }),
             handed: None,
             idle_waker: None,
+            span: tracing::Span::none(),
         };
+        node.span = tracing::debug_span!(parent: None, "supervisor", path = %node.path);
         for child in node.spec.children.clone() {
             match child {
                 // Names were checked with the tree (`SupervisorSpec::validate`): each
@@ -313,6 +320,12 @@ impl Node {
         node
     }
 
+    /// Enters the node's span for work done in place (a clone: the work borrows the
+    /// node); nothing when no subscriber wants the span.
+    fn enter(&self) -> Option<tracing::span::EnteredSpan> {
+        (!self.span.is_disabled()).then(|| self.span.clone().entered())
+    }
+
     fn now(&self) -> Timestamp {
         Timestamp::since(self.origin, Instant::now())
     }
@@ -321,12 +334,20 @@ impl Node {
     /// is shared with this thread's [`local`] table, which a deploy or undeploy asked
     /// on this reactor borrows to do its work in place; the task holds the node
     /// borrowed while it works, and lets it go only while it waits for an event.
+    pub(crate) fn run(
+        self,
+        started: oneshot::Sender<Result<(), Failure>>,
+    ) -> impl Future<Output = ()> + 'static {
+        let span = self.span.clone();
+        self.work(started).instrument(span)
+    }
+
+    /// The body of [`run`](Self::run), polled inside the supervisor's span.
     #[allow(
         clippy::await_holding_refcell_ref,
         reason = "the node is only ever tried (`try_borrow_mut`) by anything else"
     )]
-    pub(crate) async fn run(self, started: oneshot::Sender<Result<(), Failure>>) {
-        let _span = tracing::debug_span!("supervisor", path = %self.path).entered();
+    async fn work(self, started: oneshot::Sender<Result<(), Failure>>) {
         let cell = Rc::new(RefCell::new(self));
         let mut node = cell.borrow_mut();
         local::register(&node.path, &cell);
@@ -1226,6 +1247,7 @@ impl Node {
         if !self.idle() || !self.all_here(&spec, here) {
             return Err(spec);
         }
+        let _in = self.enter();
         self.sweep_if_sparse();
         let (id, first) = match self.add_deployment(&spec) {
             Ok(added) => added,
@@ -1283,6 +1305,7 @@ impl Node {
         if !self.idle() {
             return None;
         }
+        let _in = self.enter();
         self.sweep_if_sparse();
         let mine = self.deployment_range(id, first);
         if mine.is_empty() {
