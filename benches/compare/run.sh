@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 
 RUNS=${RUNS:-5}
 PEERS=(reactree floor kameo ractor actix)
-WORKLOADS=(tell-1 tell-2 ask-1 ask-2 ask-2-outside-poller fanout8 spawn spawn-instances spawn-warm spawn-instances-warm)
+WORKLOADS=(tell-1 tell-2 ask-1 ask-2 ask-2-outside-poller ask-2-spin fanout8 spawn spawn-instances spawn-warm spawn-instances-warm)
 OUT=benches/compare/RESULTS.md
 
 cargo build --release -p reactree-compare >&2
@@ -103,7 +103,9 @@ print(next((p['version'] for p in meta['packages'] if p['name'] == '$1'), '?'))"
     echo "  (\`ChildSpec::instances\`), one deploy and one undeploy."
     echo "  \`ask-2-outside-poller\` (reactree only): \`ask-2\` with the opt-in"
     echo "  \`IdlePolicy::ParkOutsidePoller\` (idle reactors park on their own futex, never in"
-    echo "  async-io's poller)."
+    echo "  async-io's poller). \`ask-2-spin\` (reactree only): \`ask-2\` with the opt-in"
+    echo "  \`IdlePolicy::Spin(50 µs)\` (an idle reactor watches for a wake-up for up to 50 µs"
+    echo "  before it parks: a busy core per reactor while messages flow)."
     echo "- **floor**: async-executor local executors on one or two threads and bounded (1024)"
     echo "  flume channels of \`u64\`, no runtime: the floor of reactree's own stack."
     echo "- **kameo**: bounded (1024) mailboxes, a tell awaits room. \`-1\`: current-thread tokio;"

@@ -12,8 +12,9 @@
 //!   one current-thread runtime); `-2`: on two threads.
 //! - `ask-1`, `ask-2`: `ASK` sequential request-reply round trips; round trips/s and the
 //!   p50 / p99 of each round trip's latency. `ask-2-outside-poller` (reactree only):
-//!   `ask-2` with the opt-in `IdlePolicy::ParkOutsidePoller` (any workload takes the
-//!   suffix).
+//!   `ask-2` with the opt-in `IdlePolicy::ParkOutsidePoller`; `ask-2-spin` (reactree
+//!   only): with the opt-in `IdlePolicy::Spin(50 µs)`, an idle reactor watching for a
+//!   wake-up before it parks (any workload takes either suffix).
 //! - `fanout8`: one producer gives each of `FANOUT` messages to 8 consumers spread over two
 //!   threads; deliveries/s.
 //! - `spawn`: start `SPAWN` idle actors, then stop them all; actors/s over both, the time

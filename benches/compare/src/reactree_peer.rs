@@ -39,6 +39,10 @@ const ECHO: Address<Ping> = Address::new("compare.echo");
 const FLUSH: Address<Ping> = Address::new("compare.flush");
 const DRIVER: Address<Go> = Address::new("compare.driver");
 
+/// How long an idle reactor watches for a wake-up before parking under `-spin`: as the
+/// `bus_round_trip` bench and the `idle_spin` example.
+const SPIN: Duration = Duration::from_micros(50);
+
 struct Sink(u64);
 impl Component for Sink {
     async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
@@ -119,10 +123,14 @@ struct Idle;
 impl Component for Idle {}
 
 pub(crate) fn run(workload: &str) -> Option<Measured> {
-    // `ask-2-outside-poller`: `ask-2` under the opt-in `IdlePolicy::ParkOutsidePoller`.
-    let (workload, idle) = match workload.strip_suffix("-outside-poller") {
-        Some(workload) => (workload, reactree::IdlePolicy::ParkOutsidePoller),
-        None => (workload, reactree::IdlePolicy::Park),
+    // `ask-2-outside-poller`: `ask-2` under the opt-in `IdlePolicy::ParkOutsidePoller`;
+    // `ask-2-spin`: under the opt-in `IdlePolicy::Spin(SPIN)`.
+    let (workload, idle) = if let Some(workload) = workload.strip_suffix("-outside-poller") {
+        (workload, reactree::IdlePolicy::ParkOutsidePoller)
+    } else if let Some(workload) = workload.strip_suffix("-spin") {
+        (workload, reactree::IdlePolicy::Spin(SPIN))
+    } else {
+        (workload, reactree::IdlePolicy::Park)
     };
     let runtime = Runtime::builder()
         .reactors(2)
