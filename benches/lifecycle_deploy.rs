@@ -8,6 +8,8 @@
 //!   the runtime's own cost of a deploy and an undeploy, with no request and no thread
 //!   wake-up in it (the comparison's `spawn` workload, warm, with one child alive at a
 //!   time: nothing faulted in, and its memory still in the caches);
+//! - `lifecycle_deploy/deploy_undeploy_anonymous_on_root_reactor`: the same with
+//!   `ChildSpec::anonymous`: no name made by the caller, none claimed by the supervisor;
 //! - `lifecycle_deploy/one_deployment_of_10000`: the same place, one deployment of
 //!   10,000 instances (`ChildSpec::instances`) deployed, then undeployed: reported per
 //!   instance (elements/s), the runtime's cost of a component without a deploy of its
@@ -75,6 +77,8 @@ struct Churn {
     instances: usize,
     /// Whether each instance consumes `SHARED` (nothing is sent to it).
     consuming: bool,
+    /// Whether each deployment is `ChildSpec::anonymous` (not consuming).
+    anonymous: bool,
 }
 impl Message for Churn {
     type Reply = Duration;
@@ -138,6 +142,8 @@ impl Handler<Churn> for Churner {
         for _ in 0..churn.count {
             let spec = if churn.consuming {
                 ChildSpec::new("churned", || Target(SHARED))
+            } else if churn.anonymous {
+                ChildSpec::anonymous(|| Idle)
             } else {
                 ChildSpec::new("churned", || Idle)
             };
@@ -204,7 +210,7 @@ fn lifecycle_deploy(c: &mut Criterion) {
         })
     });
     // One request for the whole batch: its own round trip is outside the time.
-    let churn = |count: u64, instances: usize, consuming: bool| {
+    let churn = |count: u64, instances: usize, consuming: bool, anonymous: bool| {
         runtime
             .block_on(runtime.bus().request_timeout(
                 &CHURN,
@@ -212,23 +218,28 @@ fn lifecycle_deploy(c: &mut Criterion) {
                     count,
                     instances,
                     consuming,
+                    anonymous,
                 },
                 Duration::from_secs(3600),
             ))
             .expect("churn")
     };
     c.bench_function("lifecycle_deploy/deploy_undeploy_on_root_reactor", |b| {
-        b.iter_custom(|iters| churn(iters, 1, false))
+        b.iter_custom(|iters| churn(iters, 1, false, false))
     });
+    c.bench_function(
+        "lifecycle_deploy/deploy_undeploy_anonymous_on_root_reactor",
+        |b| b.iter_custom(|iters| churn(iters, 1, false, true)),
+    );
     const INSTANCES: usize = 10_000;
     let mut group = c.benchmark_group("lifecycle_deploy");
     group.sample_size(10);
     group.throughput(Throughput::Elements(INSTANCES as u64));
     group.bench_function("one_deployment_of_10000", |b| {
-        b.iter_custom(|iters| churn(iters, INSTANCES, false))
+        b.iter_custom(|iters| churn(iters, INSTANCES, false, false))
     });
     group.bench_function("one_address_10000_consumers", |b| {
-        b.iter_custom(|iters| churn(iters, INSTANCES, true))
+        b.iter_custom(|iters| churn(iters, INSTANCES, true, false))
     });
     group.bench_function("undeploy_10000_in_random_order", |b| {
         b.iter_custom(|rounds| {

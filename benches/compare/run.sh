@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 
 RUNS=${RUNS:-5}
 PEERS=(reactree floor kameo ractor actix)
-WORKLOADS=(tell-1 tell-2 ask-1 ask-2 ask-2-outside-poller ask-2-spin fanout8 spawn spawn-instances spawn-warm spawn-instances-warm)
+WORKLOADS=(tell-1 tell-2 ask-1 ask-2 ask-2-outside-poller ask-2-spin fanout8 spawn spawn-anonymous spawn-instances spawn-warm spawn-anonymous-warm spawn-instances-warm)
 OUT=benches/compare/RESULTS.md
 
 cargo build --release -p reactree-compare >&2
@@ -98,6 +98,9 @@ print(next((p['version'] for p in meta['packages'] if p['name'] == '$1'), '?'))"
     echo "  \`MessageProducer\`), as the peers send through their actor references."
     echo "  \`spawn\`: deploy then undeploy, one after another, from a component on reactor 0"
     echo "  (the root supervisor's reactor), pinned there: each done in the caller's poll."
+    echo "  \`spawn-anonymous\` (reactree only): the same with \`ChildSpec::anonymous\`, each"
+    echo "  named by its supervisor (\`\$n\`), as the peers' actors have no name; \`spawn\` makes"
+    echo "  a name for each (\`idle-<i>\`), which its supervisor claims."
     echo "  \`spawn-instances\` (reactree only: the peers have no group of instances): the"
     echo "  same 10,000 as one deployment"
     echo "  (\`ChildSpec::instances\`), one deploy and one undeploy."

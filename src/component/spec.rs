@@ -115,6 +115,23 @@ where
     }
 }
 
+/// Checks a name given by the caller: not empty, no `/` (the separator of paths), and
+/// not starting with `$` (the runtime's, for anonymous deployments).
+pub(crate) fn check_name(name: &str) -> Result<(), SpecError> {
+    if name.is_empty() {
+        return Err(SpecError::EmptyName);
+    }
+    // A byte scan: names are short, and `str::contains`' searcher costs more to set up
+    // than it saves ('/' is ASCII, so no byte of another character matches it).
+    if name.bytes().any(|b| b == b'/') {
+        return Err(SpecError::InvalidName(name.to_owned()));
+    }
+    if name.starts_with('$') {
+        return Err(SpecError::ReservedName(name.to_owned()));
+    }
+    Ok(())
+}
+
 fn start<C: Component>(factory: Shared<dyn Factory<C>>, here: &Here, config: InstanceConfig) {
     let probe = here.probe.clone();
     here.instance_started();
@@ -144,7 +161,10 @@ fn start<C: Component>(factory: Shared<dyn Factory<C>>, here: &Here, config: Ins
 #[derive(Clone)]
 pub struct ChildSpec {
     /// Moved in from the caller: the supervisor copies it once, into the child's path.
+    /// Empty for an anonymous spec, whose name its supervisor gives.
     pub(crate) name: String,
+    /// Made by [`anonymous`](Self::anonymous).
+    pub(crate) anonymous: bool,
     pub(crate) launch: Shared<dyn Launch>,
     pub(crate) instances: usize,
     pub(crate) reactor: Option<usize>,
@@ -157,6 +177,7 @@ impl fmt::Debug for ChildSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChildSpec")
             .field("name", &self.name)
+            .field("anonymous", &self.anonymous)
             .field("instances", &self.instances)
             .field("reactor", &self.reactor)
             .field("mailbox_capacity", &self.mailbox_capacity)
@@ -177,12 +198,53 @@ impl ChildSpec {
     {
         Self {
             name: name.into(),
+            anonymous: false,
             launch: Shared::of(factory),
             instances: 1,
             reactor: None,
             mailbox_capacity: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             restart: RestartType::Permanent,
+        }
+    }
+
+    /// A spec as [`new`](Self::new) without a name of its own: its supervisor names the
+    /// deployment `$` and a number no other deployment of the runtime has had (`$17`),
+    /// as Akka's `spawnAnonymous` does. For children made at run time that nothing
+    /// looks up by name (one per connection, say): the caller invents no name, and a
+    /// deploy and an undeploy skip the check that a name is not taken twice. Names
+    /// starting with `$` are kept for these: [`new`](Self::new) with one is refused
+    /// ([`SpecError::ReservedName`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reactree::prelude::*;
+    ///
+    /// struct Session;
+    /// impl Component for Session {}
+    ///
+    /// let runtime = Runtime::builder().reactors(1).build()?;
+    /// let (a, b) = runtime.block_on(async {
+    ///     let a = runtime.deploy(ChildSpec::anonymous(|| Session)).await?;
+    ///     let b = runtime.deploy(ChildSpec::anonymous(|| Session)).await?;
+    ///     Ok::<_, DeployError>((a, b))
+    /// })?;
+    /// assert_ne!(a, b);
+    /// let snapshot = runtime.handle().inspect();
+    /// assert!(snapshot.components.iter().all(|c| c.name.starts_with('$')));
+    /// runtime.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn anonymous<C, F>(factory: F) -> Self
+    where
+        C: Component,
+        F: Fn() -> C + Send + Sync + 'static,
+    {
+        Self {
+            name: String::new(),
+            anonymous: true,
+            ..Self::new(String::new(), factory)
         }
     }
 
@@ -228,20 +290,21 @@ impl ChildSpec {
         self
     }
 
-    /// The deployment's name.
+    /// The deployment's name; empty for an [`anonymous`](Self::anonymous) spec, whose
+    /// supervisor names it.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// Whether it was made by [`anonymous`](Self::anonymous).
+    pub fn is_anonymous(&self) -> bool {
+        self.anonymous
+    }
+
     /// Checks what does not depend on the supervisor: the name, the counts.
     pub(crate) fn validate_alone(&self) -> Result<(), SpecError> {
-        if self.name.is_empty() {
-            return Err(SpecError::EmptyName);
-        }
-        // A byte scan: names are short, and `str::contains`' searcher costs more to set
-        // up than it saves ('/' is ASCII, so no byte of another character matches it).
-        if self.name.bytes().any(|b| b == b'/') {
-            return Err(SpecError::InvalidName(self.name.to_string()));
+        if !self.anonymous {
+            check_name(&self.name)?;
         }
         if self.instances == 0 {
             return Err(SpecError::ZeroInstances);

@@ -46,6 +46,12 @@ pub enum SpecError {
     /// The name contains `/`, the separator of paths in the tree.
     #[error("invalid component name {0:?}: '/' separates paths")]
     InvalidName(String),
+    /// The name starts with `$`: such names are the runtime's, given to anonymous
+    /// deployments (`ChildSpec::anonymous`).
+    #[error(
+        "invalid component name {0:?}: names starting with '$' are kept for anonymous deployments"
+    )]
+    ReservedName(String),
     /// `instances(0)`.
     #[error("instances must be at least 1")]
     ZeroInstances,

@@ -171,6 +171,12 @@ impl SupervisorSpec {
         })?;
         let mut names = HashSet::new();
         for child in &self.children {
+            // An anonymous child's name is given when it is added, and never repeats.
+            if let TreeChild::Component(spec) = child
+                && spec.is_anonymous()
+            {
+                continue;
+            }
             if !names.insert(child.name()) {
                 return Err(TreeError::DuplicateName {
                     supervisor: path,
@@ -200,13 +206,10 @@ impl SupervisorSpec {
 }
 
 fn check_name(name: &str, path: &str) -> Result<(), TreeError> {
-    if name.is_empty() || name.contains('/') {
-        return Err(TreeError::InvalidName {
-            supervisor: path.to_owned(),
-            name: name.to_owned(),
-        });
-    }
-    Ok(())
+    crate::component::spec::check_name(name).map_err(|_| TreeError::InvalidName {
+        supervisor: path.to_owned(),
+        name: name.to_owned(),
+    })
 }
 
 /// A supervision tree that makes no sense.
@@ -227,7 +230,8 @@ pub enum TreeError {
         /// The supervisor's path.
         supervisor: String,
     },
-    /// An empty name, or one with a `/`.
+    /// An empty name, one with a `/`, or one starting with `$` (kept for anonymous
+    /// deployments).
     #[error("supervisor {supervisor}: invalid child name {name:?}")]
     InvalidName {
         /// The supervisor's path.

@@ -19,10 +19,14 @@
 //!   threads; deliveries/s.
 //! - `spawn`: start `SPAWN` idle actors, then stop them all; actors/s over both, the time
 //!   per actor of each half, and the RSS (`/proc/self/status`) per live actor.
+//! - `spawn-anonymous` (reactree only): `spawn` with each component deployed by
+//!   `ChildSpec::anonymous`, named by its supervisor, as the peers' actors have no name
+//!   (`spawn` makes a name for each, `idle-<i>`, and its supervisor claims it).
 //! - `spawn-instances` (reactree only): the same as one deployment of `SPAWN` instances
 //!   (`ChildSpec::instances`, Vert.x's `setInstances`), deployed and undeployed with one
 //!   request each: what a component costs without a request of its own.
-//! - `spawn-warm`, `spawn-instances-warm`: the same round run twice in one process, the
+//! - `spawn-warm`, `spawn-anonymous-warm`, `spawn-instances-warm`: the same round run
+//!   twice in one process, the
 //!   second measured: what a process that has started and stopped actors before pays,
 //!   its heap already grown (no page faults, no arena growth), as in a long-running
 //!   service. The memory per actor is the first round's: the second reuses its pages.
@@ -181,7 +185,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(peer), Some(workload)) = (args.first(), args.get(1)) else {
         eprintln!(
-            "usage: reactree-compare <reactree|floor|kameo|ractor|actix> <tell-1|tell-2|ask-1|ask-2|fanout8|spawn|spawn-instances>[-warm for the spawns], or reactree-compare machine <page-touch|wake-ups>"
+            "usage: reactree-compare <reactree|floor|kameo|ractor|actix> <tell-1|tell-2|ask-1|ask-2|fanout8|spawn|spawn-anonymous|spawn-instances>[-warm for the spawns], or reactree-compare machine <page-touch|wake-ups>"
         );
         std::process::exit(2);
     };

@@ -82,7 +82,11 @@ impl Handler<Go> for Driver {
         match workload {
             "spawn" | "spawn-warm" => {
                 let runtime = ctx.runtime();
-                crate::spawn_rounds(workload, async || spawn(runtime).await).await
+                crate::spawn_rounds(workload, async || spawn(runtime, Named).await).await
+            }
+            "spawn-anonymous" | "spawn-anonymous-warm" => {
+                let runtime = ctx.runtime();
+                crate::spawn_rounds(workload, async || spawn(runtime, Anonymous).await).await
             }
             "spawn-instances" | "spawn-instances-warm" => {
                 let runtime = ctx.runtime();
@@ -148,6 +152,8 @@ pub(crate) fn run(workload: &str) -> Option<Measured> {
         let kind = match workload {
             "spawn" => "spawn",
             "spawn-warm" => "spawn-warm",
+            "spawn-anonymous" => "spawn-anonymous",
+            "spawn-anonymous-warm" => "spawn-anonymous-warm",
             "spawn-instances" => "spawn-instances",
             "spawn-instances-warm" => "spawn-instances-warm",
             "ask-1" | "ask-2" => "ask",
@@ -186,14 +192,28 @@ async fn spawn_instances(runtime: &Handle) -> Measured {
     Measured::spawned(deployed, start.elapsed(), per_actor)
 }
 
+/// Whether `spawn` names its components or deploys them anonymous.
+#[derive(Clone, Copy)]
+enum Naming {
+    /// `idle-0`, `idle-1`, ...: names the caller makes, each claimed by the supervisor.
+    Named,
+    /// `ChildSpec::anonymous`: named by the supervisor, nothing claimed.
+    Anonymous,
+}
+use Naming::{Anonymous, Named};
+
 /// Deploys then undeploys `SPAWN` idle components on reactor 0, from the driver on
 /// reactor 0 (the root supervisor's reactor), one after another.
-async fn spawn(runtime: &Handle) -> Measured {
+async fn spawn(runtime: &Handle, naming: Naming) -> Measured {
     let before = rss();
     let start = Instant::now();
     let mut ids = Vec::with_capacity(SPAWN);
     for i in 0..SPAWN {
-        let spec = ChildSpec::new(format!("idle-{i}"), || Idle).reactor(0);
+        let spec = match naming {
+            Named => ChildSpec::new(format!("idle-{i}"), || Idle),
+            Anonymous => ChildSpec::anonymous(|| Idle),
+        }
+        .reactor(0);
         if let Ok(id) = runtime.deploy(spec).await {
             ids.push(id);
         }
