@@ -505,7 +505,7 @@ impl Node {
     /// The path of a new deployment of `spec`: its name claimed, or for an anonymous
     /// spec `$` and a fresh key, which needs no claim (no caller's name starts with `$`,
     /// and no key is given twice), so its deploy and undeploy never touch `names`.
-    #[inline]
+    #[inline(always)]
     fn path_for(&mut self, spec: &ChildSpec) -> Option<Arc<str>> {
         if spec.anonymous {
             Some(anonymous_path(&self.path, self.runtime.next_key()))
