@@ -139,9 +139,10 @@ fn start<C: Component>(factory: Shared<dyn Factory<C>>, here: &Here, config: Ins
         .spawn_detached_now(|slot| crate::component::instance::run(factory, config, probe, slot));
 }
 
-/// The specification of a deployment: a name, a `Send` factory that builds the component
-/// on its reactor, the number of instances, their placement, mailbox capacity and
-/// shutdown timeout.
+/// The specification of a deployment: a name (or none, for an
+/// [`anonymous`](Self::anonymous) one, named by its supervisor), a `Send` factory that
+/// builds the component on its reactor, the number of instances, their placement,
+/// mailbox capacity and shutdown timeout.
 ///
 /// # Examples
 ///
