@@ -36,6 +36,17 @@ impl Component for Reporter {
     }
 }
 
+impl Reporter {
+    /// One that reports to no one.
+    fn quiet(fail_start: bool) -> Self {
+        Self {
+            names: flume::unbounded().0,
+            address: None,
+            fail_start,
+        }
+    }
+}
+
 impl Handler<Cmd> for Reporter {
     async fn handle(&mut self, cmd: Cmd, _: &mut Context<Self>) -> Reply {
         match cmd {
@@ -128,11 +139,7 @@ fn the_instances_of_one_anonymous_deployment_share_its_name() {
 fn names_starting_with_a_dollar_are_refused_to_callers() {
     let runtime = runtime(1);
     let deploy = |name: &str| {
-        runtime.block_on(runtime.deploy(ChildSpec::new(name, || Reporter {
-            names: flume::unbounded().0,
-            address: None,
-            fail_start: false,
-        })))
+        runtime.block_on(runtime.deploy(ChildSpec::new(name, || Reporter::quiet(false))))
     };
     for name in ["$1", "$", "$anything"] {
         assert_eq!(
@@ -151,11 +158,7 @@ fn names_starting_with_a_dollar_are_refused_to_callers() {
     // In a static tree too, for components and supervisors alike.
     let built = Runtime::builder()
         .reactors(1)
-        .child(ChildSpec::new("$7", || Reporter {
-            names: flume::unbounded().0,
-            address: None,
-            fail_start: false,
-        }))
+        .child(ChildSpec::new("$7", || Reporter::quiet(false)))
         .build();
     assert!(
         matches!(
@@ -243,14 +246,7 @@ fn a_failed_anonymous_start_names_the_deployment_it_gave_up() {
     runtime
         .block_on(runtime.deploy(Driver::<Result<DeploymentId, DeployError>>::spec()))
         .unwrap();
-    let failing = || {
-        ChildSpec::anonymous(|| Reporter {
-            names: flume::unbounded().0,
-            address: None,
-            fail_start: true,
-        })
-        .reactor(0)
-    };
+    let failing = || ChildSpec::anonymous(|| Reporter::quiet(true)).reactor(0);
     // By request, and in place.
     let requested = runtime.block_on(runtime.deploy(failing()));
     let spec = failing();

@@ -243,7 +243,6 @@ impl ChildSpec {
         F: Fn() -> C + Send + Sync + 'static,
     {
         Self {
-            name: String::new(),
             anonymous: true,
             ..Self::new(String::new(), factory)
         }

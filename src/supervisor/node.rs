@@ -273,6 +273,7 @@ impl Node {
     pub(crate) fn new(config: NodeConfig) -> Self {
         let (exits_tx, exits) = mailbox::bounded(usize::MAX);
         let strategy = config.spec.strategy;
+        let span = tracing::debug_span!(parent: None, "supervisor", path = %config.path);
         let mut node = Self {
             policy: policy_of(&config.spec),
             path: config.path,
@@ -299,9 +300,8 @@ impl Node {
             }),
             handed: None,
             idle_waker: None,
-            span: tracing::Span::none(),
+            span,
         };
-        node.span = tracing::debug_span!(parent: None, "supervisor", path = %node.path);
         for child in node.spec.children.clone() {
             match child {
                 // Names were checked with the tree (`SupervisorSpec::validate`): each
@@ -1289,9 +1289,10 @@ impl Node {
                 }
             }
         }
-        let name = match spec.anonymous {
-            true => self.children[first].name(),
-            false => spec.name(),
+        let name = if spec.anonymous {
+            self.children[first].name()
+        } else {
+            spec.name()
         };
         let deployed = self.deployed(id, name, Ok(()));
         self.publish();
