@@ -20,13 +20,17 @@ trap 'rm -rf "$TMP"' EXIT
 # instead of on whichever peer's runs it happened to meet.
 for _ in $(seq "$RUNS"); do
     for workload in "${WORKLOADS[@]}"; do
+        # The machine's probes run just before the workloads they explain: this VM's
+        # wake-up cost drifts by half within minutes.
+        case "$workload" in
+            ask-2) "$BIN" machine wake-ups | grep '^RESULT' >>"$TMP/wake-ups" || true ;;
+            spawn) "$BIN" machine page-touch | grep '^RESULT' >>"$TMP/machine" || true ;;
+        esac
         for peer in "${PEERS[@]}"; do
             timeout 300 "$BIN" "$peer" "$workload" | grep '^RESULT' >>"$TMP/$peer.$workload" || true
         done
         printf '.' >&2
     done
-    "$BIN" machine page-touch | grep '^RESULT' >>"$TMP/machine" || true
-    "$BIN" machine wake-ups | grep '^RESULT' >>"$TMP/wake-ups" || true
 done
 echo >&2
 
@@ -134,7 +138,7 @@ print(f'{statistics.median(v)/1000:.2f} µs' if v else 'n/a')
 import statistics
 v = [float(l.split('p50_ns=')[1].split()[0]) for l in open('$TMP/wake-ups') if 'p50_ns=' in l]
 print(f'{statistics.median(v)/1000:.2f} µs' if v else 'n/a')
-") per round trip at the median (median of $RUNS runs of \`reactree-compare machine wake-ups\`)."
+") per round trip at the median (median of $RUNS runs of \`reactree-compare machine wake-ups\`, each just before the round's \`ask-2\`)."
     echo
     echo "\`-warm\`: the same round run twice in one process, the second measured: the heap and"
     echo "every table already grown by the first, as in a service that has deployed before. The"
