@@ -10,12 +10,18 @@
 //! async-io's thread: a message from another reactor is one futex wake, a timer or an
 //! I/O event one more hop. With [`IdlePolicy::Spin`] an idle reactor first watches for a
 //! wake-up for the given time, burning its core meanwhile, and only then parks: a reply
-//! that comes back within the spin is picked up without any OS wake-up. The cost is
-//! CPU: while traffic flows, each reactor keeps its core busy; a quiet reactor spins
-//! once per wake-up and then sleeps.
+//! that comes back within the spin is picked up without any OS wake-up, and without the
+//! parker: the waker raises a flag the watching thread sees, and the thread polls again
+//! in place. The cost is CPU: while traffic flows, each reactor keeps its core busy; a
+//! quiet reactor spins once per wake-up and then sleeps.
 //!
-//! Invariant: spinning never delays work. It only postpones the moment the reactor hands
-//! its thread back to the parker, and ends as soon as anything wakes the reactor.
+//! Invariants: spinning never delays work. It only postpones the moment the reactor
+//! hands its thread back to the parker, and ends as soon as anything wakes the reactor.
+//! A wake-up is never lost between the watch and the parker: the waker skips the parker
+//! only while the watch is on, and the watcher looks at the flag again after turning
+//! the watch off (both sequentially consistent). After [`IN_PLACE`] wake-ups taken in
+//! place, the thread goes back through `block_on` once, so async-io's poller is still
+//! looked at under steady traffic.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -48,9 +54,15 @@ pub enum IdlePolicy {
     Spin(Duration),
 }
 
-/// Wakes the reactor's parker and leaves a flag the spinning thread watches.
+/// Leaves a flag the spinning thread watches, and wakes the reactor's parker unless the
+/// thread is watching the flag.
 struct Flagged {
     woken: AtomicBool,
+    /// Set while the thread watches `woken` inside [`Idle::poll`], which then polls
+    /// again itself when the flag is raised: the wake-up needs no parker, so it takes
+    /// no lock and touches no line of the parker's, and the thread does not go back
+    /// through `block_on` for it.
+    watching: AtomicBool,
     parker: Mutex<Option<Waker>>,
 }
 
@@ -60,12 +72,23 @@ impl Wake for Flagged {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
+        // Sequentially consistent, both stores and both loads, here and at the end of
+        // a watch in `Idle::poll`: either this sees the watch still on (and the
+        // watcher, clearing it, then sees the flag), or the watcher's last look misses
+        // the flag and this sees the watch off, and wakes the parker.
+        self.woken.store(true, Ordering::SeqCst);
+        if self.watching.load(Ordering::SeqCst) {
+            return;
+        }
         if let Some(parker) = &*self.parker.lock().unwrap_or_else(PoisonError::into_inner) {
             parker.wake_by_ref();
         }
     }
 }
+
+/// Wake-ups a watch may take in place, polling again without returning to `block_on`,
+/// before it returns and lets `block_on` look at async-io's poller (timers, I/O) once.
+const IN_PLACE: u32 = 16;
 
 /// Polls `inner` under the idle policy; see the module docs.
 pub(crate) struct Idle<F> {
@@ -79,6 +102,7 @@ impl<F: Future + Unpin> Idle<F> {
     pub(crate) fn new(inner: F, policy: IdlePolicy) -> Self {
         let flagged = Arc::new(Flagged {
             woken: AtomicBool::new(false),
+            watching: AtomicBool::new(false),
             parker: Mutex::new(None),
         });
         Self {
@@ -102,28 +126,42 @@ impl<F: Future + Unpin> Future for Idle<F> {
             return Pin::new(&mut this.inner).poll(cx);
         }
         super::remember_waker(&this.flagged.parker, cx.waker());
-        this.flagged.woken.store(false, Ordering::Release);
-        let polled = Pin::new(&mut this.inner).poll(&mut Context::from_waker(&this.waker));
-        if polled.is_ready() {
-            return polled;
-        }
-        // Nothing to run: watch for a wake-up before letting the thread park. A wake-up
-        // has already told the parker, so returning `Pending` then polls again at once.
-        // The flag is looked at after every pause, so a wake-up is seen within one pause
-        // (some tens of cycles to a few hundred, by CPU), and the clock only every 64:
-        // a clock read costs more than the pauses between two looks.
-        let start = Instant::now();
-        'watch: loop {
-            for _ in 0..64 {
-                if this.flagged.woken.load(Ordering::Acquire) {
-                    break 'watch;
+        for _ in 0..IN_PLACE {
+            this.flagged.woken.store(false, Ordering::Release);
+            let polled = Pin::new(&mut this.inner).poll(&mut Context::from_waker(&this.waker));
+            if polled.is_ready() {
+                return polled;
+            }
+            // Nothing to run: watch for a wake-up before letting the thread park. The
+            // flag is looked at after every pause, so a wake-up is seen within one
+            // pause (some tens of cycles to a few hundred, by CPU), and the clock only
+            // every 64: a clock read costs more than the pauses between two looks.
+            this.flagged.watching.store(true, Ordering::SeqCst);
+            let start = Instant::now();
+            let mut woken = false;
+            'watch: loop {
+                for _ in 0..64 {
+                    if this.flagged.woken.load(Ordering::Acquire) {
+                        woken = true;
+                        break 'watch;
+                    }
+                    std::hint::spin_loop();
                 }
-                std::hint::spin_loop();
+                if start.elapsed() >= this.spin {
+                    break;
+                }
             }
-            if start.elapsed() >= this.spin {
-                break;
+            this.flagged.watching.store(false, Ordering::SeqCst);
+            // A wake-up that came in the watch, or as it ended, did not wake the parker
+            // (see `Flagged::wake_by_ref`): poll again here.
+            if !woken && !this.flagged.woken.load(Ordering::SeqCst) {
+                // The watch ran out: park (a wake-up from now on wakes the parker).
+                return Poll::Pending;
             }
         }
+        // Woken over and over: back to `block_on` for a look at async-io's poller, and
+        // straight back here (the parker is told, so the thread does not park).
+        cx.waker().wake_by_ref();
         Poll::Pending
     }
 }
@@ -179,5 +217,44 @@ mod tests {
         // Generous bounds: a watch that ran out would take a minute per message.
         assert!(slowest < Duration::from_secs(10), "{slowest:?}");
         assert!(started.elapsed() < Duration::from_secs(30));
+    }
+
+    /// Watches of a microsecond, so wake-ups land in a watch, as it ends, and after it
+    /// (on the parker): none is lost, or the reactor would park for good and the
+    /// receiver below never finish.
+    #[test]
+    fn no_wake_up_is_lost_as_a_watch_ends() {
+        const MESSAGES: u32 = 20_000;
+        let (tx, rx) = flume::bounded::<u32>(1);
+        let (done_tx, done) = flume::bounded::<u32>(1);
+        let receiver = std::thread::spawn(move || {
+            let received = crate::rt::block_on(Idle::new(
+                Box::pin(async {
+                    let mut count = 0;
+                    while rx.recv_async().await.is_ok() {
+                        count += 1;
+                    }
+                    count
+                }),
+                IdlePolicy::Spin(Duration::from_micros(1)),
+            ));
+            let _ = done_tx.send(received);
+        });
+        for i in 0..MESSAGES {
+            // Now and then a pause, so the receiver's watch runs out and it parks.
+            if i % 64 == 0 {
+                std::thread::sleep(Duration::from_micros(50));
+            } else if i % 7 == 0 {
+                std::thread::yield_now();
+            }
+            tx.send_timeout(i, Duration::from_secs(60))
+                .expect("the reactor parked with a wake-up pending");
+        }
+        drop(tx);
+        let received = done
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the reactor parked with a wake-up pending");
+        assert_eq!(received, MESSAGES);
+        receiver.join().unwrap();
     }
 }
