@@ -1437,8 +1437,6 @@ impl Node {
     }
 }
 
-/// Asks the instance behind `stats` to stop; on this reactor, it stops before the
-/// caller looks: no going idle and being woken again for it.
 /// `parent/$n`: the path of an anonymous deployment, numbered `n`. The digits are
 /// written by hand: `format!` costs some 400 instructions, a tenth of a deploy.
 fn anonymous_path(parent: &str, n: u64) -> Arc<str> {
@@ -1462,6 +1460,8 @@ fn anonymous_path(parent: &str, n: u64) -> Arc<str> {
     }
 }
 
+/// Asks the instance behind `stats` to stop; on this reactor, it stops before the
+/// caller looks: no going idle and being woken again for it.
 fn request_stop(stats: &InstanceStats, mode: StopMode) {
     if let Some(woken) = stats.control.request_stop(mode) {
         crate::reactor::run_woken(&woken);
