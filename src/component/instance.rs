@@ -243,7 +243,7 @@ impl<C: Component> Core<C> {
 
     /// Polls `future` with the watchdog told about each poll. A future of its own,
     /// not an `async fn`: that would keep `future` twice (as its parameter and pinned),
-    /// and a `start`'s future would no longer fit a pooled block (see `apart`).
+    /// and a `start`'s future would no longer fit a pooled block (see `live`).
     const fn watched<F: Future>(&self, hook: Hook, future: F) -> Watched<'_, C, F> {
         Watched {
             core: self,
@@ -463,9 +463,11 @@ fn live<'a, C: Component>(
         core.stats.transition_to(ComponentState::Starting);
         // Registrations made by this start have this id or a greater one.
         let made_from = ctx.bus().registry().next_id();
-        // `start` and `stop` are kept apart: they run once each, and their futures
-        // would otherwise sit in every idle component's state.
-        let mut component = match apart(start(&mut *ctx, core)).await {
+        // `start` and `stop` are kept apart, in a block of the reactor's pool when they
+        // fit one (a start and the stop after it reuse the same few blocks, with no
+        // allocation), else boxed: they run once each, and their futures would
+        // otherwise sit in every idle component's state.
+        let mut component = match PooledFuture::new(start(&mut *ctx, core)).await {
             Ok(component) => component,
             Err(failure) => {
                 ctx.start_failed(made_from);
@@ -489,7 +491,7 @@ fn live<'a, C: Component>(
         if core.control().stop_mode() == Some(StopMode::Terminate) {
             ctx.unregister_all();
         }
-        let exit = apart(stop(&mut component, &mut *ctx, exit, core)).await;
+        let exit = PooledFuture::new(stop(&mut component, &mut *ctx, exit, core)).await;
         // What the incarnation leaves (timers, tasks, ...) goes before the component, as
         // it would with a context of its own.
         ctx.keep_registrations();
@@ -503,13 +505,6 @@ fn live<'a, C: Component>(
         }
         exit
     }
-}
-
-/// Keeps a future that runs once outside the caller's state: in a block of the
-/// reactor's pool when it fits one (a start and the stop after it use the same few
-/// blocks, with no allocation), else boxed.
-fn apart<'a, T>(future: impl Future<Output = T> + 'a) -> PooledFuture<'a, T> {
-    PooledFuture::new(future)
 }
 
 async fn start<C: Component>(ctx: &mut Context<C>, core: &Core<C>) -> Result<C, Failure> {
@@ -558,7 +553,7 @@ async fn stop<C: Component>(
     // Most `stop`s finish in their first poll: those need no clock read and no
     // deadline. The grace period runs from the end of that poll (a poll that blocks the
     // thread could not be cut short anyway). The deadline is boxed: with its timer in
-    // place, this future would not fit a pooled block (see `apart`).
+    // place, this future would not fit a pooled block (see `live`).
     let outcome = match futures_lite::future::poll_once(stopping.as_mut()).await {
         Some(outcome) => Some(outcome),
         None => {
