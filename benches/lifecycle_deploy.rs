@@ -75,10 +75,18 @@ const SHARED: Address<Cmd> = Address::new("bench.shared");
 struct Churn {
     count: u64,
     instances: usize,
-    /// Whether each instance consumes `SHARED` (nothing is sent to it).
-    consuming: bool,
-    /// Whether each deployment is `ChildSpec::anonymous` (not consuming).
-    anonymous: bool,
+    churned: Churned,
+}
+
+/// What each churned deployment is.
+#[derive(Clone, Copy)]
+enum Churned {
+    /// Idle components named `churned`.
+    Idle,
+    /// Components named `churned`, each consuming `SHARED` (nothing is sent to it).
+    Consuming,
+    /// Idle components deployed by `ChildSpec::anonymous`.
+    Anonymous,
 }
 impl Message for Churn {
     type Reply = Duration;
@@ -140,12 +148,10 @@ impl Handler<Churn> for Churner {
         let runtime = ctx.runtime().clone();
         let start = Instant::now();
         for _ in 0..churn.count {
-            let spec = if churn.consuming {
-                ChildSpec::new("churned", || Target(SHARED))
-            } else if churn.anonymous {
-                ChildSpec::anonymous(|| Idle)
-            } else {
-                ChildSpec::new("churned", || Idle)
+            let spec = match churn.churned {
+                Churned::Idle => ChildSpec::new("churned", || Idle),
+                Churned::Consuming => ChildSpec::new("churned", || Target(SHARED)),
+                Churned::Anonymous => ChildSpec::anonymous(|| Idle),
             };
             let spec = spec.reactor(0).instances(churn.instances);
             let id = runtime.deploy(spec).await.expect("deploy");
@@ -210,36 +216,35 @@ fn lifecycle_deploy(c: &mut Criterion) {
         })
     });
     // One request for the whole batch: its own round trip is outside the time.
-    let churn = |count: u64, instances: usize, consuming: bool, anonymous: bool| {
+    let churn = |count: u64, instances: usize, churned: Churned| {
         runtime
             .block_on(runtime.bus().request_timeout(
                 &CHURN,
                 Churn {
                     count,
                     instances,
-                    consuming,
-                    anonymous,
+                    churned,
                 },
                 Duration::from_secs(3600),
             ))
             .expect("churn")
     };
     c.bench_function("lifecycle_deploy/deploy_undeploy_on_root_reactor", |b| {
-        b.iter_custom(|iters| churn(iters, 1, false, false))
+        b.iter_custom(|iters| churn(iters, 1, Churned::Idle))
     });
     c.bench_function(
         "lifecycle_deploy/deploy_undeploy_anonymous_on_root_reactor",
-        |b| b.iter_custom(|iters| churn(iters, 1, false, true)),
+        |b| b.iter_custom(|iters| churn(iters, 1, Churned::Anonymous)),
     );
     const INSTANCES: usize = 10_000;
     let mut group = c.benchmark_group("lifecycle_deploy");
     group.sample_size(10);
     group.throughput(Throughput::Elements(INSTANCES as u64));
     group.bench_function("one_deployment_of_10000", |b| {
-        b.iter_custom(|iters| churn(iters, INSTANCES, false, false))
+        b.iter_custom(|iters| churn(iters, INSTANCES, Churned::Idle))
     });
     group.bench_function("one_address_10000_consumers", |b| {
-        b.iter_custom(|iters| churn(iters, INSTANCES, true, false))
+        b.iter_custom(|iters| churn(iters, INSTANCES, Churned::Consuming))
     });
     group.bench_function("undeploy_10000_in_random_order", |b| {
         b.iter_custom(|rounds| {
