@@ -4,6 +4,8 @@
 
 #[path = "support/common.rs"]
 mod common;
+#[path = "support/driver.rs"]
+mod driver;
 
 use std::sync::{Arc, Mutex};
 
@@ -60,11 +62,8 @@ fn a_request_span_records_its_correlation_id() {
             .deploy(Probe::spec("traced", "trace.probe", &log))
             .await
             .unwrap();
-        let l = log.clone();
         runtime
-            .deploy(ChildSpec::new("deployer", move || Deployer {
-                log: l.clone(),
-            }))
+            .deploy(driver::Driver::<Reply>::spec())
             .await
             .unwrap();
         runtime
@@ -78,11 +77,15 @@ fn a_request_span_records_its_correlation_id() {
     };
     // A component deployed by a handler on the root's reactor (done inside the
     // handler's poll) still has a lifecycle of its own: a root span.
-    let reply = runtime.block_on(
-        runtime
+    let spec = Probe::spec("inner", "trace.inner", &log);
+    let reply = runtime.block_on(driver::ask(runtime.bus(), GENEROUS, |handle| async move {
+        handle.deploy(spec).await.unwrap();
+        handle
             .bus()
-            .request(&Address::new("trace.deployer"), Cmd::Echo(0)),
-    );
+            .request(&Address::new("trace.inner"), Cmd::Echo(7))
+            .await
+            .unwrap()
+    }));
     assert_eq!(reply.ok(), Some(Reply::Number(7)));
     // A task a component spawns on the root supervisor's reactor is polled outside the
     // supervisor's span: the supervisor is in its span only while it works.
@@ -139,26 +142,5 @@ impl Component for Spawner {
             let _ = done.send(());
         })?;
         Ok(())
-    }
-}
-
-/// Deploys `inner` from its handler, on the root's (only) reactor, and asks it.
-struct Deployer {
-    log: Log,
-}
-impl Component for Deployer {
-    async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
-        ctx.consume(&Address::<Cmd>::new("trace.deployer"))?;
-        Ok(())
-    }
-}
-impl Handler<Cmd> for Deployer {
-    async fn handle(&mut self, _: Cmd, ctx: &mut Context<Self>) -> Reply {
-        let spec = Probe::spec("inner", "trace.inner", &self.log);
-        ctx.runtime().deploy(spec).await.unwrap();
-        ctx.bus()
-            .request(&Address::new("trace.inner"), Cmd::Echo(7))
-            .await
-            .unwrap()
     }
 }
