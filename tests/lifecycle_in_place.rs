@@ -24,15 +24,18 @@ fn with_driver(strategy: Strategy) -> Runtime {
         .build()
         .expect("runtime");
     runtime
-        .block_on(runtime.deploy(driver::Driver::<String>::spec()))
+        .block_on(runtime.deploy(driver::Driver::<Said>::spec()))
         .expect("the driver deploys");
     runtime
 }
 
-/// Runs `script` in the driver and returns what it says ("ok" when all went well).
-fn drive<F>(runtime: &Runtime, script: impl FnOnce(Handle) -> F + Send + 'static) -> String
+/// What a script says: `Ok` when all went well, else what went wrong.
+type Said = Result<(), String>;
+
+/// Runs `script` in the driver and returns what it says.
+fn drive<F>(runtime: &Runtime, script: impl FnOnce(Handle) -> F + Send + 'static) -> Said
 where
-    F: Future<Output = String> + 'static,
+    F: Future<Output = Said> + 'static,
 {
     runtime
         .block_on(driver::ask(runtime.bus(), GENEROUS, script))
@@ -94,6 +97,25 @@ fn slow(name: &'static str, log: &Log, wait_ms: u64) -> Slow {
     }
 }
 
+/// Deploys `spec`, whose instance `instance` fails its start: the deploy must fail
+/// there, naming the deployment, and leave no record.
+async fn start_fails(handle: &Handle, spec: ChildSpec, instance: usize) -> Said {
+    let before = handle.deployment_count();
+    let name = spec.name().to_owned();
+    match handle.deploy(spec).await {
+        Err(DeployError::StartFailed {
+            name: failed,
+            instance: at,
+            ..
+        }) if failed == name && at == instance => {}
+        other => return Err(format!("deploy: {other:?}")),
+    }
+    if handle.deployment_count() != before {
+        return Err("a record was left".into());
+    }
+    Ok(())
+}
+
 /// Whether `name` is a child of the root, and running.
 fn root_runs(handle: &Handle, name: &str) -> bool {
     handle
@@ -108,24 +130,24 @@ fn a_deploy_whose_start_waits_is_finished_by_the_supervisor() {
     let l = log.clone();
     let said = drive(&runtime, move |handle| async move {
         let spec = slow("slow", &l, 20).spec().instances(2);
-        let id = match handle.deploy(spec).await {
-            Ok(id) => id,
-            Err(error) => return format!("deploy: {error}"),
-        };
+        let id = handle
+            .deploy(spec)
+            .await
+            .map_err(|e| format!("deploy: {e}"))?;
         // Both starts have ended by the time the deploy answers.
         let started = entries(&l);
         if started != ["slow 0 started", "slow 1 started"] {
-            return format!("after the deploy: {started:?}");
+            return Err(format!("after the deploy: {started:?}"));
         }
         if !root_runs(&handle, "slow") {
-            return "not running".into();
+            return Err("not running".into());
         }
-        if let Err(error) = handle.undeploy(id).await {
-            return format!("undeploy: {error}");
-        }
-        "ok".into()
+        handle
+            .undeploy(id)
+            .await
+            .map_err(|e| format!("undeploy: {e}"))
     });
-    assert_eq!(said, "ok");
+    assert_eq!(said, Ok(()));
     assert_eq!(
         entries(&log),
         [
@@ -144,26 +166,19 @@ fn a_start_that_fails_at_once_fails_the_deploy_and_frees_the_name() {
     let runtime = with_driver(Strategy::OneForOne);
     let l = log.clone();
     let said = drive(&runtime, move |handle| async move {
-        let before = handle.deployment_count();
         let bad = Slow {
             fail_instance: Some(0),
             ..slow("bad", &l, 0)
         };
-        match handle.deploy(bad.spec()).await {
-            Err(DeployError::StartFailed { name, instance, .. })
-                if name == "bad" && instance == 0 => {}
-            other => return format!("first deploy: {other:?}"),
-        }
-        if handle.deployment_count() != before {
-            return "a record was left".into();
-        }
+        start_fails(&handle, bad.spec(), 0).await?;
         // The name is free again, and the supervisor still deploys in place.
-        match handle.deploy(slow("bad", &l, 0).spec()).await {
-            Ok(_) => "ok".into(),
-            Err(error) => format!("second deploy: {error}"),
-        }
+        handle
+            .deploy(slow("bad", &l, 0).spec())
+            .await
+            .map(drop)
+            .map_err(|e| format!("second deploy: {e}"))
     });
-    assert_eq!(said, "ok");
+    assert_eq!(said, Ok(()));
     assert_eq!(entries(&log), ["bad 0 failed", "bad 0 started"]);
 }
 
@@ -173,22 +188,13 @@ fn a_start_that_waits_then_fails_stops_the_instances_before_it() {
     let runtime = with_driver(Strategy::OneForOne);
     let l = log.clone();
     let said = drive(&runtime, move |handle| async move {
-        let before = handle.deployment_count();
         let bad = Slow {
             fail_instance: Some(1),
             ..slow("bad", &l, 10)
         };
-        match handle.deploy(bad.spec().instances(3)).await {
-            Err(DeployError::StartFailed { name, instance, .. })
-                if name == "bad" && instance == 1 => {}
-            other => return format!("deploy: {other:?}"),
-        }
-        if handle.deployment_count() != before {
-            return "a record was left".into();
-        }
-        "ok".into()
+        start_fails(&handle, bad.spec().instances(3), 1).await
     });
-    assert_eq!(said, "ok");
+    assert_eq!(said, Ok(()));
     // Instance 2 never started; instance 0 was stopped again.
     assert_eq!(
         entries(&log),
@@ -210,7 +216,7 @@ fn a_deploy_given_up_while_its_start_waits_still_ends_whole() {
         })
         .await;
         if let Some(error) = gave_up {
-            return format!("deploy: {error}");
+            return Err(format!("deploy: {error}"));
         }
         // The supervisor finishes the start on its own, and the deployment is whole.
         for _ in 0..1000 {
@@ -220,18 +226,19 @@ fn a_deploy_given_up_while_its_start_waits_still_ends_whole() {
             sleep(5).await;
         }
         if !root_runs(&handle, "slow") {
-            return "the deployment did not start".into();
+            return Err("the deployment did not start".into());
         }
         match handle.deploy(slow("slow", &l, 0).spec()).await {
             Err(DeployError::InvalidSpec(SpecError::DuplicateName(_))) => {}
-            other => return format!("same name again: {other:?}"),
+            other => return Err(format!("same name again: {other:?}")),
         }
-        match handle.deploy(slow("other", &l, 0).spec()).await {
-            Ok(_) => "ok".into(),
-            Err(error) => format!("another deploy: {error}"),
-        }
+        handle
+            .deploy(slow("other", &l, 0).spec())
+            .await
+            .map(drop)
+            .map_err(|e| format!("another deploy: {e}"))
     });
-    assert_eq!(said, "ok");
+    assert_eq!(said, Ok(()));
     assert_eq!(entries(&log), ["slow 0 started", "other 0 started"]);
 }
 
@@ -242,29 +249,29 @@ fn an_undeploy_whose_stop_waits_is_finished_by_the_supervisor() {
     let l = log.clone();
     let said = drive(&runtime, move |handle| async move {
         let before = handle.deployment_count();
-        let id = match handle
-            .deploy(slow("slow", &l, 15).spec().instances(2))
+        let spec = slow("slow", &l, 15).spec().instances(2);
+        let id = handle
+            .deploy(spec)
             .await
-        {
-            Ok(id) => id,
-            Err(error) => return format!("deploy: {error}"),
-        };
-        if let Err(error) = handle.undeploy(id).await {
-            return format!("undeploy: {error}");
-        }
+            .map_err(|e| format!("deploy: {e}"))?;
+        handle
+            .undeploy(id)
+            .await
+            .map_err(|e| format!("undeploy: {e}"))?;
         // Both stops have ended, and the deployment is gone, name and all.
         if entries(&l).len() != 4 || handle.deployment(id).is_some() {
-            return format!("after the undeploy: {:?}", entries(&l));
+            return Err(format!("after the undeploy: {:?}", entries(&l)));
         }
         if handle.deployment_count() != before {
-            return "a record was left".into();
+            return Err("a record was left".into());
         }
-        match handle.deploy(slow("slow", &l, 0).spec()).await {
-            Ok(_) => "ok".into(),
-            Err(error) => format!("deploy again: {error}"),
-        }
+        handle
+            .deploy(slow("slow", &l, 0).spec())
+            .await
+            .map(drop)
+            .map_err(|e| format!("deploy again: {e}"))
     });
-    assert_eq!(said, "ok");
+    assert_eq!(said, Ok(()));
     assert_eq!(
         entries(&log),
         [
@@ -294,15 +301,16 @@ fn a_deploy_in_place_waits_for_an_exit_already_queued() {
             .request(&Address::<Cmd>::new("in_place.crasher"), Cmd::Panic)
             .await;
         if crash.is_ok() {
-            return "the crasher answered".into();
+            return Err("the crasher answered".into());
         }
         // The crasher's exit is queued for the root, which has not run yet.
-        match handle.deploy(slow("late", &l, 0).spec()).await {
-            Ok(_) => "ok".into(),
-            Err(error) => format!("deploy: {error}"),
-        }
+        handle
+            .deploy(slow("late", &l, 0).spec())
+            .await
+            .map(drop)
+            .map_err(|e| format!("deploy: {e}"))
     });
-    assert_eq!(said, "ok");
+    assert_eq!(said, Ok(()));
     let handle = runtime.handle();
     assert!(eventually(GENEROUS, || handle
         .supervisor("root")
@@ -330,27 +338,26 @@ fn a_supervisor_deployed_at_run_time_deploys_in_place_too() {
         .expect("the supervisor deploys");
     let l = log.clone();
     let said = drive(&runtime, move |handle| async move {
-        let id = match handle
-            .deploy_under("root/sales", slow("clerk", &l, 10).spec().instances(2))
+        let spec = slow("clerk", &l, 10).spec().instances(2);
+        let id = handle
+            .deploy_under("root/sales", spec)
             .await
-        {
-            Ok(id) => id,
-            Err(error) => return format!("deploy: {error}"),
-        };
+            .map_err(|e| format!("deploy: {e}"))?;
         let clerks = handle.supervisor("root/sales").map(|s| s.children);
         let both = [("clerk".to_owned(), true), ("clerk".to_owned(), true)];
         if clerks.as_deref() != Some(&both[..]) {
-            return format!("the supervisor's children: {clerks:?}");
+            return Err(format!("the supervisor's children: {clerks:?}"));
         }
-        if let Err(error) = handle.undeploy(id).await {
-            return format!("undeploy: {error}");
-        }
+        handle
+            .undeploy(id)
+            .await
+            .map_err(|e| format!("undeploy: {e}"))?;
         match handle.supervisor("root/sales").map(|s| s.children.len()) {
-            Some(0) => "ok".into(),
-            other => format!("after the undeploy: {other:?}"),
+            Some(0) => Ok(()),
+            other => Err(format!("after the undeploy: {other:?}")),
         }
     });
-    assert_eq!(said, "ok");
+    assert_eq!(said, Ok(()));
     assert_eq!(
         entries(&log),
         [
