@@ -60,6 +60,19 @@ async fn sleep(ms: u64) {
     async_io::Timer::after(Duration::from_millis(ms)).await;
 }
 
+impl Probe {
+    /// Counts a start or a stop under this probe's name.
+    fn tally(&self, count: impl FnOnce(&mut (u32, u32))) {
+        count(
+            self.counts
+                .lock()
+                .unwrap()
+                .entry(self.name.clone())
+                .or_default(),
+        );
+    }
+}
+
 impl Component for Probe {
     async fn start(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
         let last = ctx.instance() + 1 == self.instances;
@@ -79,12 +92,7 @@ impl Component for Probe {
             "prop.{}",
             self.name
         )))?;
-        self.counts
-            .lock()
-            .unwrap()
-            .entry(self.name.clone())
-            .or_default()
-            .0 += 1;
+        self.tally(|(starts, _)| *starts += 1);
         Ok(())
     }
 
@@ -92,12 +100,7 @@ impl Component for Probe {
         if let Some(ms) = self.stop_waits {
             sleep(ms).await;
         }
-        self.counts
-            .lock()
-            .unwrap()
-            .entry(self.name.clone())
-            .or_default()
-            .1 += 1;
+        self.tally(|(_, stops)| *stops += 1);
     }
 }
 
