@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 RUNS=${RUNS:-5}
-PEERS=(reactree floor kameo ractor actix)
+PEERS=(reactree floor kameo ractor actix actix-off-main)
 WORKLOADS=(tell-1 tell-2 ask-1 ask-2 ask-2-outside-poller ask-2-spin fanout8 spawn spawn-anonymous spawn-instances spawn-warm spawn-anonymous-warm spawn-instances-warm)
 OUT=benches/compare/RESULTS.md
 
@@ -84,8 +84,8 @@ print(next((p['version'] for p in meta['packages'] if p['name'] == '$1'), '?'))"
     echo "ractor $(version ractor), actix $(version actix), async-executor $(version async-executor),"
     echo "flume $(version flume), tokio $(version tokio)."
     echo
-    echo "| workload | reactree | floor | kameo | ractor | actix |"
-    echo "|---|---|---|---|---|---|"
+    echo "| workload | reactree | floor | kameo | ractor | actix | actix, off main |"
+    echo "|---|---|---|---|---|---|---|"
     for workload in "${WORKLOADS[@]}"; do
         row="| $workload"
         for peer in "${PEERS[@]}"; do
@@ -121,6 +121,11 @@ print(next((p['version'] for p in meta['packages'] if p['name'] == '$1'), '?'))"
     echo "  multi-thread tokio, 2 workers."
     echo "- **actix**: \`do_send\` ignores the mailbox bound, so the tell is unbounded. \`-1\`: one"
     echo "  arbiter; \`-2\` and half of \`fanout8\`'s consumers: a second arbiter."
+    echo "- **actix, off main** (the spawns only): actix with its system on a spawned thread."
+    echo "  glibc gives the main thread its main arena, which grows by \`brk\` with 128 KiB to"
+    echo "  spare; any other thread's arena grows by one \`mprotect\` per page it needs. The"
+    echo "  \`actix\` column starts its actors on the main thread; reactree's reactors, and this"
+    echo "  column's actix system, are threads of their own."
     echo
     echo "\`ask\`: the rate is from 100,000 round trips with no clock read between them; p50 and"
     echo "p99 from another 100,000, each timed on its own."
