@@ -991,14 +991,28 @@ impl Handle {
             .map_err(|_| ())
     }
 
-    /// Records a deployment of `instances` instances (1 for a supervisor): its list is
-    /// sized for them, and one is kept inline.
     /// Records a component deployment at `path` (`parent/name`) of `instances`
-    /// instances, recorded as they are added.
-    pub(crate) fn new_record(&self, path: &Arc<str>, instances: usize) -> DeploymentId {
+    /// instances, with its first (on `reactor`, keyed `key`, counted in `stats`); the
+    /// others are recorded as they are added. Its list is sized for them all, and one
+    /// is kept inline.
+    pub(crate) fn new_record(
+        &self,
+        path: &Arc<str>,
+        instances: usize,
+        reactor: usize,
+        key: u64,
+        stats: Arc<InstanceStats>,
+    ) -> DeploymentId {
+        let mut records = Records::with_capacity(instances);
+        records.push(InstanceRecord {
+            index: 0,
+            reactor: narrow(reactor),
+            key,
+            stats,
+        });
         self.deployments().insert(Deployment {
             path: Arc::clone(path),
-            instances: Records::with_capacity(instances),
+            instances: records,
         })
     }
 

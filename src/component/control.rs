@@ -154,11 +154,13 @@ impl Control {
     }
 
     /// A new task runs the instance, with a shutdown timeout of `grace_ms` (see
-    /// `grace_millis`): no stop asked, no directive, no waker yet. What the supervisor
-    /// waits for (the task's start) is kept.
-    pub(crate) fn open(&self, grace_ms: u32) {
+    /// `grace_millis`) and its mailbox read through `gauge` from now on: no stop asked,
+    /// no directive, no waker yet. What the supervisor waits for (the task's start) is
+    /// kept.
+    pub(crate) fn open(&self, grace_ms: u32, gauge: Weak<dyn Gauge>) {
         let mut inner = self.lock();
         inner.grace_ms = grace_ms;
+        inner.gauge = Some(gauge);
         inner.directive = None;
         inner.waker = None;
         inner.stopping = false;
@@ -183,11 +185,6 @@ impl Control {
     /// The latest failure's text.
     pub(crate) fn last_failure(&self) -> Option<String> {
         self.lock().last_failure.as_deref().map(ToString::to_string)
-    }
-
-    /// Reads the mailbox through `gauge` from now on.
-    pub(crate) fn set_gauge(&self, gauge: Weak<dyn Gauge>) {
-        self.lock().gauge = Some(gauge);
     }
 
     /// The mailbox's gauge, while the mailbox lives.
@@ -388,26 +385,30 @@ fn shutting_down() -> Failure {
     )
 }
 
-/// A start the supervisor expects, on its way to the instance's task (in a start
-/// command or a restart directive). Dropped on the way (the command dropped with its
-/// reactor), it reports that the runtime is shutting down. The task that receives it
-/// [`accept`](Self::accept)s it: from then on the instance reports through its control,
-/// and the control's close reports for a task that goes first; so a task keeps no
-/// report in its state.
+/// A start the supervisor expects, on its way to the instance's new task in a start
+/// command, with the instance's counters and control. Dropped on the way (the command
+/// dropped with its reactor), it reports that the runtime is shutting down. The task
+/// that receives it [`accept`](Self::accept)s it, and takes the counters: from then on
+/// the instance reports through its control, and the control's close reports for a
+/// task that goes first; so a task keeps no report in its state.
 pub(crate) struct StartReport(Option<Arc<InstanceStats>>);
 
 impl StartReport {
-    /// The supervisor is about to start the instance (a new task, or a restart of the
-    /// down one): any earlier outcome is forgotten, and the start will report to the
+    /// The supervisor is about to start the instance (`stats`' instance) in a new
+    /// task: any earlier outcome is forgotten, and the start will report to the
     /// control.
-    pub(crate) fn expect(stats: &Arc<InstanceStats>) -> Self {
+    pub(crate) fn expect(stats: Arc<InstanceStats>) -> Self {
         stats.control.expect_start();
-        Self(Some(stats.clone()))
+        Self(Some(stats))
     }
 
-    /// Taken by the instance's task, which reports through its control from now on.
-    pub(crate) fn accept(mut self) {
-        self.0 = None;
+    /// Taken by the instance's task, which reports through its control from now on:
+    /// the instance's counters and control. One shared allocation travels in the start
+    /// command, not two handles to it (an atomic increment and decrement less a deploy).
+    pub(crate) fn accept(mut self) -> Arc<InstanceStats> {
+        // Never the default: only `accept` and the drop take the counters out, and both
+        // consume the report.
+        self.0.take().unwrap_or_default()
     }
 }
 
@@ -430,12 +431,17 @@ mod tests {
         Arc::new(InstanceStats::default())
     }
 
+    /// A gauge of a mailbox already gone.
+    fn gone() -> Weak<dyn Gauge> {
+        crate::component::mailbox::bounded::<u8>(1).0.gauge()
+    }
+
     #[test]
     fn an_accepted_start_is_reported_by_the_control_once() {
         // The task reports through the control, once: a second report is ignored.
         let stats = control();
-        stats.control.open(0);
-        StartReport::expect(&stats).accept();
+        stats.control.open(0, gone());
+        drop(StartReport::expect(stats.clone()).accept());
         stats.control.report_start(Ok(()));
         stats.control.report_start(Err(shutting_down()));
         assert_eq!(
@@ -444,14 +450,14 @@ mod tests {
         );
         // A task that goes before its start reports: its close answers the supervisor.
         let stats = control();
-        stats.control.open(0);
-        StartReport::expect(&stats).accept();
+        stats.control.open(0, gone());
+        drop(StartReport::expect(stats.clone()).accept());
         stats.control.close();
         let failure = block_on(poll_fn(|cx| stats.control.poll_started(cx))).unwrap_err();
         assert_eq!(failure.message(), "the runtime is shutting down");
         // A close with no start expected reports nothing.
         let stats = control();
-        stats.control.open(0);
+        stats.control.open(0, gone());
         stats.control.close();
         let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);
@@ -476,7 +482,7 @@ mod tests {
             (Duration::from_secs(3_600 * 24 * 50), Duration::MAX),
             (Duration::MAX, Duration::MAX),
         ] {
-            control.open(grace_millis(given));
+            control.open(grace_millis(given), gone());
             assert_eq!(control.grace(), kept, "given {given:?}");
         }
     }
@@ -524,7 +530,7 @@ mod tests {
         control.resume(Directive::Restart { epoch: 1 });
         let failure = block_on(poll_fn(|cx| control.poll_started(cx))).unwrap_err();
         assert_eq!(failure.message(), "the instance is gone");
-        control.open(0);
+        control.open(0, gone());
         let _ = control.request_stop(StopMode::Terminate);
         assert!(
             control.poll_stopped(&mut cx).is_pending(),
@@ -536,7 +542,7 @@ mod tests {
     fn a_start_is_reported_once_and_a_dropped_report_says_why() {
         let stats = control();
         let control = &stats.control;
-        let report = StartReport::expect(&stats);
+        let report = StartReport::expect(stats.clone());
         let supervisor = {
             let stats = stats.clone();
             std::thread::spawn(move || block_on(poll_fn(|cx| stats.control.poll_started(cx))))
@@ -546,7 +552,7 @@ mod tests {
         assert!(supervisor.join().unwrap().is_ok());
         let mut cx = Context::from_waker(Waker::noop());
         assert!(control.poll_started(&mut cx).is_pending(), "reported once");
-        drop(StartReport::expect(&stats));
+        drop(StartReport::expect(stats.clone()));
         let failure = block_on(poll_fn(|cx| control.poll_started(cx))).unwrap_err();
         assert_eq!(failure.message(), "the runtime is shutting down");
     }

@@ -44,7 +44,7 @@ pub(crate) struct InstanceConfig {
     pub(crate) mailbox_capacity: u32,
     /// The shutdown timeout (see [`grace_millis`]).
     pub(crate) grace_ms: u32,
-    pub(crate) stats: Arc<InstanceStats>,
+    /// The start its supervisor waits for, and the instance's counters and control.
     pub(crate) started: StartReport,
     /// Where the instance reports the exits it was not asked for.
     pub(crate) supervisor: mailbox::Sender<ChildExit>,
@@ -132,8 +132,9 @@ impl InstanceStats {
         self.handled.store(handled + 1, Ordering::Relaxed);
     }
 
-    fn watch_mailbox<T: Send + 'static>(&self, mailbox: &mailbox::Sender<T>, capacity: u32) {
-        self.control.set_gauge(mailbox.gauge());
+    /// A new task runs the instance, reading `mailbox` (see [`Control::open`]).
+    fn open<T: Send + 'static>(&self, mailbox: &mailbox::Sender<T>, capacity: u32, grace_ms: u32) {
+        self.control.open(grace_ms, mailbox.gauge());
         self.capacity.store(capacity, Ordering::Relaxed);
     }
 
@@ -292,12 +293,12 @@ pub(crate) fn run<C: Component>(
     probe: Option<Arc<Probe>>,
     slot: usize,
 ) -> impl Future<Output = ()> {
+    // From here the instance reports its starts through its control, which reports for
+    // it if the task goes first (the `Closing` drops).
+    let stats = Closing(config.started.accept(), slot);
     let (mailbox, inbox) = mailbox::bounded::<Envelope<C>>(config.mailbox_capacity as usize);
-    config
-        .stats
-        .watch_mailbox(&mailbox, config.mailbox_capacity);
     // Run on the instance's reactor, so after its previous task (if any) has ended.
-    config.stats.control.open(config.grace_ms);
+    stats.open(&mailbox, config.mailbox_capacity, config.grace_ms);
     // A root span: an instance's life is its own, not part of whatever deployed it
     // (a handler deploying from its own reactor starts the instance inside its poll).
     let span = tracing::debug_span!(
@@ -317,7 +318,7 @@ pub(crate) fn run<C: Component>(
         ctx,
         core: Core {
             factory,
-            stats: Closing(config.stats, slot),
+            stats,
             probe,
             key: config.key,
         },
@@ -325,7 +326,7 @@ pub(crate) fn run<C: Component>(
         epoch: config.epoch,
         span,
     };
-    shell.run(config.started)
+    shell.run()
 }
 
 /// What an instance keeps from its deployment to its end, across incarnations.
@@ -350,10 +351,7 @@ impl<C: Component> Shell<C> {
         clippy::manual_async_fn,
         reason = "an async fn would keep its parameters twice"
     )]
-    fn run(mut self, started: StartReport) -> impl Future<Output = ()> {
-        // From here the instance reports its starts through its control, which reports
-        // for it if the task goes first.
-        started.accept();
+    fn run(mut self) -> impl Future<Output = ()> {
         async move {
             loop {
                 let exit = self.incarnation().await;

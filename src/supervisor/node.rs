@@ -308,8 +308,7 @@ impl Node {
                 // claim succeeds.
                 TreeChild::Component(spec) => {
                     if let Some(path) = node.path_for(&spec) {
-                        let id = node.runtime.new_record(&path, spec.instances);
-                        node.add_instances(&spec, &path, id);
+                        node.add_instances(&spec, &path);
                     }
                 }
                 TreeChild::Supervisor(spec) => {
@@ -514,9 +513,11 @@ impl Node {
         }
     }
 
-    /// Adds the instances of deployment `deployment` at `path` (`parent/name`), a name
-    /// the caller has claimed.
-    fn add_instances(&mut self, spec: &ChildSpec, path: &Arc<str>, deployment: DeploymentId) {
+    /// Records a deployment of `spec` at `path` (`parent/name`), a name the caller has
+    /// claimed, and adds its instances: the deployment's id.
+    fn add_instances(&mut self, spec: &ChildSpec, path: &Arc<str>) -> DeploymentId {
+        // Replaced by the record's id with the first instance (a spec has at least one).
+        let mut deployment = DeploymentId::default();
         for index in 0..spec.instances {
             let reactor = match spec.reactor {
                 Some(i) => self.reactors[i],
@@ -528,8 +529,16 @@ impl Node {
             };
             let key = self.runtime.next_key();
             let stats = Arc::new(InstanceStats::default());
-            self.runtime
-                .record_instance(deployment, index, reactor, key, stats.clone());
+            // The record is made with its first instance: one lock of the runtime's
+            // table for a deployment of one.
+            if index == 0 {
+                deployment =
+                    self.runtime
+                        .new_record(path, spec.instances, reactor, key, stats.clone());
+            } else {
+                self.runtime
+                    .record_instance(deployment, index, reactor, key, stats.clone());
+            }
             let id = self
                 .policy
                 .add_child(spec.restart)
@@ -558,6 +567,7 @@ impl Node {
                 },
             });
         }
+        deployment
     }
 
     /// Adds supervisor `spec` at `path` (`parent/name`), a name the caller has claimed.
@@ -647,71 +657,73 @@ impl Node {
         }
         child.epoch = epoch;
         let fresh = !child.alive && matches!(child.kind, Kind::Instance { .. });
-        let (command, waiting) =
-            if fresh && let Some((reactor, command, stats)) = self.launch(i, epoch) {
-                (Some((reactor, command)), Started::Instance(stats))
-            } else {
-                let child = &mut self.children[i];
-                match (&mut child.kind, child.alive) {
-                    (Kind::Instance { stats, .. }, true) => {
-                        stats.control.expect_start();
-                        stats.control.resume(Directive::Restart { epoch });
-                        (None, Started::Instance(stats.clone()))
-                    }
-                    (
-                        Kind::Supervisor {
-                            requests: Some(requests),
-                            ..
-                        },
-                        true,
-                    ) => {
-                        let (started, outcome) = oneshot::channel();
-                        let _ = requests.send(Request::Restart { epoch, started }).await;
-                        (None, Started::Supervisor(outcome))
-                    }
-                    (
-                        Kind::Supervisor {
-                            spec,
-                            path: child_path,
-                            reactors,
-                            requests,
-                            stats,
-                        },
-                        _,
-                    ) => {
-                        let (started, outcome) = oneshot::channel();
-                        let (tx, rx) = mailbox::bounded(REQUESTS);
-                        runtime.register_supervisor(child_path.clone(), tx.clone());
-                        *requests = Some(tx);
-                        let node = Node::new(NodeConfig {
-                            path: child_path.clone(),
-                            spec: SupervisorSpec::clone(spec),
-                            reactors: reactors.clone(),
-                            runtime: runtime.clone(),
-                            parent: Parent::Supervisor {
-                                exits: self.exits_tx.clone(),
-                                key: child.key,
-                            },
-                            requests: rx,
-                            epoch,
-                        });
-                        *stats = Some(node.stats.clone());
-                        let spawn = Command::Spawn(Box::new(move |executor| {
-                            executor.spawn_detached(node.run(started));
-                        }));
-                        (Some((reactors[0], spawn)), Started::Supervisor(outcome))
-                    }
-                    // Never taken: a fresh instance is launched above, and callers find
-                    // children with `index_of`, which skips tombstones.
-                    (Kind::Instance { .. }, false) | (Kind::Gone, _) => {
-                        return Err(Failure::new(
-                            Hook::Start,
-                            FailureKind::Error,
-                            "the child was undeployed",
-                        ));
-                    }
+        let (command, waiting) = if fresh
+            && let Some((reactor, command)) = self.launch(i, epoch)
+            && let Kind::Instance { stats, .. } = &self.children[i].kind
+        {
+            (Some((reactor, command)), Started::Instance(stats.clone()))
+        } else {
+            let child = &mut self.children[i];
+            match (&mut child.kind, child.alive) {
+                (Kind::Instance { stats, .. }, true) => {
+                    stats.control.expect_start();
+                    stats.control.resume(Directive::Restart { epoch });
+                    (None, Started::Instance(stats.clone()))
                 }
-            };
+                (
+                    Kind::Supervisor {
+                        requests: Some(requests),
+                        ..
+                    },
+                    true,
+                ) => {
+                    let (started, outcome) = oneshot::channel();
+                    let _ = requests.send(Request::Restart { epoch, started }).await;
+                    (None, Started::Supervisor(outcome))
+                }
+                (
+                    Kind::Supervisor {
+                        spec,
+                        path: child_path,
+                        reactors,
+                        requests,
+                        stats,
+                    },
+                    _,
+                ) => {
+                    let (started, outcome) = oneshot::channel();
+                    let (tx, rx) = mailbox::bounded(REQUESTS);
+                    runtime.register_supervisor(child_path.clone(), tx.clone());
+                    *requests = Some(tx);
+                    let node = Node::new(NodeConfig {
+                        path: child_path.clone(),
+                        spec: SupervisorSpec::clone(spec),
+                        reactors: reactors.clone(),
+                        runtime: runtime.clone(),
+                        parent: Parent::Supervisor {
+                            exits: self.exits_tx.clone(),
+                            key: child.key,
+                        },
+                        requests: rx,
+                        epoch,
+                    });
+                    *stats = Some(node.stats.clone());
+                    let spawn = Command::Spawn(Box::new(move |executor| {
+                        executor.spawn_detached(node.run(started));
+                    }));
+                    (Some((reactors[0], spawn)), Started::Supervisor(outcome))
+                }
+                // Never taken: a fresh instance is launched above, and callers find
+                // children with `index_of`, which skips tombstones.
+                (Kind::Instance { .. }, false) | (Kind::Gone, _) => {
+                    return Err(Failure::new(
+                        Hook::Start,
+                        FailureKind::Error,
+                        "the child was undeployed",
+                    ));
+                }
+            }
+        };
         self.children[i].alive = true;
         if let Some((reactor, command)) = command {
             let _ = runtime.send_command(reactor, command).await;
@@ -730,10 +742,10 @@ impl Node {
         result
     }
 
-    /// The start command of instance child `i`, which no task runs, as start `epoch`:
-    /// the reactor to run it on, the command, and where its start reports. Marks the
-    /// child alive. `None` for a child that is not an instance.
-    fn launch(&mut self, i: usize, epoch: u64) -> Option<(usize, Command, Arc<InstanceStats>)> {
+    /// The start command of instance child `i`, which no task runs, as start `epoch`,
+    /// and the reactor to run it on; its start reports to the child's control. Marks
+    /// the child alive. `None` for a child that is not an instance.
+    fn launch(&mut self, i: usize, epoch: u64) -> Option<(usize, Command)> {
         let child = &mut self.children[i];
         let Kind::Instance {
             path,
@@ -757,8 +769,7 @@ impl Node {
             runtime: self.runtime.clone(),
             mailbox_capacity: *mailbox_capacity,
             grace_ms: *grace_ms,
-            stats: stats.clone(),
-            started: StartReport::expect(stats),
+            started: StartReport::expect(stats.clone()),
             supervisor: self.exits_tx.clone(),
             epoch,
         };
@@ -766,7 +777,7 @@ impl Node {
             launch: launch.clone(),
             config,
         };
-        let launched = (*reactor as usize, command, stats.clone());
+        let launched = (*reactor as usize, command);
         child.epoch = epoch;
         child.alive = true;
         Some(launched)
@@ -1120,9 +1131,8 @@ impl Node {
         let Some(path) = self.path_for(spec) else {
             return Err(SpecError::DuplicateName(spec.name.clone()).into());
         };
-        let id = self.runtime.new_record(&path, spec.instances);
         let first = self.children.len();
-        self.add_instances(spec, &path, id);
+        let id = self.add_instances(spec, &path);
         tracing::info!(supervisor = %self.path, component = split_path(&path).1, deployment = ?id, "component.deploying");
         Ok((id, first))
     }
@@ -1303,7 +1313,7 @@ impl Node {
     /// if it has one already.
     fn start_here(&mut self, i: usize) -> Option<Result<(), Failure>> {
         let epoch = self.runtime.next_key();
-        let (reactor, command, stats) = self.launch(i, epoch)?;
+        let (reactor, command) = self.launch(i, epoch)?;
         // Given back only once the reactor has ended; dropped, its start reports that
         // the runtime is shutting down.
         drop(crate::reactor::run_here(
@@ -1311,6 +1321,9 @@ impl Node {
             reactor,
             command,
         ));
+        let Kind::Instance { stats, .. } = &self.children[i].kind else {
+            return None;
+        };
         let outcome = stats.control.try_started()?;
         self.start_done(i, &outcome);
         Some(outcome)
