@@ -68,21 +68,20 @@ impl Identity {
 /// `parent/name` as a shared string, allocated once: built on the stack when it is
 /// short, where `format!` would allocate a `String` and then copy it into the `Arc`.
 pub(crate) fn join_path(parent: &str, name: &str) -> Arc<str> {
+    join_short(parent, name.as_bytes()).unwrap_or_else(|| format!("{parent}/{name}").into())
+}
+
+/// `parent/name` built on the stack, `name` given as the bytes of a string (or of
+/// ASCII text), and checked once as a whole; `None` if it is too long for the stack.
+pub(crate) fn join_short(parent: &str, name: &[u8]) -> Option<Arc<str>> {
     let mut buf = [0u8; 192];
-    let joined = buf
-        .get_mut(..parent.len() + 1 + name.len())
-        .and_then(|joined| {
-            let (head, tail) = joined.split_at_mut(parent.len());
-            head.copy_from_slice(parent.as_bytes());
-            tail[0] = b'/';
-            tail[1..].copy_from_slice(name.as_bytes());
-            // Two strings joined by an ASCII byte: always valid.
-            std::str::from_utf8(joined).ok()
-        });
-    match joined {
-        Some(path) => path.into(),
-        None => format!("{parent}/{name}").into(),
-    }
+    let joined = buf.get_mut(..parent.len() + 1 + name.len())?;
+    let (head, tail) = joined.split_at_mut(parent.len());
+    head.copy_from_slice(parent.as_bytes());
+    tail[0] = b'/';
+    tail[1..].copy_from_slice(name);
+    // Two strings joined by an ASCII byte: always valid.
+    std::str::from_utf8(joined).ok().map(Arc::from)
 }
 
 /// Registrations of a previous incarnation. Boxed: held only from an exit to the next

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use common::*;
 use driver::Driver;
 use reactree::prelude::*;
-use reactree::{BuildError, SpecError, TreeError};
+use reactree::{BuildError, LifecycleEvent, SpecError, TreeError};
 
 /// Reports its name (and its instance number) from each start; fails its start when
 /// told to, panics on `Cmd::Panic` at `address`.
@@ -270,5 +270,53 @@ fn a_failed_anonymous_start_names_the_deployment_it_gave_up() {
     // Nothing of them is left: only the driver runs.
     let shown = component_names(&runtime);
     assert_eq!(shown, [("driver".to_owned(), "root/driver".to_owned())]);
+    runtime.shutdown();
+}
+
+#[test]
+fn the_deployed_event_gives_the_path_its_supervisor_gave() {
+    let runtime = runtime(1);
+    runtime
+        .block_on(runtime.deploy(Driver::<Result<DeploymentId, DeployError>>::spec()))
+        .unwrap();
+    let events = runtime.handle().events(64);
+    let (names, started) = flume::unbounded();
+    // By request, then in place (from the driver, on the root supervisor's reactor),
+    // anonymous and named.
+    runtime.block_on(runtime.deploy(anonymous(&names))).unwrap();
+    for spec in [
+        anonymous(&names).reactor(0),
+        ChildSpec::new("named", {
+            let names = names.clone();
+            move || Reporter {
+                names: names.clone(),
+                address: None,
+                fail_start: false,
+            }
+        })
+        .reactor(0),
+    ] {
+        runtime
+            .block_on(driver::ask(
+                runtime.bus(),
+                GENEROUS,
+                move |handle| async move { handle.deploy(spec).await },
+            ))
+            .unwrap()
+            .unwrap();
+    }
+    let given: Vec<String> = (0..3)
+        .map(|_| format!("root/{}", started.recv_timeout(GENEROUS).unwrap().0))
+        .collect();
+    assert!(given[2] == "root/named", "{given:?}");
+    let mut deployed = Vec::new();
+    while deployed.len() < 3 {
+        match events.next_timeout(GENEROUS) {
+            Some(LifecycleEvent::Deployed { path }) => deployed.push(path),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    assert_eq!(deployed, given);
     runtime.shutdown();
 }

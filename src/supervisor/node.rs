@@ -41,7 +41,7 @@ use crate::bus::FastSet;
 use crate::component::control::{Directive, StartReport, StopMode};
 use crate::component::spec::{Launch, Shared};
 use crate::component::{ChildExit, Exit, InstanceConfig, InstanceStats, mailbox};
-use crate::context::{Identity, join_path};
+use crate::context::{Identity, join_path, join_short};
 use crate::events::LifecycleEvent;
 use crate::failure::{Failure, FailureKind, Hook};
 use crate::reactor::Command;
@@ -1120,7 +1120,7 @@ impl Node {
             .anonymous
             .then(|| self.children[first].name().to_owned());
         let started = self.start_new(first, first, id).await;
-        self.deployed(id, given.as_deref().unwrap_or(spec.name()), started)
+        self.deployed(id, first, given.as_deref().unwrap_or(spec.name()), started)
     }
 
     /// Claims `spec`'s name, records its deployment and adds its instances, not
@@ -1137,11 +1137,12 @@ impl Node {
         Ok((id, first))
     }
 
-    /// How the start of new deployment `id`, named `name`, ended: its id, announced
-    /// (`LifecycleEvent::Deployed`), or which instance failed, and how.
+    /// How the start of new deployment `id`, named `name`, whose first child is at
+    /// `first`, ended: its id, announced, or which instance failed, and how.
     fn deployed(
         &self,
         id: DeploymentId,
+        first: usize,
         name: &str,
         started: Result<(), (usize, Failure)>,
     ) -> Result<DeploymentId, DeployError> {
@@ -1150,10 +1151,19 @@ impl Node {
             instance,
             failure,
         })?;
-        self.runtime.event_hub().emit(|| LifecycleEvent::Deployed {
-            path: format!("{}/{name}", self.path),
-        });
-        Ok(id)
+        Ok(self.announce(id, first))
+    }
+
+    /// Announces new deployment `id`, whose first child is at `first`, as deployed
+    /// (`LifecycleEvent::Deployed`, with the child's path: its name is not looked up
+    /// unless someone listens).
+    fn announce(&self, id: DeploymentId, first: usize) -> DeploymentId {
+        if let Some(child) = self.children.get(first) {
+            self.runtime.event_hub().emit(|| LifecycleEvent::Deployed {
+                path: child.path().to_owned(),
+            });
+        }
+        id
     }
 
     async fn deploy_supervisor(
@@ -1172,7 +1182,7 @@ impl Node {
         let first = self.children.len();
         let id = self.add_supervisor(spec, path);
         let started = self.start_new(first, first, id).await;
-        self.deployed(id, &name, started)
+        self.deployed(id, first, &name, started)
     }
 
     /// Starts the children of the new deployment `id` (whose first child is at
@@ -1299,14 +1309,9 @@ impl Node {
                 }
             }
         }
-        let name = if spec.anonymous {
-            self.children[first].name()
-        } else {
-            spec.name()
-        };
-        let deployed = self.deployed(id, name, Ok(()));
+        let deployed = self.announce(id, first);
         self.publish();
-        Ok(Now::Done(deployed))
+        Ok(Now::Done(Ok(deployed)))
     }
 
     /// Starts fresh instance child `i` on this reactor, its start run now: its outcome,
@@ -1446,12 +1451,13 @@ impl Node {
                 Err((at, failure))
             }
         };
-        self.deployed(id, &name, started)
+        self.deployed(id, first, &name, started)
     }
 }
 
 /// `parent/$n`: the path of an anonymous deployment, numbered `n`. The digits are
-/// written by hand: `format!` costs some 400 instructions, a tenth of a deploy.
+/// written by hand, and checked as text only with the whole path: `format!` costs some
+/// 400 instructions, a tenth of a deploy, and a check of its own some 80.
 fn anonymous_path(parent: &str, n: u64) -> Arc<str> {
     let mut name = [0u8; 21];
     let mut at = name.len();
@@ -1466,11 +1472,7 @@ fn anonymous_path(parent: &str, n: u64) -> Arc<str> {
     }
     at -= 1;
     name[at] = b'$';
-    match std::str::from_utf8(&name[at..]) {
-        Ok(name) => join_path(parent, name),
-        // Never: `$` and ASCII digits.
-        Err(_) => format!("{parent}/${n}").into(),
-    }
+    join_short(parent, &name[at..]).unwrap_or_else(|| format!("{parent}/${n}").into())
 }
 
 /// Asks the instance behind `stats` to stop; on this reactor, it stops before the
