@@ -17,8 +17,11 @@
 //! - An instance that exits by itself (failure, `ctx.stop()`) reports to its supervisor
 //!   and waits, down, for a directive.
 //! - A start: `StartReport::expect` and a start command that carries the report, or
-//!   `expect_start` and `resume(Directive::Restart)`; then `poll_started`. The instance
-//!   reports its start through the control (`report_start`, once). A report dropped on
+//!   `expect_start` and `resume(Directive::Restart)`; then `poll_started`. A new
+//!   control expects its first start already: that start's command carries
+//!   `StartReport::first`. The instance reports its start through the control
+//!   (`report_start`, once; `report_started` also leaves the task's waker, under the
+//!   same lock). A report dropped on
 //!   its way (its command dropped with its reactor) reports a failure, and so does the
 //!   control's close for a task that goes before its start has reported. A failed
 //!   start's failure is the control's latest failure, which the inspector shows.
@@ -83,10 +86,11 @@ pub(crate) struct Control {
 #[derive(Default, Clone, Copy, PartialEq, Eq)]
 enum Start {
     /// None expected, or its outcome taken.
-    #[default]
     Idle,
     /// Not reported yet: if the task goes first, its close reports that the runtime is
-    /// shutting down.
+    /// shutting down. A new control expects its child's first start: the child's
+    /// first start command needs no lock to say so ([`StartReport::first`]).
+    #[default]
     Expected,
     /// Reported, and it went well,
     Succeeded,
@@ -202,7 +206,23 @@ impl Control {
     /// Reports how the start the supervisor expects went (once: a later report, or one
     /// nobody expects, is ignored).
     pub(crate) fn report_start(&self, outcome: Result<(), Failure>) {
+        let inner = self.lock();
+        self.report_locked(inner, outcome);
+    }
+
+    /// Reports that the start the supervisor expects went well (as `report_start`), and
+    /// leaves the task's waker (as the instance's first wait for work would, see
+    /// `poll_stop`) under the same lock: one lock less per start.
+    pub(crate) fn report_started(&self, cx: &std::task::Context<'_>) {
         let mut inner = self.lock();
+        if !self.armed.load(Ordering::Relaxed) {
+            inner.waker = Some(cx.waker().clone());
+            self.armed.store(true, Ordering::Relaxed);
+        }
+        self.report_locked(inner, Ok(()));
+    }
+
+    fn report_locked(&self, mut inner: MutexGuard<'_, Inner>, outcome: Result<(), Failure>) {
         if inner.start != Start::Expected {
             return;
         }
@@ -402,6 +422,11 @@ impl StartReport {
         Self(Some(stats))
     }
 
+    /// The first start of a new child, which its new control expects already.
+    pub(crate) const fn first(stats: Arc<InstanceStats>) -> Self {
+        Self(Some(stats))
+    }
+
     /// Taken by the instance's task, which reports through its control from now on:
     /// the instance's counters and control. One shared allocation travels in the start
     /// command, not two handles to it (an atomic increment and decrement less a deploy).
@@ -455,13 +480,59 @@ mod tests {
         stats.control.close();
         let failure = block_on(poll_fn(|cx| stats.control.poll_started(cx))).unwrap_err();
         assert_eq!(failure.message(), "the runtime is shutting down");
-        // A close with no start expected reports nothing.
+        // A close with no start expected (its outcome taken) reports nothing.
         let stats = control();
         stats.control.open(0, gone());
+        stats.control.report_start(Ok(()));
+        assert_eq!(stats.control.try_started(), Some(Ok(())));
         stats.control.close();
         let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);
         assert!(stats.control.poll_started(&mut cx).is_pending());
+    }
+
+    #[test]
+    fn a_new_childs_first_start_is_expected_and_its_report_leaves_the_waker() {
+        // A new control expects its first start: the report needs no `expect_start`.
+        let stats = control();
+        stats.control.open(0, gone());
+        drop(StartReport::first(stats.clone()).accept());
+        let woken = Arc::new(Woken::default());
+        let waker = Waker::from(woken.clone());
+        stats.control.report_started(&Context::from_waker(&waker));
+        assert_eq!(
+            block_on(poll_fn(|cx| stats.control.poll_started(cx))),
+            Ok(())
+        );
+        // The report left the task's waker: a stop wakes the task, and the task's next
+        // look sees the stop without leaving its waker again.
+        let left = stats.control.request_stop(StopMode::Terminate);
+        assert!(left.is_some_and(|w| w.will_wake(&waker)));
+        assert_eq!(woken.0.load(Ordering::SeqCst), 1);
+        assert!(
+            stats
+                .control
+                .poll_stop(&mut Context::from_waker(Waker::noop()))
+        );
+        // Dropped before it was taken, a first start's report still says why.
+        let stats = control();
+        drop(StartReport::first(stats.clone()));
+        let failure = block_on(poll_fn(|cx| stats.control.poll_started(cx))).unwrap_err();
+        assert_eq!(failure.message(), "the runtime is shutting down");
+    }
+
+    /// Counts its wake-ups.
+    #[derive(Default)]
+    struct Woken(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Woken {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
     }
 
     #[test]

@@ -482,7 +482,13 @@ fn live<'a, C: Component>(
             path: ctx.path().to_owned(),
             instance: ctx.instance(),
         });
-        core.control().report_start(Ok(()));
+        // Leaves the task's waker too, under the same lock: the instance waits for work
+        // next.
+        poll_fn(|cx| {
+            core.control().report_started(cx);
+            Poll::Ready(())
+        })
+        .await;
         tracing::debug!("component.started");
         let exit = serve(&mut component, &mut *ctx, core).await;
         core.stats.transition_to(ComponentState::Stopping);

@@ -769,7 +769,12 @@ impl Node {
             runtime: self.runtime.clone(),
             mailbox_capacity: *mailbox_capacity,
             grace_ms: *grace_ms,
-            started: StartReport::expect(stats.clone()),
+            // A child never started (no epoch yet): its new control expects its start.
+            started: if child.epoch == 0 {
+                StartReport::first(stats.clone())
+            } else {
+                StartReport::expect(stats.clone())
+            },
             supervisor: self.exits_tx.clone(),
             epoch,
         };
