@@ -56,13 +56,32 @@ impl Handler<Cmd> for Reporter {
     }
 }
 
-fn anonymous(names: &flume::Sender<(String, usize)>) -> ChildSpec {
+/// Builds a `Reporter` that reports to `names` and consumes `address`, if any.
+fn reporter(
+    names: &flume::Sender<(String, usize)>,
+    address: Option<&'static str>,
+) -> impl Fn() -> Reporter + Send + Sync + 'static {
     let names = names.clone();
-    ChildSpec::anonymous(move || Reporter {
+    move || Reporter {
         names: names.clone(),
-        address: None,
+        address,
         fail_start: false,
-    })
+    }
+}
+
+fn anonymous(names: &flume::Sender<(String, usize)>) -> ChildSpec {
+    ChildSpec::anonymous(reporter(names, None))
+}
+
+/// Deploys `spec` from the driver, on the root supervisor's reactor: done in its poll.
+fn deploy_in_place(runtime: &Runtime, spec: ChildSpec) -> Result<DeploymentId, DeployError> {
+    runtime
+        .block_on(driver::ask(
+            runtime.bus(),
+            GENEROUS,
+            move |handle| async move { handle.deploy(spec).await },
+        ))
+        .unwrap()
 }
 
 /// `$` and decimal digits.
@@ -202,24 +221,8 @@ fn an_anonymous_child_deployed_in_place_keeps_its_name_across_a_restart() {
     runtime
         .block_on(runtime.deploy(Driver::<Result<DeploymentId, DeployError>>::spec()))
         .unwrap();
-    let spec = {
-        let names = names.clone();
-        ChildSpec::anonymous(move || Reporter {
-            names: names.clone(),
-            address: Some("anonymous.restarted"),
-            fail_start: false,
-        })
-        .reactor(0)
-    };
-    // Deployed from the driver, on the root supervisor's reactor: done in its poll.
-    let id = runtime
-        .block_on(driver::ask(
-            runtime.bus(),
-            GENEROUS,
-            move |handle| async move { handle.deploy(spec).await },
-        ))
-        .unwrap()
-        .unwrap();
+    let spec = ChildSpec::anonymous(reporter(&names, Some("anonymous.restarted"))).reactor(0);
+    let id = deploy_in_place(&runtime, spec).unwrap();
     let (name, _) = started.recv_timeout(GENEROUS).unwrap();
     assert!(is_given(&name), "{name}");
     // A panic: restarted by its supervisor, under the same name.
@@ -249,14 +252,7 @@ fn a_failed_anonymous_start_names_the_deployment_it_gave_up() {
     let failing = || ChildSpec::anonymous(|| Reporter::quiet(true)).reactor(0);
     // By request, and in place.
     let requested = runtime.block_on(runtime.deploy(failing()));
-    let spec = failing();
-    let in_place = runtime
-        .block_on(driver::ask(
-            runtime.bus(),
-            GENEROUS,
-            move |handle| async move { handle.deploy(spec).await },
-        ))
-        .unwrap();
+    let in_place = deploy_in_place(&runtime, failing());
     for outcome in [requested, in_place] {
         match outcome {
             Err(DeployError::StartFailed {
@@ -286,24 +282,9 @@ fn the_deployed_event_gives_the_path_its_supervisor_gave() {
     runtime.block_on(runtime.deploy(anonymous(&names))).unwrap();
     for spec in [
         anonymous(&names).reactor(0),
-        ChildSpec::new("named", {
-            let names = names.clone();
-            move || Reporter {
-                names: names.clone(),
-                address: None,
-                fail_start: false,
-            }
-        })
-        .reactor(0),
+        ChildSpec::new("named", reporter(&names, None)).reactor(0),
     ] {
-        runtime
-            .block_on(driver::ask(
-                runtime.bus(),
-                GENEROUS,
-                move |handle| async move { handle.deploy(spec).await },
-            ))
-            .unwrap()
-            .unwrap();
+        deploy_in_place(&runtime, spec).unwrap();
     }
     let given: Vec<String> = (0..3)
         .map(|_| format!("root/{}", started.recv_timeout(GENEROUS).unwrap().0))
