@@ -138,11 +138,9 @@ impl<F: Future + Unpin> Future for Idle<F> {
             // every 64: a clock read costs more than the pauses between two looks.
             this.flagged.watching.store(true, Ordering::SeqCst);
             let start = Instant::now();
-            let mut woken = false;
             'watch: loop {
                 for _ in 0..64 {
                     if this.flagged.woken.load(Ordering::Acquire) {
-                        woken = true;
                         break 'watch;
                     }
                     std::hint::spin_loop();
@@ -153,8 +151,9 @@ impl<F: Future + Unpin> Future for Idle<F> {
             }
             this.flagged.watching.store(false, Ordering::SeqCst);
             // A wake-up that came in the watch, or as it ended, did not wake the parker
-            // (see `Flagged::wake_by_ref`): poll again here.
-            if !woken && !this.flagged.woken.load(Ordering::SeqCst) {
+            // (see `Flagged::wake_by_ref`): poll again here. Only the top of this loop
+            // lowers the flag, so one seen in the watch is still up.
+            if !this.flagged.woken.load(Ordering::SeqCst) {
                 // The watch ran out: park (a wake-up from now on wakes the parker).
                 return Poll::Pending;
             }
