@@ -181,6 +181,18 @@ struct InstanceRecord {
     stats: Arc<InstanceStats>,
 }
 
+impl InstanceRecord {
+    /// Instance `index` of its deployment, on `reactor`, keyed `key`.
+    fn new(index: usize, reactor: usize, key: u64, stats: Arc<InstanceStats>) -> Self {
+        Self {
+            index: narrow(index),
+            reactor: narrow(reactor),
+            key,
+            stats,
+        }
+    }
+}
+
 /// A deployment's instance records. Most deployments have one instance, kept inline:
 /// a list of its own would be one more allocation per deployed component. A supervisor
 /// has no instance records, only its key in its parent.
@@ -1004,12 +1016,7 @@ impl Handle {
         stats: Arc<InstanceStats>,
     ) -> DeploymentId {
         let mut records = Records::with_capacity(instances);
-        records.push(InstanceRecord {
-            index: 0,
-            reactor: narrow(reactor),
-            key,
-            stats,
-        });
+        records.push(InstanceRecord::new(0, reactor, key, stats));
         self.deployments().insert(Deployment {
             path: Arc::clone(path),
             instances: records,
@@ -1033,12 +1040,9 @@ impl Handle {
         stats: Arc<InstanceStats>,
     ) {
         if let Some(record) = self.deployments().get_mut(id) {
-            record.instances.push(InstanceRecord {
-                index: narrow(index),
-                reactor: narrow(reactor),
-                key,
-                stats,
-            });
+            record
+                .instances
+                .push(InstanceRecord::new(index, reactor, key, stats));
         }
     }
 
@@ -1146,12 +1150,12 @@ mod tests {
     fn records(keys: &[u64]) -> Records {
         let mut records = Records::with_capacity(keys.len());
         for (index, &key) in keys.iter().enumerate() {
-            records.push(InstanceRecord {
-                index: narrow(index),
-                reactor: 0,
+            records.push(InstanceRecord::new(
+                index,
+                0,
                 key,
-                stats: Arc::new(InstanceStats::default()),
-            });
+                Arc::new(InstanceStats::default()),
+            ));
         }
         records
     }
